@@ -1,0 +1,8 @@
+"""intake-gateway: the daemon's adapters, wiring and lifecycle.
+
+This package's ``__init__`` stays empty of imports so that the pure core
+(``parsers``, ``rules``) can use :mod:`gateway.errors` without pulling in
+aiohttp, aiosmtpd or tortoise.
+"""
+
+__version__ = "0.1.0"

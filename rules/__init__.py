@@ -1,0 +1,1 @@
+"""The rule engine: pure ``evaluate(event, state, now) -> Decision``."""
