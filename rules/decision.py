@@ -10,6 +10,54 @@ only place that touches the database:
 3. ``ruleset.evaluate(event, state, now) -> Decision``: what should change.
 4. storage applies the decision (event, incident, timeline, outbox) in one
    transaction.
+
+Fields added for the compiled rule set (all have defaults, so a storage that
+does not fill them yet still works; the feature that needs them is then off):
+
+Lookup -> what storage must load
+  ``ci``                      the catalogue CI the event maps to (or the event's
+                              own ci/resource); used with ``recent_incidents_since``.
+  ``ancestor_cis``            CI names the event's CI depends on, nearest first.
+                              Load every OPEN incident whose ``ci`` is one of
+                              them into ``State.ancestor_incidents`` (any order).
+  ``count_since``             when not None: count the occurrences already stored
+                              (every evaluated event, repeats of one fingerprint
+                              included, the current one excluded) whose
+                              correlation key is ``correlation_key`` and that were
+                              received at or after ``count_since``; put the number
+                              in ``State.recent_count``.
+  ``recent_incidents_since``  when not None: ids of incidents (any status) created
+                              at or after this time that have an event with
+                              ``fingerprint`` or whose ``ci`` equals ``ci`` (when
+                              ``ci`` is not empty), newest first, at most 50, into
+                              ``State.recent_incidents``.
+  ``inhibit_queries``         for each query: FIRING events (not suppressed, any
+                              incident) whose labels contain every (name, value)
+                              pair of ``query.labels``, at most 20 per query, as
+                              :class:`FiringEvent` into ``State.firing_sources``.
+                              The engine re-checks the full source matchers.
+
+IncidentState (every incident storage puts in State)
+  ``ci``            the incident's CI (``IncidentFields.ci`` when it was opened).
+  ``event_count``   total occurrences of all its events (sum of event counts).
+  ``resolve_after`` the pending hold-down resolution time, see below.
+
+Decision -> what storage must do with the new fields
+  ``resolve_after``        set ``incident.resolve_after`` (action is NONE); the
+                           periodic job resolves the incident when that time has
+                           passed and it still has no firing event
+                           (``rules.lifecycle.due_resolutions``). Any decision
+                           that JOINs, UPDATEs or REOPENs the incident with a
+                           firing event clears ``resolve_after``.
+  ``adopt_pending_since``  with action OPEN: attach the PENDING events of the same
+                           correlation key received at or after this time to the
+                           new incident.
+  ``problem_candidate``    flag the incident as a problem candidate, linked to
+                           ``related_incident_ids``.
+  ``IncidentFields.owner`` the owner from the catalogue; store like the other fields.
+  On JOIN/UPDATE/REOPEN, ``incident.priority`` is applied only when it is more
+  urgent than the stored one (rules raise priority, never lower it), and
+  ``sla`` (when not None) replaces the stored due times.
 """
 
 from __future__ import annotations
@@ -86,6 +134,33 @@ class Lookup:
     correlation_key: str
     incident_keys: tuple[str, ...] = ()  # INC-000123 from a mail subject
     message_ids: tuple[str, ...] = ()  # In-Reply-To / References of a mail
+    ci: str = ""  # the CI the event maps to (see the module docstring)
+    ancestor_cis: tuple[str, ...] = ()  # CIs the event's CI depends on, nearest first
+    count_since: datetime | None = None  # count occurrences of correlation_key since
+    recent_incidents_since: datetime | None = None  # incidents of fingerprint/ci since
+    inhibit_queries: tuple[InhibitQuery, ...] = ()  # firing source events to load
+
+
+@dataclass(frozen=True, slots=True)
+class InhibitQuery:
+    """Firing events that may inhibit this one: all ``labels`` pairs must be present."""
+
+    rule: str
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FiringEvent:
+    """A firing event loaded for an inhibit query (fields as stored, labels as stored)."""
+
+    fingerprint: str
+    source: str
+    name: str
+    resource: str
+    severity: Severity
+    service: str = ""
+    ci: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +190,9 @@ class IncidentState:
     updated_at: datetime
     resolved_at: datetime | None = None
     firing_events: int = 0  # events of this incident still firing
+    ci: str = ""
+    event_count: int = 0  # occurrences of all its events
+    resolve_after: datetime | None = None  # pending hold-down resolution
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +215,14 @@ class State:
     # incidents a mail refers to, by key or thread, newest first
     referenced: tuple[IncidentState, ...] = ()
     silences: tuple[SilenceState, ...] = ()
+    # open incidents on the CIs in Lookup.ancestor_cis
+    ancestor_incidents: tuple[IncidentState, ...] = ()
+    # occurrences of Lookup.correlation_key since Lookup.count_since (current one excluded)
+    recent_count: int = 0
+    # incident ids with this fingerprint or CI since Lookup.recent_incidents_since, newest first
+    recent_incidents: tuple[int, ...] = ()
+    # firing events answering Lookup.inhibit_queries
+    firing_sources: tuple[FiringEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +241,7 @@ class IncidentFields:
     category: str = ""
     assignment_group: str = ""
     requester: str = ""
+    owner: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +275,10 @@ class Decision:
     matched_rules: tuple[str, ...] = ()
     rule_errors: tuple[str, ...] = ()  # rules that failed on this event and were skipped
     flapping: bool = False
+    resolve_after: datetime | None = None  # resolve incident_id then, unless it fires again
+    adopt_pending_since: datetime | None = None  # OPEN: attach the key's PENDING events since
+    problem_candidate: bool = False
+    related_incident_ids: tuple[int, ...] = ()  # earlier incidents of the same fingerprint/CI
 
 
 class RuleSet(Protocol):
