@@ -1,0 +1,258 @@
+"""The JSON API under /api/v1/: incidents, events, actions, silences.
+
+Without ``http.api_token`` the API answers loopback clients only; with it,
+every request needs ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from gateway.errors import StorageUnavailable
+from storage.actions import ActionRefused, Actions, NewSilence
+from storage.views import EventFilter, IncidentFilter, get_incident, list_events, list_incidents
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+M = TypeVar("M", bound=BaseModel)
+
+_MAX_LIMIT = 500
+_STATUSES = {"new", "acknowledged", "resolved", "closed"}
+_PRIORITIES = {"P1", "P2", "P3", "P4"}
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def json_error(status: int, reason: str, message: str) -> web.Response:
+    return web.json_response({"error": reason, "message": message}, status=status, dumps=_dumps)
+
+
+class ActionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    author: str = Field(default="api", min_length=1, max_length=128)
+    comment: str = Field(default="", max_length=10_000)
+
+
+class Matcher(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=128)
+    op: Literal["=", "!=", "=~", "!~"] = "="
+    value: str = Field(max_length=1024)
+
+
+class SilenceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    matchers: list[Matcher] = Field(min_length=1, max_length=50)
+    starts_at: datetime | None = None
+    ends_at: datetime
+    author: str = Field(min_length=1, max_length=128)
+    comment: str = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> SilenceBody:
+        for stamp in (self.starts_at, self.ends_at):
+            if stamp is not None and stamp.tzinfo is None:
+                raise ValueError("times must carry a time zone, e.g. 2026-01-01T10:00:00Z")
+        if self.starts_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+def _csv(value: str | None, allowed: set[str], name: str) -> tuple[str, ...]:
+    if not value:
+        return ()
+    items = tuple(item.strip() for item in value.split(",") if item.strip())
+    unknown = [item for item in items if item not in allowed]
+    if unknown:
+        raise web.HTTPBadRequest(
+            text=_dumps(
+                {"error": "bad_filter", "message": f"unknown {name}: {', '.join(unknown)}"}
+            ),
+            content_type="application/json",
+        )
+    return items
+
+
+def _int_param(request: web.Request, name: str, default: int | None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise web.HTTPBadRequest(
+            text=_dumps({"error": "bad_filter", "message": f"{name} must be a whole number"}),
+            content_type="application/json",
+        )
+    return int(raw)
+
+
+def _bool_param(request: web.Request, name: str) -> bool | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    return raw.lower() in ("1", "true", "yes")
+
+
+class Api:
+    def __init__(
+        self,
+        *,
+        actions: Actions,
+        token: SecretStr | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._actions = actions
+        self._token = token
+        self._clock = clock
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/v1/incidents", self.incidents),
+            web.get("/api/v1/incidents/{ident}", self.incident),
+            web.post("/api/v1/incidents/{ident}/acknowledge", self.acknowledge),
+            web.post("/api/v1/incidents/{ident}/resolve", self.resolve),
+            web.get("/api/v1/events", self.events),
+            web.get("/api/v1/silences", self.silences),
+            web.post("/api/v1/silences", self.create_silence),
+            web.delete("/api/v1/silences/{silence_id}", self.delete_silence),
+        ]
+
+    @web.middleware
+    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Authorise API calls and turn storage faults into 503."""
+        if not request.path.startswith("/api/v1/") or request.path == "/api/v1/openapi.json":
+            return await handler(request)
+        if not self._allowed(request):
+            return json_error(401, "unauthorized", "send 'Authorization: Bearer <api token>'")
+        try:
+            return await handler(request)
+        except StorageUnavailable as exc:
+            return web.json_response(
+                {"error": "unavailable", "message": str(exc)},
+                status=503,
+                headers={"Retry-After": "5"},
+                dumps=_dumps,
+            )
+
+    def _allowed(self, request: web.Request) -> bool:
+        if self._token is not None:
+            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            expected = self._token.get_secret_value().encode()
+            return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), expected)
+        try:
+            return ipaddress.ip_address(request.remote or "").is_loopback
+        except ValueError:
+            return False
+
+    async def incidents(self, request: web.Request) -> web.Response:
+        query = request.query
+        limit = min(_int_param(request, "limit", 50) or 50, _MAX_LIMIT)
+        found = await list_incidents(
+            IncidentFilter(
+                status=_csv(query.get("status"), _STATUSES, "status"),
+                priority=_csv(query.get("priority"), _PRIORITIES, "priority"),
+                service=query.get("service"),
+                type=query.get("type"),
+                major=_bool_param(request, "major"),
+                before=_int_param(request, "before", None),
+                limit=limit,
+            )
+        )
+        return self._page(found, limit)
+
+    async def incident(self, request: web.Request) -> web.Response:
+        found = await get_incident(request.match_info["ident"])
+        if found is None:
+            return json_error(404, "not_found", "no such incident")
+        return web.json_response(found, dumps=_dumps)
+
+    async def events(self, request: web.Request) -> web.Response:
+        limit = min(_int_param(request, "limit", 50) or 50, _MAX_LIMIT)
+        found = await list_events(
+            EventFilter(
+                status=request.query.get("status"),
+                incident_id=_int_param(request, "incident_id", None),
+                source=request.query.get("source"),
+                before=_int_param(request, "before", None),
+                limit=limit,
+            )
+        )
+        return self._page(found, limit)
+
+    @staticmethod
+    def _page(items: list[dict[str, Any]], limit: int) -> web.Response:
+        next_before = items[-1]["id"] if len(items) == limit else None
+        return web.json_response({"items": items, "next_before": next_before}, dumps=_dumps)
+
+    async def acknowledge(self, request: web.Request) -> web.Response:
+        return await self._act(request, self._actions.acknowledge)
+
+    async def resolve(self, request: web.Request) -> web.Response:
+        return await self._act(request, self._actions.resolve)
+
+    async def _act(
+        self,
+        request: web.Request,
+        action: Callable[[str, str, str, datetime], Awaitable[dict[str, Any] | None]],
+    ) -> web.Response:
+        body = await self._body(request, ActionBody, allow_empty=True)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            found = await action(
+                request.match_info["ident"], body.author, body.comment, self._clock()
+            )
+        except ActionRefused as exc:
+            return json_error(409, "conflict", str(exc))
+        if found is None:
+            return json_error(404, "not_found", "no such incident")
+        return web.json_response(found, dumps=_dumps)
+
+    async def silences(self, request: web.Request) -> web.Response:
+        include = _bool_param(request, "include_expired") or False
+        items = await self._actions.list_silences(self._clock(), include)
+        return web.json_response({"items": items}, dumps=_dumps)
+
+    async def create_silence(self, request: web.Request) -> web.Response:
+        body = await self._body(request, SilenceBody, allow_empty=False)
+        if isinstance(body, web.Response):
+            return body
+        now = self._clock()
+        created = await self._actions.create_silence(
+            NewSilence(
+                matchers=[matcher.model_dump() for matcher in body.matchers],
+                starts_at=body.starts_at or now,
+                ends_at=body.ends_at,
+                author=body.author,
+                comment=body.comment,
+            ),
+            now,
+        )
+        return web.json_response(created, status=201, dumps=_dumps)
+
+    async def delete_silence(self, request: web.Request) -> web.Response:
+        raw = request.match_info["silence_id"]
+        if not raw.isdigit() or not await self._actions.expire_silence(int(raw), self._clock()):
+            return json_error(404, "not_found", "no such active silence")
+        return web.json_response({"id": int(raw), "state": "expired"}, dumps=_dumps)
+
+    @staticmethod
+    async def _body(request: web.Request, model: type[M], *, allow_empty: bool) -> M | web.Response:
+        raw = await request.read()
+        if not raw.strip() and allow_empty:
+            return model()
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(step) for step in first["loc"]) or "body"
+            return json_error(400, "invalid_body", f"{where}: {first['msg']}")

@@ -1,0 +1,261 @@
+"""The one place that wires everything together.
+
+``build(loaded) -> Services`` constructs objects and does no I/O.
+``Services.started()`` enters each resource in order (database, schema,
+intake writer, pipeline, HTTP listener) and leaves them in reverse.
+``serve()`` is the daemon's main loop: signals only set events; SIGTERM
+drains within a deadline, SIGHUP reloads config and rules and keeps the old
+ones if the new ones do not validate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from aiohttp import web
+
+from gateway.api import Api
+from gateway.config import LoadedConfig, load_config
+from gateway.errors import ConfigError, StorageUnavailable
+from gateway.http import build_http_app
+from gateway.metrics import Metrics
+from gateway.pipeline import Pipeline, PipelineSettings
+from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
+from gateway.systemd import Notifier
+from gateway.webhooks import WebhookIntake
+from storage.actions import Actions
+from storage.database import Database, DatabaseSettings
+from storage.incidents import IncidentStore
+from storage.intake import IntakeWriter
+from storage.migrations import migrate
+from storage.records import RecordStore
+
+log = structlog.get_logger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """Every long-lived object of one daemon instance."""
+
+    holder: RuntimeHolder
+    metrics: Metrics
+    db: Database
+    writer: IntakeWriter
+    records: RecordStore
+    pipeline: Pipeline
+    webhooks: WebhookIntake
+    api: Api
+    notifier: Notifier
+    instance: str
+    http_bound: list[str] = field(default_factory=list)
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.holder.current
+
+    def swap_runtime(self, runtime: Runtime) -> None:
+        self.holder.current = runtime
+
+    async def readiness(self) -> tuple[bool, dict[str, str]]:
+        checks: dict[str, str] = {}
+        try:
+            await self.db.ping(limit_seconds=2.0)
+            checks["database"] = "ok"
+            self.metrics.database_up.set(1)
+        except StorageUnavailable as exc:
+            checks["database"] = str(exc)
+            self.metrics.database_up.set(0)
+        checks["listeners"] = "ok" if self.http_bound else "not bound"
+        return all(value == "ok" for value in checks.values()), checks
+
+    @asynccontextmanager
+    async def started(self) -> AsyncIterator[Services]:
+        config = self.runtime.loaded.config
+        async with AsyncExitStack() as stack:
+            await self.db.open()
+            stack.push_async_callback(self.db.close)
+            await migrate(self.db)
+            await stack.enter_async_context(self.writer.running())
+            await stack.enter_async_context(self.pipeline.running())
+            stack.push_async_callback(self._drain)
+            runner = web.AppRunner(
+                build_http_app(
+                    webhooks=self.webhooks,
+                    api=self.api,
+                    metrics=self.metrics,
+                    readiness=self.readiness,
+                    max_body_bytes=max(
+                        [config.http.max_body_bytes]
+                        + [i.max_body_bytes or 0 for i in config.integrations]
+                    ),
+                ),
+                access_log=None,
+                handle_signals=False,
+                shutdown_timeout=config.lifecycle.drain_seconds,
+            )
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            listen = config.http.listen
+            site = web.TCPSite(runner, listen.host, listen.port, reuse_address=True)
+            await site.start()
+            self.http_bound = [str(address) for address in _bound_addresses(runner)]
+            log.info("http_listening", addresses=self.http_bound)
+            yield self
+
+    async def _drain(self) -> None:
+        deadline = time.monotonic() + self.runtime.loaded.config.lifecycle.drain_seconds
+        await self.pipeline.drain(deadline)
+
+
+def _bound_addresses(runner: web.AppRunner) -> list[str]:
+    found = []
+    server = runner.server
+    for site in runner.sites:
+        site_server = getattr(site, "_server", None)
+        for sock in getattr(site_server, "sockets", None) or []:
+            host, port = sock.getsockname()[:2]
+            found.append(f"{host}:{port}")
+    return found if server is not None else []
+
+
+def build(loaded: LoadedConfig) -> Services:
+    """Construct the daemon's object graph from a validated config. No I/O."""
+    config = loaded.config
+    holder = RuntimeHolder(compile_runtime(loaded))
+    metrics = Metrics()
+    instance = config.instance or f"{socket.gethostname()}:{os.getpid()}"
+    db = Database(
+        DatabaseSettings(
+            url=config.storage.url,
+            sqlite_synchronous=config.storage.sqlite_synchronous,
+            pool_size=config.storage.pool_size,
+            connect_timeout_seconds=config.storage.connect_timeout_seconds,
+        )
+    )
+    writer = IntakeWriter(db, max_batch=config.storage.group_commit_max_batch)
+    records = RecordStore(db, owner=instance)
+
+    pipeline = Pipeline(
+        db=db,
+        records=records,
+        incidents=IncidentStore(db),
+        parsers=lambda: holder.current.parsers,
+        ruleset=lambda: holder.current.ruleset,
+        metrics=metrics,
+        clock=utc_now,
+        settings=PipelineSettings(
+            batch_size=config.pipeline.batch_size,
+            recovery_interval_seconds=config.pipeline.recovery_interval_seconds,
+            thread_parse_bytes=config.pipeline.thread_parse_bytes,
+        ),
+    )
+    webhooks = WebhookIntake(
+        integrations=lambda: holder.current.integrations,
+        writer=writer,
+        records=records,
+        handoff=pipeline.notify,
+        metrics=metrics,
+        clock=utc_now,
+        sample_bytes=config.http.rejected_sample_bytes,
+    )
+    api = Api(actions=Actions(db), token=loaded.secrets.get("http.api_token"), clock=utc_now)
+    return Services(
+        holder=holder,
+        metrics=metrics,
+        db=db,
+        writer=writer,
+        records=records,
+        pipeline=pipeline,
+        webhooks=webhooks,
+        api=api,
+        notifier=Notifier(),
+        instance=instance,
+    )
+
+
+def reload(services: Services) -> bool:
+    """Re-read config and rules; swap only if everything validates."""
+    path = services.runtime.loaded.path
+    try:
+        runtime = compile_runtime(load_config(path))
+    except ConfigError as exc:
+        services.metrics.reloads.labels("failure").inc()
+        services.metrics.reload_success.set(0)
+        log.error("reload_refused", problems=exc.problems)
+        return False
+    services.swap_runtime(runtime)
+    services.metrics.reloads.labels("success").inc()
+    services.metrics.reload_success.set(1)
+    log.info("reloaded", rules=runtime.ruleset.version)
+    return True
+
+
+async def serve(loaded: LoadedConfig) -> int:
+    """Run the daemon until SIGTERM/SIGINT; return the exit status."""
+    services = build(loaded)
+    stop = asyncio.Event()
+    hup = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    terms = 0
+
+    def on_term() -> None:
+        nonlocal terms
+        terms += 1
+        if terms > 1:
+            log.warning("second_signal_exit_now")
+            os._exit(1)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_term)
+    loop.add_signal_handler(signal.SIGHUP, hup.set)
+    try:
+        async with services.started():
+            services.notifier.ready()
+            log.info("ready", instance=services.instance, rules=services.runtime.ruleset.version)
+            watchdog = asyncio.create_task(_watchdog(services), name="watchdog")
+            while not stop.is_set():
+                waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(hup.wait())]
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+                if hup.is_set():
+                    hup.clear()
+                    services.notifier.reloading()
+                    reload(services)
+                    services.notifier.ready()
+            services.notifier.stopping()
+            log.info("stopping")
+            watchdog.cancel()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+    log.info("stopped")
+    return 0
+
+
+async def _watchdog(services: Services) -> None:
+    """WATCHDOG=1 only while the pipeline's own loop is alive."""
+    config = services.runtime.loaded.config
+    interval = services.notifier.watchdog_seconds / 2 or config.lifecycle.heartbeat_seconds
+    stale_after = max(3 * config.pipeline.recovery_interval_seconds, 30.0)
+    while True:
+        if time.monotonic() - services.pipeline.heartbeat < stale_after:
+            services.notifier.watchdog()
+        else:
+            log.warning("pipeline_heartbeat_stale")
+        services.metrics.writer_queue.set(services.writer.queue_depth)
+        await asyncio.sleep(interval)

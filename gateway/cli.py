@@ -1,0 +1,102 @@
+"""``intake-gateway``: run, check-config, test-rules, replay.
+
+Exit status: 0 success, 1 failure of the work asked for (a rule test fails,
+a replay cannot run), 2 bad configuration or bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from gateway.config import LoadedConfig, config_path, load_config
+from gateway.errors import ConfigError
+from gateway.logs import configure_logging
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="intake-gateway",
+        description="Incident intake gateway: mail, alerts and webhooks in; incidents out.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    config_help = "config file (default: $INTAKE_GATEWAY_CONFIG or config/gateway.yaml)"
+
+    run = commands.add_parser("run", help="run the daemon")
+    run.add_argument("--config", help=config_help)
+
+    check = commands.add_parser("check-config", help="validate config, rules and catalogue")
+    check.add_argument("--config", help=config_help)
+
+    test = commands.add_parser("test-rules", help="run rule unit tests (YAML files)")
+    test.add_argument("files", nargs="+", help="rule test files")
+    test.add_argument("--config", help=config_help)
+
+    replay = commands.add_parser(
+        "replay", help="re-run stored intake through the current rules and show what changes"
+    )
+    replay.add_argument("--config", help=config_help)
+    replay.add_argument("--since", help="only intake received at or after this ISO 8601 time")
+    replay.add_argument(
+        "--dry-run", action="store_true", help="show what would change; write nothing"
+    )
+    replay.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def _print_problems(error: ConfigError) -> None:
+    for problem in error.problems:
+        print(problem, file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        loaded = load_config(config_path(args.config))
+    except ConfigError as exc:
+        _print_problems(exc)
+        return EXIT_CONFIG
+    config = loaded.config
+    configure_logging(config.logging.level, config.logging.format)
+
+    from gateway.runtime import compile_runtime
+
+    try:
+        compile_runtime(loaded)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return EXIT_CONFIG
+    if args.command == "check-config":
+        print(f"{loaded.path}: OK ({len(config.integrations)} integrations)")
+        return EXIT_OK
+    if args.command == "run":
+        return _run(loaded)
+    if args.command == "test-rules":
+        print("test-rules: the rule engine is not configured in this build", file=sys.stderr)
+        return EXIT_FAILED
+    print("replay: not available in this build", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _run(loaded: LoadedConfig) -> int:
+    from gateway.app import serve
+
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return asyncio.run(serve(loaded))
+    try:
+        return uvloop.run(serve(loaded))
+    except ConfigError as exc:
+        _print_problems(exc)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""The pipeline worker: committed intake records -> events -> decisions -> rows.
+
+Adapters hand over the ids they committed (the fast path); a recovery loop
+picks up anything left pending (records committed before a crash, or by a
+replica that died). Parsing runs in a thread for large records so a hostile
+message never holds the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from tortoise.exceptions import IntegrityError
+
+from gateway.errors import ParseError, StorageUnavailable
+from gateway.metrics import Metrics
+from parsers.base import Parser
+from parsers.records import Event, IntakeRecord
+from rules.decision import RuleSet
+from storage.database import Database
+from storage.incidents import IncidentStore, active_silences
+from storage.records import RecordStore
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+_CONFLICT_RETRIES = 5
+_CLAIM_LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    batch_size: int = 256
+    recovery_interval_seconds: float = 5.0
+    thread_parse_bytes: int = 64 * 1024
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        records: RecordStore,
+        incidents: IncidentStore,
+        parsers: Callable[[], Mapping[str, Parser]],
+        ruleset: Callable[[], RuleSet],
+        metrics: Metrics,
+        clock: Clock,
+        settings: PipelineSettings,
+    ) -> None:
+        self._db = db
+        self._records = records
+        self._incidents = incidents
+        self._parsers = parsers
+        self._ruleset = ruleset
+        self._metrics = metrics
+        self._clock = clock
+        self._settings = settings
+        self._ready: asyncio.Queue[int] = asyncio.Queue()
+        # events the webhook edge already parsed while validating, by record id
+        self._parsed: dict[int, list[Event]] = {}
+        self.heartbeat = time.monotonic()
+        self.processed = 0
+
+    def notify(self, record_id: int, events: list[Event] | None = None) -> None:
+        """A record was committed and acknowledged: process it soon."""
+        if events is not None:
+            self._parsed[record_id] = events
+        self._ready.put_nowait(record_id)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Pipeline]:
+        tasks = [
+            asyncio.create_task(self._fast_path(), name="pipeline-fast"),
+            asyncio.create_task(self._recovery(), name="pipeline-recovery"),
+        ]
+        try:
+            yield self
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
+
+    async def drain(self, deadline: float) -> None:
+        """Finish records already handed over, until ``deadline`` (monotonic).
+
+        Whatever is not finished stays pending in storage and is picked up
+        by the recovery loop at the next start: draining is a courtesy, not
+        what keeps intake safe.
+        """
+        remaining = deadline - time.monotonic()
+        if remaining > 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.join(), remaining)
+
+    async def _fast_path(self) -> None:
+        while True:
+            first = await self._ready.get()
+            ids = [first]
+            while len(ids) < self._settings.batch_size and not self._ready.empty():
+                ids.append(self._ready.get_nowait())
+            try:
+                await self._round(ids)
+            finally:
+                for _ in ids:
+                    self._ready.task_done()
+
+    async def _recovery(self) -> None:
+        while True:
+            self.heartbeat = time.monotonic()
+            done = await self._round(None)
+            if done < self._settings.batch_size:
+                await asyncio.sleep(self._settings.recovery_interval_seconds)
+
+    async def _round(self, ids: list[int] | None) -> int:
+        """One claim-and-process round; storage faults are logged, never fatal."""
+        try:
+            now = self._clock()
+            records = await self._records.claim(ids, self._settings.batch_size, now, _CLAIM_LEASE)
+            for record in records:
+                await self._process(record)
+            if ids is not None:
+                for record_id in ids:  # claimed elsewhere or already done
+                    self._parsed.pop(record_id, None)
+            self.heartbeat = time.monotonic()
+            self._metrics.database_up.set(1)
+            return len(records)
+        except StorageUnavailable as exc:
+            self._metrics.database_up.set(0)
+            log.warning("pipeline_storage_unavailable", error=str(exc))
+            await asyncio.sleep(1.0)
+            return 0
+
+    async def _process(self, record: IntakeRecord) -> None:
+        bound = log.bind(intake_id=record.id, source=record.source, kind=record.kind)
+        try:
+            events = await self._parse(record)
+        except ParseError as exc:
+            bound.info("record_unparseable", reason=exc.reason, error=str(exc))
+            await self._fail(record, f"{exc.reason}: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - one bad record must not stop the pipeline
+            bound.exception("parser_crashed")
+            await self._fail(record, f"parser_error: {exc!r}")
+            return
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                await self._apply(record, events)
+                break
+            except IntegrityError:
+                # another writer created the same event or incident first:
+                # evaluate again against the state it left
+                bound.debug("apply_conflict_retry", attempt=attempt)
+        else:
+            await self._fail(record, "conflict: could not apply after retries")
+            return
+        self.processed += 1
+        self._metrics.records_processed.labels(record.kind, "processed").inc()
+        lag = (self._clock() - record.received_at).total_seconds()
+        self._metrics.pipeline_lag.set(max(0.0, lag))
+
+    async def _parse(self, record: IntakeRecord) -> list[Event]:
+        cached = self._parsed.pop(record.id, None)
+        if cached is not None:
+            return cached
+        parser = self._parsers().get(record.source)
+        if parser is None:
+            raise ParseError(
+                "unknown_source", f"no integration or mailbox named {record.source!r} is configured"
+            )
+        if len(record.raw) > self._settings.thread_parse_bytes:
+            return await asyncio.to_thread(parser.parse, record)
+        return parser.parse(record)
+
+    async def _apply(self, record: IntakeRecord, events: list[Event]) -> None:
+        now = self._clock()
+        ruleset = self._ruleset()
+        async with self._db.transaction() as connection:
+            silences = await active_silences(connection, now)
+            for event in events:
+                lookup = ruleset.lookup(event, now)
+                state = await self._incidents.load_state(connection, lookup, silences)
+                decision = ruleset.evaluate(event, state, now)
+                if decision.rule_errors:
+                    self._metrics.rule_errors.inc(len(decision.rule_errors))
+                applied = await self._incidents.apply(
+                    connection, event, decision, state, record.id, now
+                )
+                self._metrics.events.labels(applied.outcome.value).inc()
+            await self._records.mark_processed(connection, record.id, now)
+
+    async def _fail(self, record: IntakeRecord, error: str) -> None:
+        self._metrics.records_processed.labels(record.kind, "failed").inc()
+        await self._records.mark_failed(record.id, error, self._clock())

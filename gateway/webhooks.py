@@ -1,0 +1,270 @@
+"""``POST /webhooks/{integration}``: authenticate, bound, validate, commit, answer.
+
+The answer follows what senders rely on: 202 only after the raw body is
+committed; 503 with Retry-After when the database cannot take it (so
+Alertmanager and friends retry); 4xx with a JSON reason only for requests
+that will never succeed. A repeated delivery is acknowledged and changes
+nothing. Parsing here only validates (and its events are handed to the
+pipeline so they are not parsed twice); correlation and forwarding never run
+in the request path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+import structlog
+from aiohttp import web
+
+from gateway.auth import Authenticator
+from gateway.config import IntegrationConfig
+from gateway.errors import ParseError, StorageUnavailable
+from gateway.metrics import Metrics
+from gateway.ratelimit import TokenBucket
+from parsers.base import Parser
+from parsers.records import Channel, Event, IntakeRecord
+from storage.intake import IntakeWriter, NewIntake
+from storage.records import RecordStore
+
+log = structlog.get_logger(__name__)
+
+_JSON_TYPES = ("application/json",)
+_FORM_TYPES = ("application/x-www-form-urlencoded",)
+# Which content types each parser kind reads; JSON unless listed.
+ACCEPTED_TYPES: Mapping[str, tuple[str, ...]] = {"nagios": _JSON_TYPES + _FORM_TYPES}
+_THREAD_VALIDATE_BYTES = 256 * 1024
+_RETRY_AFTER_SECONDS = "5"
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    """An integration as the request path needs it, built once per config load."""
+
+    config: IntegrationConfig
+    parser: Parser
+    auth: Authenticator
+    max_body_bytes: int
+    limiter: TokenBucket | None
+    sample_limiter: TokenBucket
+
+
+def _reject(status: int, reason: str, message: str, **extra: str) -> web.Response:
+    headers = {key.replace("_", "-"): value for key, value in extra.items()}
+    return web.json_response(
+        {"error": reason, "message": message},
+        status=status,
+        headers=headers or None,
+        dumps=lambda value: orjson.dumps(value).decode(),
+    )
+
+
+def _media_type(content_type: str) -> str:
+    media = content_type.split(";", 1)[0].strip().lower()
+    # application/vnd.foo+json is JSON too
+    return "application/json" if media.endswith("+json") else media
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """Read at most ``limit`` bytes of the (decompressed) body, or raise BodyTooLarge.
+
+    aiohttp inflates gzip/deflate bodies as they stream in; counting here
+    stops a small compressed body that expands past the limit.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class WebhookIntake:
+    def __init__(
+        self,
+        *,
+        integrations: Callable[[], Mapping[str, Integration]],
+        writer: IntakeWriter,
+        records: RecordStore,
+        handoff: Callable[[int, list[Event]], None],
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        sample_bytes: int,
+    ) -> None:
+        self._integrations = integrations
+        self._writer = writer
+        self._records = records
+        self._handoff = handoff
+        self._metrics = metrics
+        self._clock = clock
+        self._sample_bytes = sample_bytes
+
+    async def handle(self, request: web.Request) -> web.Response:
+        name = request.match_info["integration"]
+        integration = self._integrations().get(name)
+        if integration is None:
+            return _reject(404, "unknown_integration", f"no integration named {name!r}")
+        self._metrics.intake_received.labels("http", name).inc()
+        started = time.perf_counter()
+        response = await self._accept(request, integration)
+        if response.status == 202:
+            elapsed = time.perf_counter() - started
+            self._metrics.commit_seconds.labels("http").observe(elapsed)
+        return response
+
+    async def _accept(self, request: web.Request, integration: Integration) -> web.Response:
+        name = integration.config.name
+        if integration.limiter is not None:
+            wait = integration.limiter.take()
+            if wait > 0:
+                self._count_rejected(name, "rate_limited")
+                return _reject(
+                    429,
+                    "rate_limited",
+                    "too many requests for this integration",
+                    Retry_After=str(max(1, int(wait + 0.999))),
+                )
+        if not integration.auth.needs_body():
+            failure = integration.auth.check(request.headers, b"", time.time())
+            if failure is not None:
+                return self._auth_failed(name, failure.reason, failure.message)
+        accepted = ACCEPTED_TYPES.get(integration.config.kind, _JSON_TYPES)
+        media = _media_type(request.content_type)
+        if media not in accepted:
+            self._count_rejected(name, "unsupported_media_type")
+            return _reject(
+                415,
+                "unsupported_media_type",
+                f"Content-Type {request.content_type!r} is not accepted; send {accepted[0]}",
+            )
+        try:
+            body = await _read_body(request, integration.max_body_bytes)
+        except BodyTooLarge:
+            self._count_rejected(name, "too_large")
+            return _reject(
+                413,
+                "too_large",
+                f"body is larger than {integration.max_body_bytes} bytes (after decompression)",
+            )
+        except (zlib.error, ValueError) as exc:
+            return await self._bad_input(request, integration, b"", "bad_encoding", str(exc))
+        if integration.auth.needs_body():
+            failure = integration.auth.check(request.headers, body, time.time())
+            if failure is not None:
+                return self._auth_failed(name, failure.reason, failure.message)
+        return await self._validate_and_commit(request, integration, body, media)
+
+    async def _validate_and_commit(
+        self, request: web.Request, integration: Integration, body: bytes, media: str
+    ) -> web.Response:
+        name = integration.config.name
+        now = self._clock()
+        meta = {"content_type": media, "peer": request.remote or ""}
+        delivery_header = integration.config.delivery_id_header
+        delivery_id = request.headers.get(delivery_header, "") if delivery_header else ""
+        if delivery_id:
+            meta["delivery_id"] = delivery_id[:255]
+        probe = IntakeRecord(0, Channel.HTTP, name, integration.config.kind, now, body, meta)
+        try:
+            if len(body) > _THREAD_VALIDATE_BYTES:
+                events = await asyncio.to_thread(integration.parser.parse, probe)
+            else:
+                events = integration.parser.parse(probe)
+        except ParseError as exc:
+            return await self._bad_input(request, integration, body, exc.reason, str(exc))
+        intake = NewIntake(
+            channel=Channel.HTTP,
+            source=name,
+            kind=integration.config.kind,
+            raw=body,
+            received_at=now,
+            meta=meta,
+            dedup_key=self._dedup_key(integration.config, delivery_id, body, now),
+        )
+        try:
+            committed = await self._writer.commit(intake)
+        except StorageUnavailable as exc:
+            self._count_rejected(name, "unavailable")
+            log.warning("intake_commit_failed", integration=name, error=str(exc))
+            return _reject(
+                503,
+                "unavailable",
+                "storage is unavailable; retry later",
+                Retry_After=_RETRY_AFTER_SECONDS,
+            )
+        outcome = "duplicate" if committed.duplicate else "stored"
+        self._metrics.intake_accepted.labels("http", name, outcome).inc()
+        if not committed.duplicate:
+            self._handoff(committed.id, events)
+        return web.json_response(
+            {
+                "status": "accepted",
+                "intake_id": committed.id,
+                "duplicate": committed.duplicate,
+                "events": len(events),
+            },
+            status=202,
+        )
+
+    @staticmethod
+    def _dedup_key(
+        config: IntegrationConfig, delivery_id: str, body: bytes, now: datetime
+    ) -> str | None:
+        if delivery_id:
+            return f"delivery:{config.name}:{delivery_id}"[:255]
+        if config.dedup_window_seconds <= 0:
+            return None
+        # identical bodies in the same window bucket are one delivery
+        bucket = int(now.timestamp()) // config.dedup_window_seconds
+        digest = hashlib.sha256(body).hexdigest()
+        return f"body:{config.name}:{bucket}:{digest}"
+
+    def _auth_failed(self, name: str, reason: str, message: str) -> web.Response:
+        self._count_rejected(name, "auth")
+        log.info("webhook_auth_failed", integration=name, reason=reason)
+        return _reject(401, reason, message, WWW_Authenticate='Bearer realm="intake-gateway"')
+
+    def _count_rejected(self, name: str, reason: str) -> None:
+        self._metrics.intake_rejected.labels("http", name, reason).inc()
+
+    async def _bad_input(
+        self,
+        request: web.Request,
+        integration: Integration,
+        body: bytes,
+        reason: str,
+        message: str,
+    ) -> web.Response:
+        name = integration.config.name
+        self._count_rejected(name, reason)
+        log.info("webhook_rejected", integration=name, reason=reason)
+        if integration.sample_limiter.take() == 0.0:
+            try:
+                await self._records.keep_rejected(
+                    channel=Channel.HTTP,
+                    source=name,
+                    reason=reason,
+                    message=message,
+                    body=body,
+                    size=len(body),
+                    sample_bytes=self._sample_bytes,
+                    meta={"content_type": request.content_type, "peer": request.remote or ""},
+                    now=self._clock(),
+                )
+            except StorageUnavailable as exc:
+                log.warning("rejected_sample_not_kept", integration=name, error=str(exc))
+        return _reject(400, reason, message)

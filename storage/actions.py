@@ -1,0 +1,151 @@
+"""Changes people make through the API: acknowledge, resolve, silences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.expressions import Q
+
+from rules.decision import IncidentStatus
+from storage import models
+from storage.database import Database
+from storage.views import incident_json
+
+
+class ActionRefused(Exception):
+    """The change does not apply to the incident's current state."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewSilence:
+    matchers: list[dict[str, str]]
+    starts_at: datetime
+    ends_at: datetime
+    author: str
+    comment: str
+
+
+def _lookup(ident: str) -> Q:
+    return Q(id=int(ident)) if ident.isdigit() else Q(key=ident.upper())
+
+
+class Actions:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def acknowledge(
+        self, ident: str, author: str, comment: str, now: datetime
+    ) -> dict[str, Any] | None:
+        return await self._transition(
+            ident,
+            IncidentStatus.ACKNOWLEDGED,
+            author,
+            comment,
+            now,
+            allowed=(IncidentStatus.NEW,),
+        )
+
+    async def resolve(
+        self, ident: str, author: str, comment: str, now: datetime
+    ) -> dict[str, Any] | None:
+        return await self._transition(
+            ident,
+            IncidentStatus.RESOLVED,
+            author,
+            comment,
+            now,
+            allowed=(IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED),
+        )
+
+    async def _transition(
+        self,
+        ident: str,
+        target: IncidentStatus,
+        author: str,
+        comment: str,
+        now: datetime,
+        allowed: tuple[IncidentStatus, ...],
+    ) -> dict[str, Any] | None:
+        async with self._db.transaction() as connection:
+            query = models.Incident.filter(_lookup(ident)).using_db(connection)
+            if self._db.dialect.value == "postgres":
+                query = query.select_for_update()
+            row = await query.first()
+            if row is None:
+                return None
+            current = IncidentStatus(row.status)
+            if current is target:
+                return incident_json(row, [])  # idempotent: asking twice is fine
+            if current not in allowed:
+                raise ActionRefused(
+                    f"incident {row.key} is {current.value}, cannot become {target.value}"
+                )
+            row.status = target.value
+            row.updated_at = now
+            if target is IncidentStatus.ACKNOWLEDGED:
+                row.acknowledged_at = now
+            else:
+                row.resolved_at = now
+                row.open_key = None
+            await row.save(using_db=connection)
+            await models.TimelineEntry.create(
+                using_db=connection,
+                incident_id=row.id,
+                at=now,
+                kind=target.value,
+                author=author[:128],
+                text=comment,
+                data={"from": current.value},
+            )
+            refs = await models.ExternalRef.filter(incident_id=row.id).using_db(connection)
+            return incident_json(row, list(refs))
+
+    async def create_silence(self, silence: NewSilence, now: datetime) -> dict[str, Any]:
+        async with self._db.transaction() as connection:
+            row = await models.Silence.create(
+                using_db=connection,
+                matchers=silence.matchers,
+                starts_at=silence.starts_at,
+                ends_at=silence.ends_at,
+                author=silence.author[:128],
+                comment=silence.comment,
+                created_at=now,
+            )
+        return silence_json(row, now)
+
+    async def expire_silence(self, silence_id: int, now: datetime) -> bool:
+        """Deleting a silence ends it now; the row stays for the audit trail."""
+        async with self._db.transaction() as connection:
+            updated = (
+                await models.Silence.filter(id=silence_id, expired_at__isnull=True)
+                .using_db(connection)
+                .update(expired_at=now)
+            )
+        return updated > 0
+
+    async def list_silences(self, now: datetime, include_expired: bool) -> list[dict[str, Any]]:
+        query = models.Silence.all()
+        if not include_expired:
+            query = query.filter(expired_at__isnull=True, ends_at__gt=now)
+        rows = await query.order_by("-id").limit(1000)
+        return [silence_json(row, now) for row in rows]
+
+
+def silence_json(row: models.Silence, now: datetime) -> dict[str, Any]:
+    if row.expired_at is not None or row.ends_at <= now:
+        state = "expired"
+    elif row.starts_at > now:
+        state = "pending"
+    else:
+        state = "active"
+    return {
+        "id": row.id,
+        "matchers": row.matchers,
+        "starts_at": row.starts_at.isoformat().replace("+00:00", "Z"),
+        "ends_at": row.ends_at.isoformat().replace("+00:00", "Z"),
+        "author": row.author,
+        "comment": row.comment,
+        "state": state,
+    }

@@ -1,0 +1,192 @@
+"""Opening, checking and closing the database (SQLite embedded, or PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import BaseORMException, IntegrityError
+from tortoise.transactions import in_transaction
+
+from gateway.errors import ConfigError, StorageUnavailable
+
+MODELS_MODULE = "storage.models"
+
+# What a lost or refused database connection raises, through tortoise or below it.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (BaseORMException, OSError, asyncio.TimeoutError)
+try:  # asyncpg is only imported when PostgreSQL is used
+    import asyncpg
+
+    DATABASE_ERRORS = (*DATABASE_ERRORS, asyncpg.PostgresError, asyncpg.InterfaceError)
+except ImportError:  # pragma: no cover
+    pass
+
+
+class Dialect(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str
+    sqlite_synchronous: str = "full"
+    pool_size: int = 10
+    connect_timeout_seconds: float = 5.0
+
+
+def dialect_of(url: str) -> Dialect:
+    return Dialect.SQLITE if url.startswith("sqlite://") else Dialect.POSTGRES
+
+
+def sqlite_path(url: str) -> Path:
+    """``sqlite://./data/x.sqlite3`` and ``sqlite:///abs/x.sqlite3`` -> a path."""
+    return Path(url.removeprefix("sqlite://").split("?", 1)[0])
+
+
+def _connection_config(settings: DatabaseSettings) -> dict[str, Any]:
+    if dialect_of(settings.url) is Dialect.SQLITE:
+        return {
+            "engine": "tortoise.backends.sqlite",
+            "credentials": {
+                "file_path": str(sqlite_path(settings.url)),
+                "journal_mode": "WAL",
+                # FULL: the WAL is fsynced at every commit, so an acknowledged
+                # intake survives power loss, not only a process crash.
+                "synchronous": settings.sqlite_synchronous.upper(),
+                "busy_timeout": 10_000,
+                "foreign_keys": "ON",
+            },
+        }
+    parts = urlsplit(settings.url)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    return {
+        "engine": "tortoise.backends.asyncpg",
+        "credentials": {
+            "host": parts.hostname or "127.0.0.1",
+            "port": parts.port or 5432,
+            "user": unquote(parts.username or "postgres"),
+            "password": unquote(parts.password or ""),
+            "database": parts.path.lstrip("/") or "postgres",
+            "minsize": 1,
+            "maxsize": settings.pool_size,
+            "timeout": settings.connect_timeout_seconds,
+            "command_timeout": float(query.get("command_timeout", 30)),
+            "server_settings": {"application_name": "intake-gateway"},
+        },
+    }
+
+
+class SqliteLock:
+    """One daemon per SQLite file: a second one on the same file would race it."""
+
+    def __init__(self, database: Path) -> None:
+        self._path = database.with_name(database.name + ".lock")
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        handle = self._path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise ConfigError(
+                f"{self._path}: the SQLite database is in use by {holder}; "
+                "run one replica per SQLite file, or use PostgreSQL for several replicas"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+class Database:
+    """The open database: its dialect, its connection, and health checks."""
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.settings = settings
+        self.dialect = dialect_of(settings.url)
+        self._lock: SqliteLock | None = None
+        self._open = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._open
+
+    async def open(self) -> None:
+        if self.dialect is Dialect.SQLITE:
+            path = sqlite_path(self.settings.url)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = SqliteLock(path)
+            self._lock.acquire()
+        try:
+            await Tortoise.init(
+                config={
+                    "connections": {"default": _connection_config(self.settings)},
+                    "apps": {"gateway": {"models": [MODELS_MODULE]}},
+                    "use_tz": True,
+                    "timezone": "UTC",
+                },
+                _enable_global_fallback=True,
+            )
+            await self.ping()
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+        self._open = True
+
+    async def close(self) -> None:
+        self._open = False
+        await Tortoise.close_connections()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    @property
+    def connection(self) -> BaseDBAsyncClient:
+        return Tortoise.get_connection("default")
+
+    def placeholder(self, index: int) -> str:
+        """The bind-parameter marker for the ``index``-th (1-based) value."""
+        return "?" if self.dialect is Dialect.SQLITE else f"${index}"
+
+    def placeholders(self, count: int, start: int = 1) -> str:
+        return ", ".join(self.placeholder(start + offset) for offset in range(count))
+
+    async def ping(self, limit_seconds: float | None = None) -> None:
+        """Raise StorageUnavailable unless a trivial query answers in time."""
+        limit = limit_seconds or self.settings.connect_timeout_seconds
+        try:
+            await asyncio.wait_for(self.connection.execute_query("SELECT 1"), limit)
+        except DATABASE_ERRORS as exc:
+            raise StorageUnavailable(f"database does not answer: {exc}") from exc
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[BaseDBAsyncClient]:
+        """One transaction; database faults surface as StorageUnavailable."""
+        try:
+            async with in_transaction("default") as connection:
+                yield connection
+        except IntegrityError:
+            raise  # a constraint said no: the caller's logic decides, not a fault
+        except DATABASE_ERRORS as exc:
+            raise StorageUnavailable(f"database write failed: {exc}") from exc

@@ -1,0 +1,217 @@
+"""Tables. tortoise-orm is imported only inside ``storage/``.
+
+Uniqueness does the concurrency work (several replicas on one PostgreSQL):
+``intake_records.dedup_key`` makes a re-delivery a no-op,
+``events.fingerprint`` keeps one event per fingerprint, and
+``incidents.open_key`` (the correlation key while the incident is open, NULL
+after) keeps one open incident per correlation key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class SchemaVersion(Model):
+    id = fields.IntField(primary_key=True)
+    version = fields.IntField()
+    applied_at = fields.DatetimeField()
+    description = fields.CharField(max_length=200)
+
+    class Meta:
+        table = "gateway_schema"
+
+
+class IntakeRecordRow(Model):
+    """One raw thing received, unchanged, for audit and replay."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel = fields.CharField(max_length=8)
+    source = fields.CharField(max_length=64)
+    kind = fields.CharField(max_length=32)
+    received_at = fields.DatetimeField()
+    dedup_key = fields.CharField(max_length=255, null=True, unique=True)
+    meta: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    body = fields.BinaryField()  # the raw bytes, unchanged
+    size = fields.IntField()
+    # pending -> processed | failed; failed records keep their error for inspection
+    state = fields.CharField(max_length=12, default="pending")
+    error = fields.TextField(null=True)
+    processed_at = fields.DatetimeField(null=True)
+    claimed_by = fields.CharField(max_length=128, null=True)
+    claimed_until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "intake_records"
+        indexes = (("state", "id"), ("received_at",))
+
+
+class RejectedIntake(Model):
+    """Bad input kept for inspection: a bounded sample, never the whole body."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel = fields.CharField(max_length=8)
+    source = fields.CharField(max_length=64)
+    reason = fields.CharField(max_length=64)
+    message = fields.TextField()
+    received_at = fields.DatetimeField()
+    size = fields.BigIntField()
+    sample = fields.BinaryField()
+    meta: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "rejected_intake"
+        indexes = (("received_at",),)
+
+
+class Incident(Model):
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=32, unique=True, null=True)
+    title = fields.CharField(max_length=512)
+    type = fields.CharField(max_length=32, default="incident")
+    status = fields.CharField(max_length=16, default="new")
+    priority = fields.CharField(max_length=2, default="P3")
+    impact = fields.SmallIntField(default=3)
+    urgency = fields.SmallIntField(default=3)
+    major = fields.BooleanField(default=False)
+    service = fields.CharField(max_length=256, default="")
+    ci = fields.CharField(max_length=256, default="")
+    environment = fields.CharField(max_length=64, default="")
+    category = fields.CharField(max_length=128, default="")
+    assignment_group = fields.CharField(max_length=128, default="")
+    requester = fields.CharField(max_length=320, default="")
+    correlation_key = fields.CharField(max_length=255)
+    open_key = fields.CharField(max_length=255, null=True, unique=True)
+    event_count = fields.IntField(default=0)
+    firing_events = fields.IntField(default=0)
+    response_due = fields.DatetimeField(null=True)
+    resolution_due = fields.DatetimeField(null=True)
+    response_breached = fields.BooleanField(default=False)
+    resolution_breached = fields.BooleanField(default=False)
+    linked_incident_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    acknowledged_at = fields.DatetimeField(null=True)
+    resolved_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "incidents"
+        indexes = (
+            ("status", "id"),
+            ("priority", "id"),
+            ("service", "id"),
+            ("correlation_key", "id"),
+            ("created_at",),
+        )
+
+
+class Event(Model):
+    id = fields.BigIntField(primary_key=True)
+    fingerprint = fields.CharField(max_length=128, unique=True)
+    source = fields.CharField(max_length=64)
+    kind = fields.CharField(max_length=32)
+    name = fields.CharField(max_length=512)
+    resource = fields.CharField(max_length=512)
+    service = fields.CharField(max_length=256, default="")
+    ci = fields.CharField(max_length=256, default="")
+    environment = fields.CharField(max_length=64, default="")
+    severity = fields.CharField(max_length=16)
+    status = fields.CharField(max_length=16)
+    summary = fields.TextField()
+    description = fields.TextField(default="")
+    labels: fields.JSONField[dict[str, str]] = fields.JSONField(default=dict)
+    url = fields.TextField(default="")
+    count = fields.IntField(default=1)
+    first_seen = fields.DatetimeField()
+    last_seen = fields.DatetimeField()
+    last_outcome = fields.CharField(max_length=16)
+    suppressed_by = fields.CharField(max_length=128, default="")
+    flapping = fields.BooleanField(default=False)
+    transitions: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    incident_id = fields.BigIntField(null=True)
+    last_intake_id = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "events"
+        indexes = (("incident_id",), ("last_seen",), ("status", "id"))
+
+
+class TimelineEntry(Model):
+    id = fields.BigIntField(primary_key=True)
+    incident_id = fields.BigIntField()
+    at = fields.DatetimeField()
+    kind = fields.CharField(max_length=32)
+    author = fields.CharField(max_length=128, default="gateway")
+    text = fields.TextField(default="")
+    data: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "timeline"
+        indexes = (("incident_id", "id"),)
+
+
+class MailThread(Model):
+    """Message-IDs the gateway received or sent, mapped to their incident."""
+
+    message_id = fields.CharField(max_length=255, primary_key=True)
+    incident_id = fields.BigIntField()
+    direction = fields.CharField(max_length=8)  # in | out
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "mail_threads"
+        indexes = (("incident_id",),)
+
+
+class ExternalRef(Model):
+    id = fields.BigIntField(primary_key=True)
+    incident_id = fields.BigIntField()
+    sink = fields.CharField(max_length=64)
+    ticket_id = fields.CharField(max_length=255)
+    url = fields.TextField(default="")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "external_refs"
+        unique_together = (("incident_id", "sink"),)
+
+
+class OutboxRow(Model):
+    id = fields.BigIntField(primary_key=True)
+    incident_id = fields.BigIntField(null=True)
+    sink = fields.CharField(max_length=64)
+    action = fields.CharField(max_length=32)
+    idempotency_key = fields.CharField(max_length=255, unique=True)
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    state = fields.CharField(max_length=12, default="pending")  # pending|delivered|dead
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    lease_owner = fields.CharField(max_length=128, null=True)
+    lease_until = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+    response = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+    delivered_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox"
+        indexes = (("state", "next_attempt_at"), ("incident_id", "id"))
+
+
+class Silence(Model):
+    id = fields.BigIntField(primary_key=True)
+    matchers: fields.JSONField[list[dict[str, str]]] = fields.JSONField()
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    author = fields.CharField(max_length=128)
+    comment = fields.TextField()
+    created_at = fields.DatetimeField()
+    expired_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "silences"
+        indexes = (("ends_at",),)

@@ -1,0 +1,117 @@
+"""Intake records after commit: picking up pending ones, marking the outcome,
+and keeping bounded samples of rejected input."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+
+from parsers.records import Channel, IntakeRecord
+from storage import models
+from storage.database import Database, Dialect
+
+
+def _record(row: models.IntakeRecordRow) -> IntakeRecord:
+    return IntakeRecord(
+        id=row.id,
+        channel=Channel(row.channel),
+        source=row.source,
+        kind=row.kind,
+        received_at=row.received_at,
+        raw=bytes(row.body),
+        meta={str(k): str(v) for k, v in (row.meta or {}).items()},
+    )
+
+
+class RecordStore:
+    def __init__(self, db: Database, owner: str) -> None:
+        self._db = db
+        self._owner = owner
+
+    async def claim(
+        self, ids: Sequence[int] | None, limit: int, now: datetime, lease: timedelta
+    ) -> list[IntakeRecord]:
+        """Claim pending records (given ids, or the oldest) for this replica.
+
+        A claim is a lease: a replica that dies leaves its claims to expire
+        and another picks the records up. On PostgreSQL ``SKIP LOCKED``
+        keeps replicas from waiting on each other.
+        """
+        async with self._db.transaction() as connection:
+            if ids is not None:
+                condition = Q(state="pending", id__in=list(ids))
+            else:
+                unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+                condition = Q(state="pending") & unclaimed
+            query = (
+                models.IntakeRecordRow.filter(condition)
+                .using_db(connection)
+                .order_by("id")
+                .limit(limit)
+            )
+            if self._db.dialect is Dialect.POSTGRES:
+                query = query.select_for_update(skip_locked=True)
+            rows = await query
+            if not rows:
+                return []
+            await (
+                models.IntakeRecordRow.filter(id__in=[row.id for row in rows])
+                .using_db(connection)
+                .update(claimed_by=self._owner, claimed_until=now + lease)
+            )
+        return [_record(row) for row in rows]
+
+    async def mark_processed(
+        self, connection: BaseDBAsyncClient, record_id: int, now: datetime
+    ) -> None:
+        await (
+            models.IntakeRecordRow.filter(id=record_id)
+            .using_db(connection)
+            .update(state="processed", processed_at=now, error=None, claimed_until=None)
+        )
+
+    async def mark_failed(self, record_id: int, error: str, now: datetime) -> None:
+        """The record stays stored, with why it could not be processed."""
+        async with self._db.transaction() as connection:
+            await (
+                models.IntakeRecordRow.filter(id=record_id)
+                .using_db(connection)
+                .update(state="failed", processed_at=now, error=error[:4000], claimed_until=None)
+            )
+
+    async def pending_count(self) -> int:
+        return await models.IntakeRecordRow.filter(state="pending").count()
+
+    async def oldest_pending(self) -> datetime | None:
+        row = await models.IntakeRecordRow.filter(state="pending").order_by("id").first()
+        return row.received_at if row else None
+
+    async def keep_rejected(
+        self,
+        *,
+        channel: Channel,
+        source: str,
+        reason: str,
+        message: str,
+        body: bytes,
+        size: int,
+        sample_bytes: int,
+        meta: Mapping[str, str],
+        now: datetime,
+    ) -> None:
+        """Keep a bounded sample of bad input where an admin can look at it."""
+        async with self._db.transaction() as connection:
+            await models.RejectedIntake.create(
+                using_db=connection,
+                channel=channel.value,
+                source=source[:64],
+                reason=reason[:64],
+                message=message[:2000],
+                received_at=now,
+                size=size,
+                sample=body[:sample_bytes],
+                meta=dict(meta),
+            )
