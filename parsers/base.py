@@ -1,15 +1,43 @@
-"""What a parser is, and helpers every parser kind shares."""
+"""What a parser is, and helpers every parser kind shares.
+
+Reason tokens of ``ParseError`` (stable: metric label and HTTP 400 body):
+
+- ``invalid_json``: the body is empty or not JSON.
+- ``invalid_form``: a form body cannot be decoded.
+- ``wrong_shape``: the document's skeleton is not what the kind posts (the body
+  is not an object, ``alerts`` is not an array, an alert is not an object).
+- ``missing_field``: a required field is absent or empty.
+- ``wrong_type``: a field is present with the wrong JSON type or a value
+  outside the ones the source can send (a status of ``7`` or ``"maybe"``).
+- ``too_many_alerts``: more alerts in one body than the integration allows.
+- ``unsupported_version``: the payload declares a version the kind cannot read.
+
+Messages name the field by its path (``alerts[2].labels``) and say what was
+expected and what came, for the person reading the HTTP 400 answer.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from types import MappingProxyType
+from typing import Annotated, Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from gateway.errors import ParseError
-from parsers.records import Event, IntakeRecord
+from parsers.records import Event, IntakeRecord, Severity
+
+ORIGINAL_SEVERITY = "original_severity"
+LABELS_TRUNCATED = "labels_truncated"
+
+# Characters kept of an event's free texts.
+NAME_LIMIT = 512
+SUMMARY_LIMIT = 1024
+DESCRIPTION_LIMIT = 65_536
 
 
 class Parser(Protocol):
@@ -23,8 +51,126 @@ class Parser(Protocol):
 ParserFactory = Callable[[Mapping[str, Any]], Parser]
 
 
+# Words most tools use for severity; each kind adds its own scale on top.
+SEVERITY_WORDS: Mapping[str, Severity] = MappingProxyType(
+    {
+        "critical": Severity.CRITICAL,
+        "crit": Severity.CRITICAL,
+        "fatal": Severity.CRITICAL,
+        "disaster": Severity.CRITICAL,
+        "emergency": Severity.CRITICAL,
+        "page": Severity.CRITICAL,
+        "p1": Severity.CRITICAL,
+        "high": Severity.HIGH,
+        "error": Severity.HIGH,
+        "major": Severity.HIGH,
+        "p2": Severity.HIGH,
+        "medium": Severity.MEDIUM,
+        "warning": Severity.MEDIUM,
+        "warn": Severity.MEDIUM,
+        "average": Severity.MEDIUM,
+        "p3": Severity.MEDIUM,
+        "low": Severity.LOW,
+        "minor": Severity.LOW,
+        "p4": Severity.LOW,
+        "info": Severity.INFO,
+        "informational": Severity.INFO,
+        "information": Severity.INFO,
+        "notice": Severity.INFO,
+        "debug": Severity.INFO,
+        "ok": Severity.INFO,
+        "none": Severity.INFO,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityScale:
+    """Source severity words (case-insensitive) onto Severity, with a default."""
+
+    words: Mapping[str, Severity]
+    default: Severity
+
+    @classmethod
+    def build(
+        cls, builtin: Mapping[str, Severity], overrides: Mapping[str, Severity], default: Severity
+    ) -> SeverityScale:
+        words = {key.strip().lower(): value for key, value in builtin.items()}
+        words.update({key.strip().lower(): value for key, value in overrides.items()})
+        return cls(MappingProxyType(words), default)
+
+    def of(self, raw: str) -> Severity:
+        """Unknown or empty values are not an error: they get the default."""
+        return self.known(raw) or self.default
+
+    def known(self, raw: str) -> Severity | None:
+        """The severity of a word on this scale; None when the scale lacks it."""
+        return self.words.get(raw.strip().lower())
+
+
+def _known_zone(name: str) -> str:
+    zone_named(name)
+    return name
+
+
+def zone_named(name: str) -> tzinfo:
+    """The time zone called ``name`` (IANA); ValueError for an unknown name."""
+    if name.upper() in ("UTC", "Z", "GMT"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {name!r} (expected an IANA name such as 'Europe/Berlin')"
+        ) from exc
+
+
+# An option holding an IANA time zone name, checked when the config loads.
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
+
+
+class ParserOptions(BaseModel):
+    """Base of every kind's options: frozen, and unknown options are an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SeverityOptions(ParserOptions):
+    severity_map: dict[str, Severity] = Field(
+        default_factory=dict,
+        description="source severity value (any case) -> critical/high/medium/low/info; "
+        "overrides the kind's built-in scale",
+    )
+    default_severity: Severity = Field(
+        default=Severity.MEDIUM, description="severity for missing or unknown source values"
+    )
+
+    def severity_scale(self, builtin: Mapping[str, Severity]) -> SeverityScale:
+        return SeverityScale.build(builtin, self.severity_map, self.default_severity)
+
+
+class LabelledOptions(SeverityOptions):
+    max_labels: int = Field(
+        default=128,
+        ge=1,
+        description="labels (and annotations) kept per alert; more are dropped and the "
+        "event gets labels_truncated=true",
+    )
+    max_label_length: int = Field(
+        default=1024, ge=1, description="characters kept of each label name and value"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LabelLimits:
+    max_count: int
+    max_length: int
+
+
 def decode_json(raw: bytes) -> Any:
     """Decode a JSON body or raise ParseError(reason="invalid_json")."""
+    if not raw.strip():
+        raise ParseError("invalid_json", "body is empty; expected a JSON object")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -33,8 +179,153 @@ def decode_json(raw: bytes) -> Any:
 
 def require_object(value: Any, what: str = "body") -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ParseError("wrong_shape", f"{what} must be a JSON object, got {type(value).__name__}")
+        raise ParseError("wrong_shape", f"{what} must be a JSON object, got {json_type(value)}")
     return value
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, as a person reads it in an error."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def describe(value: Any) -> str:
+    """A value's type and, for scalars, a short rendering: ``number 7``."""
+    kind = json_type(value)
+    if kind in ("array", "object", "null"):
+        return kind
+    shown = as_text(value, 60)
+    return f"{kind} {shown!r}" if kind == "string" else f"{kind} {shown}"
+
+
+def field_path(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def wrong_type(path: str, expected: str, value: Any) -> ParseError:
+    return ParseError("wrong_type", f"{path}: expected {expected}, got {describe(value)}")
+
+
+def missing_field(path: str, hint: str = "") -> ParseError:
+    return ParseError("missing_field", f"{path}: required field is missing{hint}")
+
+
+def scalar_text(value: Any, path: str) -> str:
+    """A string, number or boolean as text; null as ""; arrays and objects are wrong_type."""
+    if isinstance(value, list | dict):
+        raise wrong_type(path, "a string", value)
+    return as_text(value, limit=1 << 30)
+
+
+def get_text(obj: Mapping[str, Any], key: str, path: str = "", *, required: bool = False) -> str:
+    """A field that must be a string when present (null counts as absent)."""
+    value = obj.get(key)
+    where = field_path(path, key)
+    if value is None or value == "":
+        if required:
+            raise missing_field(where)
+        return ""
+    if not isinstance(value, str):
+        raise wrong_type(where, "a string", value)
+    return value
+
+
+def get_object(
+    obj: Mapping[str, Any], key: str, path: str = "", *, required: bool = False
+) -> Mapping[str, Any]:
+    """A field that must be a JSON object when present (null counts as absent)."""
+    value = obj.get(key)
+    where = field_path(path, key)
+    if value is None:
+        if required:
+            raise missing_field(where)
+        return {}
+    if not isinstance(value, dict):
+        raise wrong_type(where, "an object", value)
+    return value
+
+
+def get_time(obj: Mapping[str, Any], key: str, path: str = "") -> datetime | None:
+    """An RFC 3339 time field in UTC; None when absent, empty or Go's zero time."""
+    value = obj.get(key)
+    where = field_path(path, key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise wrong_type(where, "an RFC 3339 time string", value)
+    parsed = iso_datetime(value)
+    if parsed is None:
+        raise wrong_type(where, "an RFC 3339 time such as '2024-05-01T10:00:00Z'", value)
+    # Go's zero time.Time ("0001-01-01T00:00:00Z") is how Go sources say "unset".
+    if parsed.year == 1:
+        return None
+    in_utc = as_utc(parsed)
+    if in_utc is None:
+        raise wrong_type(where, "a time between the years 2 and 9998", value)
+    return in_utc
+
+
+def as_utc(moment: datetime) -> datetime | None:
+    """An aware time in UTC; None at the edges of the calendar, where that overflows."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def first_value(values: Mapping[str, str], names: Iterable[str]) -> str:
+    """The first non-empty value among ``names``; "" when none has one."""
+    for name in names:
+        value = values.get(name, "")
+        if value:
+            return value
+    return ""
+
+
+def bounded_labels(
+    raw: Mapping[str, Any], path: str, limits: LabelLimits, keep: Sequence[str] = ()
+) -> tuple[dict[str, str], bool]:
+    """A source's labels as bounded strings, and whether anything was cut.
+
+    At most ``limits.max_count`` labels survive: the ``keep`` names first (the
+    ones the parser reads, so a flood of labels cannot hide the alert's
+    name or severity), then the rest by name so the result does not depend
+    on the order of the payload. Names and values are cut to
+    ``limits.max_length`` characters.
+    """
+    kept = [name for name in dict.fromkeys(keep) if name in raw]
+    kept_set = set(kept)
+    names = kept + sorted(name for name in raw if name not in kept_set)
+    truncated = len(names) > limits.max_count
+    labels: dict[str, str] = {}
+    for name in names[: limits.max_count]:
+        value = scalar_text(raw[name], f"{path}.{name}")
+        short_name = name[: limits.max_length]
+        short_value = value[: limits.max_length]
+        truncated = truncated or short_name != name or short_value != value
+        labels[short_name] = short_value
+    return labels, truncated
+
+
+def with_meta_labels(
+    labels: Mapping[str, str], original_severity: str, truncated: bool
+) -> dict[str, str]:
+    """The event's labels plus the parser's notes: original severity, truncation."""
+    result = dict(labels)
+    if original_severity:
+        result[ORIGINAL_SEVERITY] = original_severity
+    if truncated:
+        result[LABELS_TRUNCATED] = "true"
+    return result
 
 
 def as_text(value: Any, limit: int = 4096) -> str:
@@ -75,9 +366,15 @@ def parse_timestamp(value: Any) -> datetime | None:
         except (OverflowError, OSError, ValueError):
             return None
     if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return iso_datetime(value)
     return None
+
+
+def iso_datetime(text: str) -> datetime | None:
+    """ISO 8601 / RFC 3339 text (any fraction of a second); naive means UTC."""
+    try:
+        # RFC 3339 allows a lower-case "z"; fromisoformat wants "Z".
+        parsed = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -30,39 +30,23 @@ from typing import Any
 import jmespath
 import jmespath.exceptions
 from jmespath.parser import ParsedResult
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from gateway.errors import ParseError
-from parsers.base import as_text, decode_json, flat_labels, parse_timestamp
-from parsers.records import Event, EventStatus, IntakeRecord, Severity
-
-_SEVERITY_WORDS: Mapping[str, Severity] = {
-    "critical": Severity.CRITICAL,
-    "crit": Severity.CRITICAL,
-    "fatal": Severity.CRITICAL,
-    "disaster": Severity.CRITICAL,
-    "emergency": Severity.CRITICAL,
-    "p1": Severity.CRITICAL,
-    "high": Severity.HIGH,
-    "error": Severity.HIGH,
-    "major": Severity.HIGH,
-    "p2": Severity.HIGH,
-    "medium": Severity.MEDIUM,
-    "warning": Severity.MEDIUM,
-    "warn": Severity.MEDIUM,
-    "average": Severity.MEDIUM,
-    "p3": Severity.MEDIUM,
-    "low": Severity.LOW,
-    "minor": Severity.LOW,
-    "p4": Severity.LOW,
-    "info": Severity.INFO,
-    "informational": Severity.INFO,
-    "information": Severity.INFO,
-    "notice": Severity.INFO,
-    "debug": Severity.INFO,
-    "ok": Severity.INFO,
-    "none": Severity.INFO,
-}
+from parsers.base import (
+    DESCRIPTION_LIMIT,
+    NAME_LIMIT,
+    SEVERITY_WORDS,
+    SUMMARY_LIMIT,
+    SeverityOptions,
+    as_text,
+    decode_json,
+    flat_labels,
+    json_type,
+    parse_timestamp,
+    with_meta_labels,
+)
+from parsers.records import Event, EventStatus, IntakeRecord
 
 _STATUS_WORDS: Mapping[str, EventStatus] = {
     "firing": EventStatus.FIRING,
@@ -81,6 +65,22 @@ _STATUS_WORDS: Mapping[str, EventStatus] = {
 }
 
 
+# The options that are one JMESPath expression each, read per alert.
+_PATH_OPTIONS = (
+    "resource",
+    "name",
+    "severity",
+    "status",
+    "summary",
+    "description",
+    "service",
+    "environment",
+    "labels",
+    "url",
+    "occurred_at",
+)
+
+
 def _compile(expression: str) -> ParsedResult:
     try:
         return jmespath.compile(expression)
@@ -88,10 +88,8 @@ def _compile(expression: str) -> ParsedResult:
         raise ValueError(f"invalid JMESPath expression {expression!r}: {exc}") from exc
 
 
-class GenericOptions(BaseModel):
-    """Options of a ``kind: generic`` integration (all JMESPath expressions)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class GenericOptions(SeverityOptions):
+    """Options of a ``kind: generic`` integration (paths are JMESPath expressions)."""
 
     events: str | None = Field(
         default=None, description="path to a list of alert objects; absent: the body is one alert"
@@ -111,19 +109,12 @@ class GenericOptions(BaseModel):
         default_factory=list,
         description="paths whose values identify the alert; empty: rule engine default",
     )
-    severity_map: dict[str, Severity] = Field(
-        default_factory=dict, description="source value -> critical/high/medium/low/info"
-    )
     status_map: dict[str, EventStatus] = Field(
-        default_factory=dict, description="source value -> firing/resolved"
+        default_factory=dict, description="source value (any case) -> firing/resolved"
     )
-    default_severity: Severity = Severity.MEDIUM
     max_events: int = Field(default=10_000, ge=1, description="alerts accepted per payload")
 
-    @field_validator(
-        "events", "resource", "name", "severity", "status", "summary", "description",
-        "service", "environment", "labels", "url", "occurred_at",
-    )
+    @field_validator("events", *_PATH_OPTIONS)
     @classmethod
     def _valid_path(cls, value: str | None) -> str | None:
         if value is not None:
@@ -138,91 +129,85 @@ class GenericOptions(BaseModel):
         return value
 
 
+def _search(expression: ParsedResult, item: Any) -> Any:
+    """A path's value in an alert; None when the path does not apply to it."""
+    try:
+        return expression.search(item)
+    except jmespath.exceptions.JMESPathError:
+        return None
+
+
 class GenericParser:
+    """``kind: generic``: any JSON, read through the paths of ``GenericOptions``."""
+
     def __init__(self, options: GenericOptions) -> None:
         self._options = options
         self._events = _compile(options.events) if options.events else None
-        self._paths = {
-            name: _compile(getattr(options, name))
-            for name in (
-                "resource", "name", "severity", "status", "summary", "description",
-                "service", "environment", "labels", "url", "occurred_at",
-            )
-        }
+        self._paths = {name: _compile(getattr(options, name)) for name in _PATH_OPTIONS}
         self._fingerprint = tuple(_compile(p) for p in options.fingerprint)
-        self._severity_map = {k.lower(): v for k, v in options.severity_map.items()}
-        self._status_map = {k.lower(): v for k, v in options.status_map.items()}
+        self._severity = options.severity_scale(SEVERITY_WORDS)
+        self._status_map = {k.strip().lower(): v for k, v in options.status_map.items()}
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> GenericParser:
         return cls(GenericOptions.model_validate(dict(options)))
 
     def parse(self, record: IntakeRecord) -> list[Event]:
-        body = decode_json(record.raw)
-        items: list[Any]
-        if self._events is not None:
-            found = self._events.search(body)
-            if not isinstance(found, list):
-                raise ParseError(
-                    "wrong_shape", f"'{self._options.events}' must select a list of alerts"
-                )
-            items = found
-        else:
-            items = [body]
+        items = self._items(decode_json(record.raw))
         if len(items) > self._options.max_events:
             raise ParseError(
                 "too_many_alerts",
                 f"payload holds {len(items)} alerts, the limit is {self._options.max_events}",
             )
-        return [self._event(item, index, record) for index, item in enumerate(items)]
+        return [
+            self._event(item, self._item_path(index), record) for index, item in enumerate(items)
+        ]
+
+    def _items(self, body: Any) -> list[Any]:
+        if self._events is None:
+            return [body]
+        found = _search(self._events, body)
+        if not isinstance(found, list):
+            raise ParseError(
+                "wrong_shape",
+                f"{self._options.events}: expected an array of alerts, got {json_type(found)}",
+            )
+        return found
+
+    def _item_path(self, index: int) -> str:
+        return f"{self._options.events}[{index}]" if self._events is not None else "body"
 
     def _get(self, name: str, item: Any) -> Any:
-        try:
-            return self._paths[name].search(item)
-        except jmespath.exceptions.JMESPathError:
-            return None
+        return _search(self._paths[name], item)
 
-    def _event(self, item: Any, index: int, record: IntakeRecord) -> Event:
+    def _event(self, item: Any, path: str, record: IntakeRecord) -> Event:
         if not isinstance(item, dict):
-            raise ParseError("wrong_shape", f"alert #{index} must be a JSON object")
-        name = as_text(self._get("name", item), 512)
-        resource = as_text(self._get("resource", item), 512)
+            raise ParseError("wrong_shape", f"{path}: expected an object, got {json_type(item)}")
+        name = as_text(self._get("name", item), NAME_LIMIT)
+        resource = as_text(self._get("resource", item), NAME_LIMIT)
         if not name and not resource:
             raise ParseError(
                 "missing_field",
-                f"alert #{index}: neither '{self._options.name}' nor "
-                f"'{self._options.resource}' is present",
+                f"{path}: neither '{self._options.name}' nor '{self._options.resource}' is present",
             )
-        labels = flat_labels(self._get("labels", item))
         raw_severity = as_text(self._get("severity", item), 64)
-        if raw_severity:
-            labels["original_severity"] = raw_severity
-        summary = as_text(self._get("summary", item), 1024) or name or resource
+        labels = with_meta_labels(flat_labels(self._get("labels", item)), raw_severity, False)
+        summary = as_text(self._get("summary", item), SUMMARY_LIMIT) or name or resource
         return Event(
             source=record.source,
             kind="generic",
             name=name or resource,
             resource=resource,
-            severity=self._severity(raw_severity),
+            severity=self._severity.of(raw_severity),
             status=self._status(as_text(self._get("status", item), 64)),
             summary=summary,
-            description=as_text(self._get("description", item), 65536),
+            description=as_text(self._get("description", item), DESCRIPTION_LIMIT),
             service=as_text(self._get("service", item), 256),
             environment=as_text(self._get("environment", item), 64),
             occurred_at=parse_timestamp(self._get("occurred_at", item)) or record.received_at,
             labels=labels,
             url=as_text(self._get("url", item), 2048),
             fingerprint=self._fingerprint_of(item),
-        )
-
-    def _severity(self, raw: str) -> Severity:
-        key = raw.strip().lower()
-        if not key:
-            return self._options.default_severity
-        return (
-            self._severity_map.get(key)
-            or _SEVERITY_WORDS.get(key)
-            or self._options.default_severity
         )
 
     def _status(self, raw: str) -> EventStatus:
@@ -235,6 +220,5 @@ class GenericParser:
         digest = hashlib.sha256(b"generic")
         for path in self._fingerprint:
             digest.update(b"\x00")
-            digest.update(as_text(path.search(item)).encode("utf-8", "surrogatepass"))
+            digest.update(as_text(_search(path, item)).encode("utf-8", "surrogatepass"))
         return digest.hexdigest()[:32]
-
