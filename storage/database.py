@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import BaseORMException, IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -137,6 +138,10 @@ class Database:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = SqliteLock(path)
             self._lock.acquire()
+        # tortoise caches prepared INSERT/UPDATE text per connection name, not
+        # per engine: a process that opens SQLite and later PostgreSQL (tests,
+        # tools) would reuse '?' placeholders on PostgreSQL.
+        EXECUTOR_CACHE.clear()
         try:
             await Tortoise.init(
                 config={

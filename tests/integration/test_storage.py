@@ -1,0 +1,250 @@
+"""Storage on both engines: schema, group commit, de-duplication, applying decisions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from parsers.records import Channel, Event, EventStatus, Severity
+from rules.decision import EventOutcome, IncidentAction
+from rules.placeholder import FingerprintRuleSet
+from storage import models
+from storage.actions import ActionRefused, Actions, NewSilence
+from storage.database import Database, DatabaseSettings, Dialect
+from storage.incidents import IncidentStore, active_silences
+from storage.intake import IntakeWriter, NewIntake
+from storage.migrations import MIGRATIONS, Migration, current_version, migrate
+from storage.views import IncidentFilter, get_incident, list_incidents
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(DatabaseSettings(url=database_url))
+    await database.open()
+    await migrate(database)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+def _intake(body: bytes, key: str | None = None) -> NewIntake:
+    return NewIntake(
+        channel=Channel.HTTP,
+        source="generic",
+        kind="generic",
+        raw=body,
+        received_at=T0,
+        meta={"content_type": "application/json"},
+        dedup_key=key,
+    )
+
+
+def _event(status: EventStatus = EventStatus.FIRING, name: str = "disk full") -> Event:
+    return Event(
+        source="generic",
+        kind="generic",
+        name=name,
+        resource="db1",
+        severity=Severity.HIGH,
+        status=status,
+        summary=f"{name} on db1",
+        occurred_at=T0,
+    )
+
+
+async def test_fresh_database_is_stamped_with_newest_version(db: Database) -> None:
+    assert await current_version(db, db.connection) == max(m.version for m in MIGRATIONS)
+    assert await migrate(db) == max(m.version for m in MIGRATIONS)  # a second run is a no-op
+
+
+async def test_existing_database_is_upgraded_step_by_step(db: Database) -> None:
+    async def add_table(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+        await connection.execute_script("CREATE TABLE upgrade_probe (id INTEGER PRIMARY KEY)")
+
+    newest = max(m.version for m in MIGRATIONS)
+    steps = (*MIGRATIONS, Migration(newest + 1, "probe table", add_table))
+    assert await migrate(db, steps) == newest + 1
+    assert await current_version(db, db.connection) == newest + 1
+    _, rows = await db.connection.execute_query("SELECT COUNT(*) AS n FROM upgrade_probe")
+    assert rows[0]["n"] == 0
+    assert await migrate(db, steps) == newest + 1  # already applied: not run again
+
+
+async def test_sqlite_runs_in_wal_with_full_sync(tmp_path: object) -> None:
+    database = Database(DatabaseSettings(url=f"sqlite://{tmp_path}/x.sqlite3"))
+    await database.open()
+    try:
+        _, mode = await database.connection.execute_query("PRAGMA journal_mode")
+        _, sync = await database.connection.execute_query("PRAGMA synchronous")
+        assert str(mode[0][0]).lower() == "wal"
+        assert sync[0][0] == 2  # FULL
+    finally:
+        await database.close()
+
+
+async def test_second_process_on_same_sqlite_file_is_refused(tmp_path: object) -> None:
+    from gateway.errors import ConfigError
+
+    url = f"sqlite://{tmp_path}/x.sqlite3"
+    first = Database(DatabaseSettings(url=url))
+    await first.open()
+    try:
+        second = Database(DatabaseSettings(url=url))
+        with pytest.raises(ConfigError, match="in use"):
+            await second.open()
+    finally:
+        await first.close()
+
+
+async def test_concurrent_commits_are_grouped_into_few_transactions(db: Database) -> None:
+    writer = IntakeWriter(db, max_batch=512)
+    async with writer.running():
+        results = await asyncio.gather(
+            *(writer.commit(_intake(f'{{"n": {n}}}'.encode())) for n in range(300))
+        )
+    ids = [result.id for result in results]
+    assert len(set(ids)) == 300
+    assert not any(result.duplicate for result in results)
+    assert writer.batches_committed < 300 / 4, writer.batches_committed
+    stored = await models.IntakeRecordRow.filter(id__in=ids).count()
+    assert stored == 300
+
+
+async def test_redelivery_with_same_key_is_a_duplicate_of_the_original(db: Database) -> None:
+    writer = IntakeWriter(db)
+    async with writer.running():
+        first = await writer.commit(_intake(b"{}", key="delivery:generic:abc"))
+        again = await writer.commit(_intake(b"{}", key="delivery:generic:abc"))
+        # the same key twice inside one batch
+        twins = await asyncio.gather(
+            writer.commit(_intake(b"{}", key="delivery:generic:twin")),
+            writer.commit(_intake(b"{}", key="delivery:generic:twin")),
+        )
+    assert not first.duplicate
+    assert again.duplicate and again.id == first.id
+    assert twins[0].id == twins[1].id
+    assert sorted(t.duplicate for t in twins) == [False, True]
+    assert await models.IntakeRecordRow.filter(dedup_key="delivery:generic:twin").count() == 1
+
+
+async def test_commit_after_stop_is_refused(db: Database) -> None:
+    from gateway.errors import StorageUnavailable
+
+    writer = IntakeWriter(db)
+    async with writer.running():
+        pass
+    with pytest.raises(StorageUnavailable):
+        await writer.commit(_intake(b"{}"))
+
+
+async def _evaluate_and_apply(db: Database, event: Event, now: datetime) -> tuple[str, str, int]:
+    rules = FingerprintRuleSet()
+    store = IncidentStore(db)
+    async with db.transaction() as connection:
+        lookup = rules.lookup(event, now)
+        state = await store.load_state(connection, lookup, await active_silences(connection, now))
+        decision = rules.evaluate(event, state, now)
+        applied = await store.apply(connection, event, decision, state, None, now)
+    assert applied.incident_id is not None
+    return applied.outcome.value, applied.action.value, applied.incident_id
+
+
+async def test_event_lifecycle_open_dedup_resolve_reopen(db: Database) -> None:
+    outcome, action, incident_id = await _evaluate_and_apply(db, _event(), T0)
+    assert (outcome, action) == (EventOutcome.NEW, IncidentAction.OPEN)
+    outcome, action, same = await _evaluate_and_apply(db, _event(), T0 + timedelta(minutes=1))
+    assert (outcome, action, same) == (
+        EventOutcome.DEDUPLICATED,
+        IncidentAction.UPDATE,
+        incident_id,
+    )
+    await _evaluate_and_apply(db, _event(EventStatus.RESOLVED), T0 + timedelta(minutes=2))
+    incident = await models.Incident.get(id=incident_id)
+    assert incident.status == "resolved" and incident.open_key is None
+    assert incident.firing_events == 0
+    outcome, action, reopened = await _evaluate_and_apply(db, _event(), T0 + timedelta(minutes=3))
+    assert (action, reopened) == (IncidentAction.REOPEN, incident_id)
+    event = await models.Event.get(fingerprint=_event().default_fingerprint())
+    assert event.count == 4
+    assert len(event.transitions) == 2
+    detail = await get_incident(f"INC-{incident_id:06d}")
+    assert detail is not None
+    kinds = [entry["kind"] for entry in detail["timeline"]]
+    assert kinds == ["opened", "resolved", "reopened"]
+    assert detail["events"][0]["count"] == 4
+
+
+async def test_one_open_incident_per_correlation_key_is_enforced(db: Database) -> None:
+    from tortoise.exceptions import IntegrityError
+
+    await _evaluate_and_apply(db, _event(), T0)
+    key = _event().default_fingerprint()
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as connection:
+            await models.Incident.create(
+                using_db=connection,
+                title="racing twin",
+                correlation_key=key,
+                open_key=key,
+                created_at=T0,
+                updated_at=T0,
+            )
+
+
+async def test_acknowledge_and_resolve_are_recorded_and_checked(db: Database) -> None:
+    _, _, incident_id = await _evaluate_and_apply(db, _event(), T0)
+    actions = Actions(db)
+    acked = await actions.acknowledge(str(incident_id), "alice", "looking", T0)
+    assert acked is not None and acked["status"] == "acknowledged"
+    again = await actions.acknowledge(f"INC-{incident_id:06d}", "alice", "", T0)
+    assert again is not None and again["status"] == "acknowledged"
+    resolved = await actions.resolve(str(incident_id), "bob", "fixed the disk", T0)
+    assert resolved is not None and resolved["resolved_at"] is not None
+    with pytest.raises(ActionRefused):
+        await actions.acknowledge(str(incident_id), "alice", "", T0)
+    assert await actions.acknowledge("999999", "x", "", T0) is None
+    timeline = await models.TimelineEntry.filter(incident_id=incident_id).order_by("id")
+    assert [(t.kind, t.author) for t in timeline][1:] == [
+        ("acknowledged", "alice"),
+        ("resolved", "bob"),
+    ]
+
+
+async def test_silences_create_list_expire(db: Database) -> None:
+    actions = Actions(db)
+    created = await actions.create_silence(
+        NewSilence(
+            matchers=[{"name": "resource", "op": "=", "value": "db1"}],
+            starts_at=T0,
+            ends_at=T0 + timedelta(hours=2),
+            author="alice",
+            comment="patching",
+        ),
+        T0,
+    )
+    assert created["state"] == "active"
+    async with db.transaction() as connection:
+        assert [s.id for s in await active_silences(connection, T0)] == [created["id"]]
+    assert await actions.expire_silence(created["id"], T0 + timedelta(minutes=5))
+    assert not await actions.expire_silence(created["id"], T0 + timedelta(minutes=6))
+    assert await actions.list_silences(T0 + timedelta(minutes=7), include_expired=False) == []
+    everything = await actions.list_silences(T0, include_expired=True)
+    assert everything[0]["state"] == "expired"
+
+
+async def test_incident_list_filters_and_pages_newest_first(db: Database) -> None:
+    for index in range(5):
+        await _evaluate_and_apply(db, _event(name=f"check-{index}"), T0)
+    first = await list_incidents(IncidentFilter(limit=2))
+    assert [item["title"] for item in first] == ["check-4 on db1", "check-3 on db1"]
+    second = await list_incidents(IncidentFilter(limit=2, before=first[-1]["id"]))
+    assert [item["title"] for item in second] == ["check-2 on db1", "check-1 on db1"]
+    assert await list_incidents(IncidentFilter(status=("resolved",))) == []
+    assert len(await list_incidents(IncidentFilter(priority=("P2",)))) == 5
