@@ -1,0 +1,105 @@
+"""YAML files read with their line numbers, so every problem can say ``file:line``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    """One parsed file: plain data for validation, the node tree for line numbers."""
+
+    path: Path
+    data: Any
+    tree: Any
+
+    def line_of(self, loc: Loc) -> int:
+        """The line of the deepest key or item of ``loc`` that exists (1-based)."""
+        node = self.tree
+        line = 1
+        for step in loc:
+            if isinstance(node, CommentedMap) and step in node:
+                line = node.lc.key(step)[0] + 1
+                node = node[step]
+            elif isinstance(node, CommentedSeq) and isinstance(step, int) and step < len(node):
+                line = node.lc.item(step)[0] + 1
+                node = node[step]
+            else:
+                break
+        return line
+
+    def where(self, loc: Loc = ()) -> str:
+        return f"{self.path}:{self.line_of(loc)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A place in a document, to report problems at and to step into."""
+
+    doc: YamlDocument
+    problems: Problems
+    loc: Loc = ()
+
+    def at(self, *steps: str | int) -> Site:
+        return Site(self.doc, self.problems, self.loc + steps)
+
+    def problem(self, message: str) -> None:
+        self.problems.add(self.doc.where(self.loc), message)
+
+
+class Problems:
+    """Collects every ``file:line: message`` so an admin sees all of them at once."""
+
+    def __init__(self) -> None:
+        self._items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self._items.append(f"{where}: {message}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def as_list(self) -> list[str]:
+        return list(self._items)
+
+
+def read_yaml(path: Path, problems: Problems) -> YamlDocument | None:
+    """Parse one file; on a syntax error record it and return None."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.add(f"{path}:1", f"cannot read the file: {exc}")
+        return None
+    try:
+        tree = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        reason = exc.problem or exc.context or "invalid YAML"
+        problems.add(f"{path}:{line}", f"YAML syntax error: {reason}")
+        return None
+    except YAMLError as exc:
+        problems.add(f"{path}:1", f"YAML syntax error: {exc}")
+        return None
+    return YamlDocument(path=path, data=_plain(tree), tree=tree)
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's commented containers as ordinary dicts and lists."""
+    if isinstance(node, CommentedMap):
+        return {key: _plain(value) for key, value in node.items()}
+    if isinstance(node, CommentedSeq):
+        return [_plain(item) for item in node]
+    return node
