@@ -232,7 +232,8 @@ class NagiosParser:
                 "SERVICESTATE" if service else "HOSTSTATE", " (and there is no NOTIFICATIONTYPE)"
             )
         output = notification.text(f"{prefix}_output")
-        long_output = notification.text(f"long_{prefix}_output")
+        # Nagios passes long output with each newline escaped as backslash-n.
+        long_output = notification.text(f"long_{prefix}_output").replace("\\n", "\n")
         return Event(
             source=record.source,
             kind="nagios",

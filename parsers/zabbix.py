@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Literal
 
@@ -200,6 +201,13 @@ class _Params:
         return found[0] if found else self._names[field][-1]
 
 
+@dataclass(frozen=True, slots=True)
+class _Tags:
+    labels: dict[str, str]  # bounded; the values of a repeated tag joined by ","
+    first: dict[str, str]  # each tag's first value, for service and environment
+    truncated: bool
+
+
 class ZabbixParser:
     """``kind: zabbix``: the JSON a Zabbix webhook media type posts."""
 
@@ -226,7 +234,7 @@ class ZabbixParser:
 
     def _event(self, params: _Params, event_id: str, record: IntakeRecord) -> Event:
         status, is_update = _status(params)
-        tags, truncated = self._tags(params)
+        tags = self._tags(params)
         severity, raw_severity = self._severity_of(params)
         host = params.text("host_name")
         trigger_id = params.text("trigger_id")
@@ -245,10 +253,10 @@ class ZabbixParser:
             status=status,
             summary=(params.text("alert_subject") or name)[:SUMMARY_LIMIT],
             description=params.text("alert_message")[:DESCRIPTION_LIMIT],
-            service=tags.get(self._options.service_tag, ""),
-            environment=first_value(tags, self._options.environment_tags),
+            service=tags.first.get(self._options.service_tag, ""),
+            environment=first_value(tags.first, self._options.environment_tags),
             occurred_at=self._occurred_at(params, status, is_update) or record.received_at,
-            labels=_labels(params, tags, raw_severity, truncated, is_update),
+            labels=_labels(params, tags, raw_severity, is_update),
             annotations=_annotations(params),
             fingerprint=self._fingerprint(event_id, trigger_id, host),
             url=_url(params.text("zabbix_url"), trigger_id, event_id),
@@ -264,16 +272,19 @@ class ZabbixParser:
                 return severity, name or number
         return self._options.default_severity, name or number
 
-    def _tags(self, params: _Params) -> tuple[dict[str, str], bool]:
+    def _tags(self, params: _Params) -> _Tags:
         found = params.find("event_tags")
         if found is None:
-            return {}, False
+            return _Tags({}, {}, truncated=False)
         name, value = found
-        merged: dict[str, str] = {}
+        grouped: dict[str, list[str]] = {}
         for tag, tag_value in _tag_pairs(value, name):
             # Zabbix allows one tag name several times (service:web, service:db).
-            merged[tag] = f"{merged[tag]},{tag_value}" if tag in merged else tag_value
-        return bounded_labels(merged, name, self._limits, keep=self._read_tags)
+            grouped.setdefault(tag, []).append(tag_value)
+        joined = {tag: ",".join(values) for tag, values in grouped.items()}
+        labels, truncated = bounded_labels(joined, name, self._limits, keep=self._read_tags)
+        first = {tag: values[0][:NAME_LIMIT] for tag, values in grouped.items()}
+        return _Tags(labels, first, truncated)
 
     def _occurred_at(
         self, params: _Params, status: EventStatus, is_update: bool
@@ -365,10 +376,8 @@ def _plain_tag_pairs(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _labels(
-    params: _Params, tags: Mapping[str, str], raw_severity: str, truncated: bool, is_update: bool
-) -> dict[str, str]:
-    labels = with_meta_labels(tags, raw_severity, truncated)
+def _labels(params: _Params, tags: _Tags, raw_severity: str, is_update: bool) -> dict[str, str]:
+    labels = with_meta_labels(tags.labels, raw_severity, tags.truncated)
     for field in ("trigger_id", "host_ip"):
         value = params.text(field)
         if value:
