@@ -25,49 +25,16 @@ from rules.fields import MAIL_FIELDS, TOP_LEVEL, mail_field_getter, unknown_fiel
 
 _MACROS = ("all", "exists", "exists_one", "map", "filter")
 
-# The CEL standard library, as ``Program.functions()`` names them.
+# The functions this CEL implementation provides (no lowerAscii and friends:
+# use matches("(?i)...") for case-insensitive tests).
 _KNOWN_FUNCTIONS = frozenset(
     {
-        "size",
-        "matches",
-        "startsWith",
-        "endsWith",
-        "contains",
-        "int",
-        "uint",
-        "double",
-        "string",
-        "bytes",
-        "bool",
-        "timestamp",
-        "duration",
-        "type",
-        "dyn",
-        "has",
-        "getFullYear",
-        "getMonth",
-        "getDayOfYear",
-        "getDayOfMonth",
-        "getDate",
-        "getDayOfWeek",
-        "getHours",
-        "getMinutes",
-        "getSeconds",
-        "getMilliseconds",
-        "max",
-        "min",
-        "lowerAscii",
-        "upperAscii",
-        "trim",
-        "split",
-        "join",
-        "replace",
-        "indexOf",
-        "lastIndexOf",
-        "substring",
-        *_MACROS,
+        "size", "matches", "startsWith", "endsWith", "contains", "int", "uint", "double",
+        "string", "bytes", "timestamp", "duration", "type", "dyn", "has", "getFullYear",
+        "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek", "getHours",
+        "getMinutes", "getSeconds", "getMilliseconds", *_MACROS,
     }
-)
+)  # fmt: skip
 
 
 class ExpressionError(ValueError):
@@ -152,7 +119,10 @@ def compile_condition(source: str) -> Condition:
         if not name.startswith(("_", "@", "!")) and name not in _KNOWN_FUNCTIONS
     ]
     if unknown:
-        raise ExpressionError(f'unknown function "{unknown[0]}" in the condition')
+        raise ExpressionError(
+            f'unknown function "{unknown[0]}" in the condition (known: '
+            f"{', '.join(sorted(_KNOWN_FUNCTIONS))})"
+        )
     return Condition(source=source, program=program, variables=tuple(variables))
 
 
