@@ -196,9 +196,9 @@ class _Params:
         return scalar_text(value, name).strip()
 
     def name_of(self, field: str) -> str:
-        """The name to show in a message: the one in the payload, else the usual one."""
+        """The name to show in a message: the one in the payload, else the field's own."""
         found = self.find(field)
-        return found[0] if found else self._names[field][-1]
+        return found[0] if found else field
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +229,8 @@ class ZabbixParser:
         params = _Params(require_object(decode_json(record.raw)), self._names)
         event_id = params.text("event_id")
         if not event_id:
-            raise missing_field("event_id", " (also looked for: eventid; see option 'aliases')")
+            names = ", ".join(self._names["event_id"])
+            raise missing_field("event_id", f" (looked for: {names}; option 'aliases' adds names)")
         return [self._event(params, event_id, record)]
 
     def _event(self, params: _Params, event_id: str, record: IntakeRecord) -> Event:
