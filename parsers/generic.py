@@ -191,7 +191,9 @@ class GenericParser:
                 f"{path}: neither '{self._options.name}' nor '{self._options.resource}' is present",
             )
         raw_severity = as_text(self._get("severity", item), 64)
-        labels = with_meta_labels(flat_labels(self._get("labels", item)), raw_severity, False)
+        labels = with_meta_labels(
+            flat_labels(self._get("labels", item)), raw_severity, truncated=False
+        )
         summary = as_text(self._get("summary", item), SUMMARY_LIMIT) or name or resource
         return Event(
             source=record.source,

@@ -226,8 +226,8 @@ class NagiosParser:
         service = notification.text("service")
         prefix = "service" if service else "host"
         state = notification.text(f"{prefix}_state").upper()
-        kind = notification.text("notification_type").upper()
-        if not state and not kind:
+        notification_type = notification.text("notification_type").upper()
+        if not state and not notification_type:
             raise missing_field(
                 "SERVICESTATE" if service else "HOSTSTATE", " (and there is no NOTIFICATIONTYPE)"
             )
@@ -240,11 +240,11 @@ class NagiosParser:
             name=(service or HOST_CHECK)[:NAME_LIMIT],
             resource=host[:NAME_LIMIT],
             severity=self._severity.of(state),
-            status=_status(kind, state),
-            summary=_summary(host, service, state or kind, output)[:SUMMARY_LIMIT],
+            status=_status(notification_type, state),
+            summary=_summary(host, service, state or notification_type, output)[:SUMMARY_LIMIT],
             description="\n".join(filter(None, (output, long_output)))[:DESCRIPTION_LIMIT],
             occurred_at=self._occurred_at(notification) or record.received_at,
-            labels=_labels(notification, kind, state, service),
+            labels=_labels(notification, notification_type, state, service),
             annotations=_annotations(notification),
             fingerprint=f"nagios:{host}:{service or HOST_CHECK}",
         )
@@ -264,8 +264,8 @@ class NagiosParser:
         return parsed
 
 
-def _status(kind: str, state: str) -> EventStatus:
-    if kind == "RECOVERY" or state in _RESOLVED_STATES:
+def _status(notification_type: str, state: str) -> EventStatus:
+    if notification_type == "RECOVERY" or state in _RESOLVED_STATES:
         return EventStatus.RESOLVED
     return EventStatus.FIRING
 
@@ -277,11 +277,13 @@ def _summary(host: str, service: str, state: str, output: str) -> str:
     return f"{subject} is {state}: {first_line}" if first_line else f"{subject} is {state}"
 
 
-def _labels(notification: _Notification, kind: str, state: str, service: str) -> dict[str, str]:
+def _labels(
+    notification: _Notification, notification_type: str, state: str, service: str
+) -> dict[str, str]:
     labels = with_meta_labels({}, state, truncated=False)
-    if kind:
-        labels["notification_type"] = kind.lower()
-    flag = _TYPE_FLAGS.get(kind)
+    if notification_type:
+        labels["notification_type"] = notification_type.lower()
+    flag = _TYPE_FLAGS.get(notification_type)
     if flag:
         labels[flag] = "true"
     host_address = notification.text("host_address")
