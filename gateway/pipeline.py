@@ -32,7 +32,9 @@ log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
 
 _CONFLICT_RETRIES = 5
-_CLAIM_LEASE = timedelta(minutes=2)
+# a claim covers one batch being processed; a dead replica's claims expire after this
+_CLAIM_LEASE = timedelta(seconds=30)
+_RETRY_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,9 @@ class Pipeline:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Pipeline]:
+        released = await self._records.release_all_claims()
+        if released:
+            log.info("stale_claims_released", records=released)
         tasks = [
             asyncio.create_task(self._fast_path(), name="pipeline-fast"),
             asyncio.create_task(self._recovery(), name="pipeline-recovery"),
@@ -117,17 +122,22 @@ class Pipeline:
     async def _recovery(self) -> None:
         while True:
             self.heartbeat = time.monotonic()
+            with suppress(StorageUnavailable):
+                self._metrics.pipeline_pending.set(await self._records.pending_count())
             done = await self._round(None)
             if done < self._settings.batch_size:
                 await asyncio.sleep(self._settings.recovery_interval_seconds)
 
     async def _round(self, ids: list[int] | None) -> int:
         """One claim-and-process round; storage faults are logged, never fatal."""
+        unfinished: list[int] = list(ids or ())
         try:
             now = self._clock()
             records = await self._records.claim(ids, self._settings.batch_size, now, _CLAIM_LEASE)
+            unfinished = [record.id for record in records]
             for record in records:
                 await self._process(record)
+                unfinished.remove(record.id)
             if ids is not None:
                 for record_id in ids:  # claimed elsewhere or already done
                     self._parsed.pop(record_id, None)
@@ -137,8 +147,14 @@ class Pipeline:
         except StorageUnavailable as exc:
             self._metrics.database_up.set(0)
             log.warning("pipeline_storage_unavailable", error=str(exc))
-            await asyncio.sleep(1.0)
+            # our claims on these would block the recovery loop until the lease
+            # ends: retry them here once the database answers again
+            asyncio.get_running_loop().call_later(_RETRY_SECONDS, self._requeue, unfinished)
             return 0
+
+    def _requeue(self, ids: list[int]) -> None:
+        for record_id in ids:
+            self._ready.put_nowait(record_id)
 
     async def _process(self, record: IntakeRecord) -> None:
         bound = log.bind(intake_id=record.id, source=record.source, kind=record.kind)

@@ -38,7 +38,10 @@ log = structlog.get_logger(__name__)
 _JSON_TYPES = ("application/json",)
 _FORM_TYPES = ("application/x-www-form-urlencoded",)
 # Which content types each parser kind reads; JSON unless listed.
-ACCEPTED_TYPES: Mapping[str, tuple[str, ...]] = {"nagios": _JSON_TYPES + _FORM_TYPES}
+ACCEPTED_TYPES: Mapping[str, tuple[str, ...]] = {
+    "nagios": _JSON_TYPES + _FORM_TYPES,
+    "icinga": _JSON_TYPES + _FORM_TYPES,
+}
 _THREAD_VALIDATE_BYTES = 256 * 1024
 _RETRY_AFTER_SECONDS = "5"
 

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+# Labels a parser adds that may differ between deliveries of the same alert;
+# they must not change its identity.
+VOLATILE_LABELS = frozenset({"original_severity", "truncated_alerts", "labels_truncated"})
+
 
 class Channel(StrEnum):
     """How an intake record arrived."""
@@ -153,7 +157,7 @@ class Event:
             digest.update(part.encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")
         for key in sorted(self.labels):
-            if key == "original_severity":
+            if key in VOLATILE_LABELS:
                 continue
             digest.update(f"{key}={self.labels[key]}".encode("utf-8", "surrogatepass"))
             digest.update(b"\x00")

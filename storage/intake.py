@@ -31,7 +31,17 @@ from storage.database import DATABASE_ERRORS, Database
 
 log = structlog.get_logger(__name__)
 
-_COLUMNS = ("channel", "source", "kind", "received_at", "dedup_key", "meta", "body", "size", "state")
+_COLUMNS = (
+    "channel",
+    "source",
+    "kind",
+    "received_at",
+    "dedup_key",
+    "meta",
+    "body",
+    "size",
+    "state",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
+from gateway.errors import StorageUnavailable
 from parsers.records import Channel, IntakeRecord
 from storage import models
-from storage.database import Database, Dialect
+from storage.database import DATABASE_ERRORS, Database, Dialect
 
 
 def _record(row: models.IntakeRecordRow) -> IntakeRecord:
@@ -64,6 +65,17 @@ class RecordStore:
             )
         return [_record(row) for row in rows]
 
+    async def release_all_claims(self) -> int:
+        """At start on SQLite: one process per file, so every claim is a dead one's."""
+        if self._db.dialect is not Dialect.SQLITE:
+            return 0
+        async with self._db.transaction() as connection:
+            return (
+                await models.IntakeRecordRow.filter(state="pending", claimed_until__isnull=False)
+                .using_db(connection)
+                .update(claimed_by=None, claimed_until=None)
+            )
+
     async def mark_processed(
         self, connection: BaseDBAsyncClient, record_id: int, now: datetime
     ) -> None:
@@ -83,7 +95,10 @@ class RecordStore:
             )
 
     async def pending_count(self) -> int:
-        return await models.IntakeRecordRow.filter(state="pending").count()
+        try:
+            return await models.IntakeRecordRow.filter(state="pending").count()
+        except DATABASE_ERRORS as exc:
+            raise StorageUnavailable(f"cannot count pending records: {exc}") from exc
 
     async def oldest_pending(self) -> datetime | None:
         row = await models.IntakeRecordRow.filter(state="pending").order_by("id").first()
