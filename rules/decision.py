@@ -43,10 +43,10 @@ IncidentState (every incident storage puts in State)
   ``resolve_after`` the pending hold-down resolution time, see below.
 
 Decision -> what storage must do with the new fields
-  ``resolve_after``        set ``incident.resolve_after`` (action is NONE); the
-                           periodic job resolves the incident when that time has
-                           passed and it still has no firing event
-                           (``rules.lifecycle.due_resolutions``). Any decision
+  ``resolve_after``        with action UPDATE on ``incident_id``: set the incident's
+                           ``resolve_after``. The periodic job resolves it once that
+                           time has passed and it still has no firing event
+                           (``CompiledRuleSet.due_resolutions``). A later decision
                            that JOINs, UPDATEs or REOPENs the incident with a
                            firing event clears ``resolve_after``.
   ``adopt_pending_since``  with action OPEN: attach the PENDING events of the same
@@ -54,10 +54,20 @@ Decision -> what storage must do with the new fields
                            new incident.
   ``problem_candidate``    flag the incident as a problem candidate, linked to
                            ``related_incident_ids``.
+  ``flapping``             store it on the event (``EventState.flapping``); storage
+                           appends to ``EventState.transitions`` whenever an event's
+                           status changes (keep the last hour or so).
   ``IncidentFields.owner`` the owner from the catalogue; store like the other fields.
   On JOIN/UPDATE/REOPEN, ``incident.priority`` is applied only when it is more
   urgent than the stored one (rules raise priority, never lower it), and
   ``sla`` (when not None) replaces the stored due times.
+
+Periodic job (pure helpers on the compiled rule set)
+  ``due_resolutions(open incidents, now)``  incident ids to resolve now.
+  ``due_closures(resolved incidents, now)`` incident ids to close now.
+  ``escalations(SlaClock, now)``            near-breach/breach escalations not yet
+                           done; storage records ``Escalation.key`` in the clock's
+                           ``escalated`` set so a level is escalated once.
 """
 
 from __future__ import annotations

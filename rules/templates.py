@@ -52,6 +52,17 @@ def _filter(spec: str) -> Filter:
 
 
 @dataclass(frozen=True, slots=True)
+class Text:
+    """Literal text between placeholders."""
+
+    text: str
+    field: str = ""  # literal text reads no field
+
+    def render(self, draft: Draft) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
 class Placeholder:
     field: str
     get: Getter
@@ -67,31 +78,25 @@ class Placeholder:
 @dataclass(frozen=True, slots=True)
 class Template:
     source: str
-    parts: tuple[str | Placeholder, ...]
+    parts: tuple[Text | Placeholder, ...]
 
     @property
     def fields(self) -> tuple[str, ...]:
-        return tuple(part.field for part in self.parts if isinstance(part, Placeholder))
+        return tuple(part.field for part in self.parts if part.field)
 
     def render(self, draft: Draft) -> str:
-        return "".join(part if isinstance(part, str) else part.render(draft) for part in self.parts)
+        return "".join([part.render(draft) for part in self.parts])
 
     def render_all_present(self, draft: Draft) -> str | None:
         """The text, or None when any placeholder is empty (a key must not be partial)."""
-        pieces: list[str] = []
-        for part in self.parts:
-            if isinstance(part, str):
-                pieces.append(part)
-                continue
-            value = part.render(draft)
-            if not value:
-                return None
-            pieces.append(value)
+        pieces = [part.render(draft) for part in self.parts]
+        if not all(pieces):
+            return None  # literal parts are never empty, so an empty piece is a field
         return "".join(pieces)
 
 
 def compile_template(text: str) -> Template:
-    parts: list[str | Placeholder] = []
+    parts: list[Text | Placeholder] = []
     literal: list[str] = []
     position = 0
     for token in _TOKEN.finditer(text):
@@ -106,13 +111,13 @@ def compile_template(text: str) -> Template:
                 f'unmatched "{raw}" at position {token.start() + 1}; write "{raw}{raw}" '
                 "for a literal brace"
             )
-        if literal:
-            parts.append("".join(literal))
-            literal = []
+        if "".join(literal):
+            parts.append(Text("".join(literal)))
+        literal = []
         parts.append(_placeholder(token.group(1)))
     literal.append(text[position:])
     if "".join(literal):
-        parts.append("".join(literal))
+        parts.append(Text("".join(literal)))
     return Template(source=text, parts=tuple(parts))
 
 
