@@ -60,19 +60,22 @@ class Problems:
     """Collects every ``file:line: message`` so an admin sees all of them at once."""
 
     def __init__(self) -> None:
-        self._items: list[str] = []
+        self._items: list[tuple[str, int, str]] = []
 
     def add(self, where: str, message: str) -> None:
-        self._items.append(f"{where}: {message}")
+        path, _, line = where.rpartition(":")
+        self._items.append((path, int(line) if line.isdigit() else 0, message))
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
+        return iter(self.as_list())
 
     def __bool__(self) -> bool:
         return bool(self._items)
 
     def as_list(self) -> list[str]:
-        return list(self._items)
+        """In file and line order, whatever order the checks found them in."""
+        ordered = sorted(self._items, key=lambda item: (item[0], item[1]))
+        return [f"{path}:{line}: {message}" for path, line, message in ordered]
 
 
 def read_yaml(path: Path, problems: Problems) -> YamlDocument | None:

@@ -43,15 +43,34 @@ def parse_duration(value: Any) -> Any:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+_TYPE_WORDS = {"str": "a text", "int": "a whole number", "list[str]": "a list of texts"}
+
+
 def validate(model: type[Model], doc: YamlDocument, problems: Problems) -> Model | None:
     data = {} if doc.data is None else doc.data
     try:
         return model.model_validate(data)
     except ValidationError as exc:
+        # A value that fits no branch of a union gets one error per branch, each
+        # with the branch's type in its loc; report them as one sentence.
+        union_tags: dict[Loc, list[str]] = {}
         for error in exc.errors():
-            loc = tuple(error["loc"])
+            loc, tag = _split_type_tag(tuple(error["loc"]))
+            if tag:
+                union_tags.setdefault(loc, []).append(_TYPE_WORDS.get(tag, tag))
+                continue
             problems.add(doc.where(loc), describe(error["type"], loc, error["msg"], data))
+        for loc, tags in union_tags.items():
+            message = f"should be {' or '.join(dict.fromkeys(tags))}"
+            problems.add(doc.where(loc), describe("union", loc, message, data))
         return None
+
+
+def _split_type_tag(loc: Loc) -> tuple[Loc, str]:
+    last = loc[-1] if loc else None
+    if isinstance(last, str) and (last in _TYPE_WORDS or "[" in last):
+        return loc[:-1], last
+    return loc, ""
 
 
 def describe(kind: str, loc: Loc, message: str, data: Any) -> str:

@@ -263,3 +263,19 @@ def test_default_priority_follows_severity(
 def test_source_fingerprint_is_used_when_given(tmp_path: Path) -> None:
     decision = ruleset(tmp_path).evaluate(event(fingerprint="am-123"), State(), NOW)
     assert decision.fingerprint == "am-123"
+
+
+def test_problems_are_listed_in_file_and_line_order(tmp_path: Path) -> None:
+    # Rules are compiled before inhibit rules, but the inhibit section comes first.
+    text = (
+        "inhibit:\n  - {name: i, source: {a: b}, target: {c: {regex: '('}}, equal: [x]}\n"
+        + RULE_HEAD.lstrip("\n")
+        + "    match: {resource: {regex: '('}}\n"
+    )
+    path = write(tmp_path / "rules", "10-a.yaml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_ruleset(tmp_path / "rules", None)
+    assert [problem.split(": ", 1)[0] for problem in caught.value.problems] == [
+        f"{path}:2",
+        f"{path}:6",
+    ]
