@@ -135,9 +135,8 @@ class Pipeline:
             now = self._clock()
             records = await self._records.claim(ids, self._settings.batch_size, now, _CLAIM_LEASE)
             unfinished = [record.id for record in records]
-            for record in records:
-                await self._process(record)
-                unfinished.remove(record.id)
+            await self._process_batch(records)
+            unfinished = []
             if ids is not None:
                 for record_id in ids:  # claimed elsewhere or already done
                     self._parsed.pop(record_id, None)
@@ -156,33 +155,79 @@ class Pipeline:
         for record_id in ids:
             self._ready.put_nowait(record_id)
 
-    async def _process(self, record: IntakeRecord) -> None:
+    async def _process_batch(self, records: list[IntakeRecord]) -> None:
+        """Parse each record, then apply them all in one transaction.
+
+        One commit (one fsync) for a whole batch keeps the pipeline ahead of
+        an alert storm. If the batch conflicts with another writer or a
+        record trips over something unexpected, each record is applied on
+        its own so that one cannot hold back the others.
+        """
+        parsed: list[tuple[IntakeRecord, list[Event]]] = []
+        for record in records:
+            events = await self._parse_or_fail(record)
+            if events is not None:
+                parsed.append((record, events))
+        if not parsed:
+            return
+        try:
+            outcomes = await self._apply(parsed)
+        except IntegrityError:
+            outcomes = None
+        except StorageUnavailable:
+            raise
+        except Exception:  # isolate the record at fault below
+            log.exception("batch_apply_failed", records=len(parsed))
+            outcomes = None
+        if outcomes is None:
+            for record, events in parsed:
+                await self._apply_alone(record, events)
+            return
+        self._count(parsed, outcomes)
+
+    async def _parse_or_fail(self, record: IntakeRecord) -> list[Event] | None:
         bound = log.bind(intake_id=record.id, source=record.source, kind=record.kind)
         try:
-            events = await self._parse(record)
+            return await self._parse(record)
         except ParseError as exc:
             bound.info("record_unparseable", reason=exc.reason, error=str(exc))
             await self._fail(record, f"{exc.reason}: {exc}")
-            return
         except Exception as exc:  # noqa: BLE001 - one bad record must not stop the pipeline
             bound.exception("parser_crashed")
             await self._fail(record, f"parser_error: {exc!r}")
-            return
+        return None
+
+    async def _apply_alone(self, record: IntakeRecord, events: list[Event]) -> None:
+        bound = log.bind(intake_id=record.id, source=record.source, kind=record.kind)
         for attempt in range(_CONFLICT_RETRIES):
             try:
-                await self._apply(record, events)
-                break
+                outcomes = await self._apply([(record, events)])
             except IntegrityError:
                 # another writer created the same event or incident first:
                 # evaluate again against the state it left
                 bound.debug("apply_conflict_retry", attempt=attempt)
-        else:
-            await self._fail(record, "conflict: could not apply after retries")
+                continue
+            except StorageUnavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep the record, with why, for inspection
+                bound.exception("apply_failed")
+                await self._fail(record, f"apply_error: {exc!r}")
+                return
+            self._count([(record, events)], outcomes)
             return
-        self.processed += 1
-        self._metrics.records_processed.labels(record.kind, "processed").inc()
-        lag = (self._clock() - record.received_at).total_seconds()
-        self._metrics.pipeline_lag.set(max(0.0, lag))
+        await self._fail(record, "conflict: could not apply after retries")
+
+    def _count(
+        self, parsed: list[tuple[IntakeRecord, list[Event]]], outcomes: list[str]
+    ) -> None:
+        for outcome in outcomes:
+            self._metrics.events.labels(outcome).inc()
+        now = self._clock()
+        for record, _ in parsed:
+            self.processed += 1
+            self._metrics.records_processed.labels(record.kind, "processed").inc()
+        newest = parsed[-1][0]
+        self._metrics.pipeline_lag.set(max(0.0, (now - newest.received_at).total_seconds()))
 
     async def _parse(self, record: IntakeRecord) -> list[Event]:
         cached = self._parsed.pop(record.id, None)
@@ -197,22 +242,26 @@ class Pipeline:
             return await asyncio.to_thread(parser.parse, record)
         return parser.parse(record)
 
-    async def _apply(self, record: IntakeRecord, events: list[Event]) -> None:
+    async def _apply(self, parsed: list[tuple[IntakeRecord, list[Event]]]) -> list[str]:
+        """Evaluate and apply in one transaction; return the event outcomes."""
         now = self._clock()
         ruleset = self._ruleset()
+        outcomes: list[str] = []
         async with self._db.transaction() as connection:
             silences = await active_silences(connection, now)
-            for event in events:
-                lookup = ruleset.lookup(event, now)
-                state = await self._incidents.load_state(connection, lookup, silences)
-                decision = ruleset.evaluate(event, state, now)
-                if decision.rule_errors:
-                    self._metrics.rule_errors.inc(len(decision.rule_errors))
-                applied = await self._incidents.apply(
-                    connection, event, decision, state, record.id, now
-                )
-                self._metrics.events.labels(applied.outcome.value).inc()
-            await self._records.mark_processed(connection, record.id, now)
+            for record, events in parsed:
+                for event in events:
+                    lookup = ruleset.lookup(event, now)
+                    state = await self._incidents.load_state(connection, lookup, silences)
+                    decision = ruleset.evaluate(event, state, now)
+                    if decision.rule_errors:
+                        self._metrics.rule_errors.inc(len(decision.rule_errors))
+                    applied = await self._incidents.apply(
+                        connection, event, decision, state, record.id, now
+                    )
+                    outcomes.append(applied.outcome.value)
+                await self._records.mark_processed(connection, record.id, now)
+        return outcomes
 
     async def _fail(self, record: IntakeRecord, error: str) -> None:
         self._metrics.records_processed.labels(record.kind, "failed").inc()
