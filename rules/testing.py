@@ -34,6 +34,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from gateway.errors import ConfigError, ParseError
 from parsers.base import ParserFactory
 from parsers.records import Channel, Event, IntakeRecord
+from parsers.registry import PARSERS
 from rules.decision import Decision, Lookup, RuleSet, State
 from rules.source import Problems, read_yaml
 from rules.validation import Strict, validate
@@ -97,11 +98,7 @@ def run_rule_tests(
     ruleset_loader: RulesetLoader,
     parsers: Mapping[str, ParserFactory] | None = None,
 ) -> TestReport:
-    if parsers is None:
-        from parsers.registry import PARSERS
-
-        parsers = PARSERS
-    runner = _Runner(ruleset_loader, parsers)
+    runner = _Runner(ruleset_loader, PARSERS if parsers is None else parsers)
     for path in paths:
         runner.run_file(path)
     return TestReport(runner.passed, tuple(runner.failures), tuple(runner.errors))
