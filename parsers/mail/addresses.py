@@ -32,6 +32,12 @@ _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*+"', re.DOTALL)
 _ESCAPED = re.compile(r"\\.", re.DOTALL)
 _PLAIN_ADDRESS = re.compile(r"[^@\s\"<>()\[\],;:\\]+@[^@\s\"<>()\[\],;:\\]+")
 _NOTHING = [("", "")]
+# "Name <local@domain>" with a name free of specials (or quoted), or a bare address.
+_PLAIN_FROM = re.compile(
+    r"""\s*(?:"(?:[^"\\]|\\.)*+"|[^"<>@,;:()\\]*)\s*<[^<>@\s]+@[^<>@\s]+>\s*
+      | \s*[^\s"<>@,;:()\\]+@[^\s"<>@,;:()\\]+\s*""",
+    re.VERBOSE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,7 @@ def sender(
     value = unfold(raw_from)
     found = strict_getaddresses(value)
     address = plain_address(found[0][1]) if len(found) == 1 else None
-    if address is None or not _policy_agrees(message, value, address, defects):
+    if address is None or not _confirmed(message, value, address, defects):
         defects.add("sender_unparseable")
         return None
     display_name = single_line(decode_words(found[0][0], decoder, defects))
@@ -98,15 +104,16 @@ def sender(
     return Mailbox(address, display_name)
 
 
-def _policy_agrees(message: Message, value: str, address: str, defects: Defects) -> bool:
-    """Cross-check with policy.default's parser; when it cannot read the value,
-    the strict legacy result stands alone (the fallback)."""
+def _confirmed(message: Message, value: str, address: str, defects: Defects) -> bool:
+    """policy.default's RFC 5322 parser must find the same single address. Where
+    that parser fails (or the value is too long for it), only a plainly shaped
+    value is believed: the fallback reading of the raw header."""
     if len(value) > _STRUCTURED_LIMIT:
         defects.add("header_too_long:from")
-        return True
+        return bool(_PLAIN_FROM.fullmatch(value))
     specs = parsed(message, "from", _addr_specs, defects)
     if specs is None:
-        return True
+        return bool(_PLAIN_FROM.fullmatch(value))
     return [spec.lower() for spec in specs] == [address]
 
 
@@ -123,7 +130,7 @@ def recipients(
     found: dict[str, None] = {}
     for name, raw in raw_values:
         parsed_pairs = strict_getaddresses(unfold(raw))
-        if parsed_pairs == _NOTHING:
+        if parsed_pairs == _NOTHING and "@" in raw:
             defects.add(f"recipients_unparseable:{name}")
         for _, address in parsed_pairs:
             clean = plain_address(address)
