@@ -27,9 +27,10 @@ HISTORIES = {
     "Date: Friday\n\nold",
     "chinese apple": f"{NEW}\n\n在 2026年11月20日，09:00，服务台 <h@corp.example> 写道：\n\n> 旧",
     "chinese gmail": f"{NEW}\n\n服务台 <h@corp.example> 于2026年11月20日周五 09:00写道：\n\n> 旧",
-    "chinese original mail": f"{NEW}\n\n-----原始邮件-----\n发件人: 服务台\n发送时间: 2026年11月20日\n旧",
-    "chinese header block": f"{NEW}\n\n发件人：服务台 <h@corp.example>\n发送时间：2026年11月20日 9:00\n"
-    "收件人：我\n主题：旧",
+    "chinese original mail": f"{NEW}\n\n-----原始邮件-----\n发件人: 服务台\n"
+    "发送时间: 2026年11月20日\n旧",
+    "chinese header block": f"{NEW}\n\n发件人：服务台 <h@corp.example>\n"
+    "发送时间：2026年11月20日 9:00\n收件人：我\n主题：旧",
     "qq": f"{NEW}\n\n------------------\u00a0原始邮件\u00a0------------------\n"
     '发件人: "服务台"<h@corp.example>;\n发送时间: 2026年11月20日(星期五) 上午9:00\n\n旧',
     "signature": f"{NEW}\n\n-- \nKarl Weber\nFinance",
