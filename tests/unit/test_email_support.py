@@ -31,7 +31,7 @@ def record(raw: bytes, **meta: str) -> IntakeRecord:
     )
 
 
-def parse(raw: bytes, options: Mapping[str, Any] | None = None, **meta: str) -> Event:
+def parse(raw: bytes, options: Mapping[str, Any] | None = None, /, **meta: str) -> Event:
     """The one event the parser makes of ``raw``."""
     events = EmailParser.from_options(options or {}).parse(record(raw, **meta))
     assert len(events) == 1
