@@ -1,0 +1,122 @@
+"""What the dispatcher hands a sink, and what a sink answers. Pure data, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+from gateway.errors import SinkError
+
+
+class OutboxAction(StrEnum):
+    """The ``outbox.action`` vocabulary storage writes and sinks act on."""
+
+    CREATE = "create"  # a new incident: open a ticket
+    UPDATE = "update"  # priority or status changed
+    COMMENT = "comment"  # new occurrences, mail replies (throttled, coalesced)
+    RESOLVE = "resolve"  # recovered or resolved by a person
+    REOPEN = "reopen"  # resolved -> new again
+    CLOSE = "close"  # closed for good
+    ESCALATE = "escalate"  # SLA near-breach or breach: a notification
+
+    @property
+    def coalescible(self) -> bool:
+        """Several pending rows of these merge into one delivery, never dropped."""
+        return self in (OutboxAction.UPDATE, OutboxAction.COMMENT)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRef:
+    """The outside system's ticket for one incident, as stored in ``external_refs``."""
+
+    ticket_id: str
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One delivery: a row, or a head row with the rows coalesced onto it."""
+
+    action: OutboxAction
+    incident: Mapping[str, Any]  # the incident as the API shows it, read at delivery time
+    idempotency_key: str
+    notes: tuple[str, ...] = ()  # comment texts of every merged row, oldest first
+    occurrences: int = 0  # new occurrences summed over merged rows
+    changes: Mapping[str, Any] = field(default_factory=dict)  # field -> [old, new], merged
+    escalation: Mapping[str, Any] = field(default_factory=dict)
+    merged: int = 1  # rows this delivery stands for
+
+    @property
+    def key(self) -> str:
+        """The incident key (INC-000123): the gateway's correlation value outside."""
+        return str(self.incident.get("key") or "")
+
+    def context(self) -> dict[str, Any]:
+        """What templates see."""
+        return {
+            "action": self.action.value,
+            "incident": dict(self.incident),
+            "notes": list(self.notes),
+            "occurrences": self.occurrences,
+            "changes": dict(self.changes),
+            "escalation": dict(self.escalation),
+            "merged": self.merged,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A sink's answer to a successful delivery."""
+
+    ticket: TicketRef | None = None  # set by create (and by sinks that return an id)
+    response: str = ""  # a short excerpt of the answer, kept on the row
+    message_ids: tuple[str, ...] = ()  # mail sent: recorded so replies thread back
+
+
+class DeliveryFailed(SinkError):
+    """A delivery did not succeed.
+
+    ``uncertain``: the request may have reached the system (timeout or reset
+    after sending), so a retry of a create must look the ticket up first.
+    ``response`` keeps the system's answer for the dead-letter list.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+        response: str = "",
+        uncertain: bool = False,
+    ) -> None:
+        super().__init__(message, retryable=retryable, retry_after=retry_after)
+        self.status = status
+        self.response = response
+        self.uncertain = uncertain
+
+
+class Sink(Protocol):
+    """A forwarding target. ``tracks_tickets``: it keeps one ticket per incident."""
+
+    kind: ClassVar[str]
+    tracks_tickets: ClassVar[bool]
+    can_lookup: ClassVar[bool]
+
+    @property
+    def name(self) -> str: ...
+
+    async def create(self, delivery: Delivery) -> Delivered:
+        """Open the ticket (or send the first message) for ``delivery.incident``."""
+        ...
+
+    async def apply(self, delivery: Delivery, ticket: TicketRef | None) -> Delivered:
+        """Any action other than the first create, on ``ticket`` when the sink tracks one."""
+        ...
+
+    async def lookup(self, delivery: Delivery) -> TicketRef | None:
+        """Find the ticket by the gateway's correlation field; None if there is none."""
+        ...

@@ -1,0 +1,434 @@
+"""The outbox: forwarding work written with its cause, claimed and settled by the dispatcher.
+
+Order per incident and sink comes from the rows' state, not from locks: a
+row is claimable only while no earlier row of the same incident and sink is
+still pending, so the next one waits until the one before it is delivered or
+dead-lettered, whichever replica holds it. A claim is a lease: a replica that
+dies leaves rows whose ``lease_until`` passes, and another replica takes them.
+On PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps replicas from waiting on each
+other; on SQLite one process owns the file, so the same query runs without it.
+
+``attempts`` counts claims, so a row claimed again after a crash (attempts
+above 1) is known to have possibly reached the sink already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from gateway.errors import StorageUnavailable
+from sinks.delivery import OutboxAction, TicketRef
+from storage import models
+from storage.database import DATABASE_ERRORS, Database, Dialect
+from storage.views import incident_json
+
+PENDING = "pending"
+DELIVERED = "delivered"
+DEAD = "dead"
+
+_COALESCIBLE = tuple(action.value for action in OutboxAction if action.coalescible)
+_MERGE_LIMIT = 200  # rows merged into one delivery at most; the rest follow in the next
+_TEXT_KEPT = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    incident_id: int | None
+    sink: str
+    action: OutboxAction
+    idempotency_key: str
+    payload: Mapping[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A head row and the pending update/comment rows merged onto it."""
+
+    head: OutboxItem
+    followers: tuple[OutboxItem, ...] = ()
+
+    @property
+    def ids(self) -> list[int]:
+        return [self.head.id, *(item.id for item in self.followers)]
+
+    @property
+    def items(self) -> tuple[OutboxItem, ...]:
+        return (self.head, *self.followers)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: int
+    incident_id: int | None
+    sink: str
+    action: str
+    idempotency_key: str
+    attempts: int
+    last_error: str
+    response: str
+    created_at: datetime
+    given_up_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "incident_id": self.incident_id,
+            "sink": self.sink,
+            "action": self.action,
+            "idempotency_key": self.idempotency_key,
+            "attempts": self.attempts,
+            "error": self.last_error,
+            "response": self.response,
+            "created_at": _iso(self.created_at),
+            "given_up_at": _iso(self.given_up_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SinkDepth:
+    pending: int = 0
+    oldest_pending: datetime | None = None
+    dead: int = 0
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _item(row: models.OutboxRow) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        incident_id=row.incident_id,
+        sink=row.sink,
+        action=OutboxAction(row.action),
+        idempotency_key=row.idempotency_key,
+        payload=row.payload or {},
+        attempts=row.attempts,
+        created_at=row.created_at,
+    )
+
+
+def _stamp(value: Any) -> datetime | None:
+    """SQLite hands aggregates back as text; PostgreSQL as datetimes."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+async def enqueue(
+    connection: BaseDBAsyncClient,
+    *,
+    incident_id: int | None,
+    sink: str,
+    action: OutboxAction,
+    idempotency_key: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    """Write one row of forwarding work, in the caller's transaction."""
+    await models.OutboxRow.create(
+        using_db=connection,
+        incident_id=incident_id,
+        sink=sink,
+        action=action.value,
+        idempotency_key=idempotency_key[:255],
+        payload=dict(payload),
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+class OutboxStore:
+    def __init__(self, db: Database, owner: str) -> None:
+        self._db = db
+        self._owner = owner[:128]
+
+    def _mark(self, index: int) -> str:
+        return self._db.placeholder(index)
+
+    async def claim(
+        self, sink: str, limit: int, now: datetime, lease: timedelta
+    ) -> list[Claim]:
+        """Lease up to ``limit`` due head rows of ``sink``, each with its mergeable followers."""
+        if limit <= 0:
+            return []
+        lock = " FOR UPDATE SKIP LOCKED" if self._db.dialect is Dialect.POSTGRES else ""
+        m = self._mark
+        due_sql = (
+            "SELECT o.id FROM outbox o "
+            f"WHERE o.sink = {m(1)} AND o.state = 'pending' AND o.next_attempt_at <= {m(2)} "
+            f"AND (o.lease_until IS NULL OR o.lease_until < {m(3)}) "
+            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.incident_id = o.incident_id "
+            "AND p.sink = o.sink AND p.state = 'pending' AND p.id < o.id) "
+            f"ORDER BY o.next_attempt_at, o.id LIMIT {m(4)}{lock}"
+        )
+        async with self._db.transaction() as connection:
+            _, found = await connection.execute_query(due_sql, [sink, now, now, limit])
+            head_ids = [int(row["id"]) for row in found]
+            if not head_ids:
+                return []
+            heads = await models.OutboxRow.filter(id__in=head_ids).using_db(connection)
+            claims = [
+                Claim(_item(row), await self._followers(connection, row))
+                for row in sorted(heads, key=lambda row: head_ids.index(row.id))
+            ]
+            ids = [row_id for claim in claims for row_id in claim.ids]
+            await connection.execute_query(
+                f"UPDATE outbox SET lease_owner = {m(1)}, lease_until = {m(2)}, "
+                f"attempts = attempts + 1 WHERE id IN ({self._db.placeholders(len(ids), 3)})",
+                [self._owner, now + lease, *ids],
+            )
+        return [
+            Claim(
+                _bump(claim.head),
+                tuple(_bump(item) for item in claim.followers),
+            )
+            for claim in claims
+        ]
+
+    async def _followers(
+        self, connection: BaseDBAsyncClient, head: models.OutboxRow
+    ) -> tuple[OutboxItem, ...]:
+        """The run of pending update/comment rows right after ``head``."""
+        if head.action not in _COALESCIBLE or head.incident_id is None:
+            return ()
+        rows = (
+            await models.OutboxRow.filter(
+                incident_id=head.incident_id, sink=head.sink, state=PENDING, id__gt=head.id
+            )
+            .using_db(connection)
+            .order_by("id")
+            .limit(_MERGE_LIMIT)
+        )
+        run: list[OutboxItem] = []
+        for row in rows:
+            if row.action not in _COALESCIBLE:
+                break  # a create/resolve/reopen keeps its place in the order
+            run.append(_item(row))
+        return tuple(run)
+
+    async def _settle(self, ids: Sequence[int], **values: Any) -> int:
+        async with self._db.transaction() as connection:
+            return await self._settle_in(connection, ids, **values)
+
+    @staticmethod
+    async def _settle_in(connection: BaseDBAsyncClient, ids: Sequence[int], **values: Any) -> int:
+        return (
+            await models.OutboxRow.filter(id__in=list(ids), state=PENDING)
+            .using_db(connection)
+            .update(lease_owner=None, lease_until=None, **values)
+        )
+
+    async def delivered(self, claim: Claim, now: datetime, response: str) -> None:
+        merged = f" (and {len(claim.followers)} merged rows)" if claim.followers else ""
+        await self._settle(
+            claim.ids,
+            state=DELIVERED,
+            delivered_at=now,
+            last_error=None,
+            response=(response + merged)[:_TEXT_KEPT],
+        )
+
+    async def reschedule(
+        self, claim: Claim, when: datetime, error: str | None, response: str | None
+    ) -> None:
+        """Try again at ``when``; with no error this is a deferral (throttle, open circuit)."""
+        values: dict[str, Any] = {"next_attempt_at": when}
+        if error is not None:
+            values["last_error"] = error[:_TEXT_KEPT]
+            values["response"] = (response or "")[:_TEXT_KEPT]
+        await self._settle(claim.ids, **values)
+
+    async def dead_letter(
+        self,
+        claim: Claim,
+        now: datetime,
+        error: str,
+        response: str,
+        fallback: str | None = None,
+    ) -> None:
+        """Give up on the rows, keeping why; with a fallback sink, hand them over durably.
+
+        For a dead row ``next_attempt_at`` records when it was given up.
+        """
+        async with self._db.transaction() as connection:
+            await self._settle_in(
+                connection,
+                claim.ids,
+                state=DEAD,
+                next_attempt_at=now,
+                last_error=error[:_TEXT_KEPT],
+                response=response[:_TEXT_KEPT],
+            )
+            if fallback is not None:
+                await self._hand_over(connection, claim, fallback, now)
+
+    async def hand_over(self, claim: Claim, fallback: str, now: datetime) -> None:
+        """Queue the claim's rows on ``fallback`` too (once per row, by key)."""
+        async with self._db.transaction() as connection:
+            await self._hand_over(connection, claim, fallback, now)
+
+    async def _hand_over(
+        self, connection: BaseDBAsyncClient, claim: Claim, fallback: str, now: datetime
+    ) -> None:
+        m = self._mark
+        for item in claim.items:
+            await connection.execute_query(
+                "INSERT INTO outbox (incident_id, sink, action, idempotency_key, payload, state, "
+                "attempts, next_attempt_at, created_at) "
+                f"VALUES ({m(1)}, {m(2)}, {m(3)}, {m(4)}, {m(5)}, 'pending', 0, {m(6)}, {m(7)}) "
+                "ON CONFLICT (idempotency_key) DO NOTHING",
+                [
+                    item.incident_id,
+                    fallback,
+                    item.action.value,
+                    f"{item.idempotency_key}:fallback:{fallback}"[:255],
+                    _json(item.payload),
+                    now,
+                    now,
+                ],
+            )
+
+    async def release(self, claim: Claim) -> None:
+        """Give the lease back unchanged (shutdown); the next claim treats it as uncertain."""
+        await self._settle(claim.ids)
+
+    async def release_all_leases(self) -> int:
+        """At start on SQLite: one process per file, so every lease is a dead one's."""
+        if self._db.dialect is not Dialect.SQLITE:
+            return 0
+        async with self._db.transaction() as connection:
+            return (
+                await models.OutboxRow.filter(state=PENDING, lease_until__isnull=False)
+                .using_db(connection)
+                .update(lease_owner=None, lease_until=None)
+            )
+
+    async def ticket(self, incident_id: int, sink: str) -> TicketRef | None:
+        row = await models.ExternalRef.filter(incident_id=incident_id, sink=sink).first()
+        return TicketRef(row.ticket_id, row.url) if row else None
+
+    async def remember_ticket(
+        self, incident_id: int, sink: str, ticket: TicketRef, now: datetime
+    ) -> None:
+        """Record the outside ticket on first success; a second record is a no-op."""
+        m = self._mark
+        async with self._db.transaction() as connection:
+            await connection.execute_query(
+                "INSERT INTO external_refs (incident_id, sink, ticket_id, url, created_at) "
+                f"VALUES ({m(1)}, {m(2)}, {m(3)}, {m(4)}, {m(5)}) "
+                "ON CONFLICT (incident_id, sink) DO NOTHING",
+                [incident_id, sink, ticket.ticket_id[:255], ticket.url, now],
+            )
+
+    async def remember_messages(
+        self, incident_id: int, message_ids: Sequence[str], now: datetime
+    ) -> None:
+        """Sent Message-IDs, so that a reply to any of them threads back to the incident."""
+        m = self._mark
+        async with self._db.transaction() as connection:
+            for message_id in message_ids:
+                await connection.execute_query(
+                    "INSERT INTO mail_threads (message_id, incident_id, direction, created_at) "
+                    f"VALUES ({m(1)}, {m(2)}, 'out', {m(3)}) ON CONFLICT (message_id) DO NOTHING",
+                    [message_id[:255], incident_id, now],
+                )
+
+    async def incident(self, incident_id: int) -> dict[str, Any] | None:
+        """The incident as the API shows it, read fresh for each delivery."""
+        row = await models.Incident.filter(id=incident_id).first()
+        if row is None:
+            return None
+        refs = await models.ExternalRef.filter(incident_id=incident_id)
+        return incident_json(row, list(refs))
+
+    async def last_delivered(
+        self, incident_id: int, sink: str, action: OutboxAction
+    ) -> datetime | None:
+        row = (
+            await models.OutboxRow.filter(
+                incident_id=incident_id, sink=sink, action=action.value, state=DELIVERED
+            )
+            .order_by("-delivered_at")
+            .first()
+        )
+        return row.delivered_at if row else None
+
+    async def depth(self) -> dict[str, SinkDepth]:
+        """Pending and dead rows per sink, and the oldest pending row's creation time."""
+        try:
+            _, rows = await self._db.connection.execute_query(
+                "SELECT sink, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox "
+                "WHERE state IN ('pending', 'dead') GROUP BY sink, state"
+            )
+        except DATABASE_ERRORS as exc:
+            raise StorageUnavailable(f"cannot count the outbox: {exc}") from exc
+        found: dict[str, SinkDepth] = {}
+        for row in rows:
+            current = found.get(row["sink"], SinkDepth())
+            if row["state"] == PENDING:
+                current = SinkDepth(int(row["n"]), _stamp(row["oldest"]), current.dead)
+            else:
+                current = SinkDepth(current.pending, current.oldest_pending, int(row["n"]))
+            found[row["sink"]] = current
+        return found
+
+    async def dead_letters(
+        self, sink: str | None = None, before: int | None = None, limit: int = 50
+    ) -> list[DeadLetter]:
+        query = models.OutboxRow.filter(state=DEAD)
+        if sink:
+            query = query.filter(sink=sink)
+        if before is not None:
+            query = query.filter(id__lt=before)
+        rows = await query.order_by("-id").limit(limit)
+        return [
+            DeadLetter(
+                id=row.id,
+                incident_id=row.incident_id,
+                sink=row.sink,
+                action=row.action,
+                idempotency_key=row.idempotency_key,
+                attempts=row.attempts,
+                last_error=row.last_error or "",
+                response=row.response or "",
+                created_at=row.created_at,
+                given_up_at=row.next_attempt_at,
+            )
+            for row in rows
+        ]
+
+    async def retry_dead(self, row_id: int, now: datetime) -> bool:
+        """A dead letter back to pending, attempts reset; its age counts from now."""
+        async with self._db.transaction() as connection:
+            updated = (
+                await models.OutboxRow.filter(id=row_id, state=DEAD)
+                .using_db(connection)
+                .update(
+                    state=PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )
+        return updated > 0
+
+
+def _bump(item: OutboxItem) -> OutboxItem:
+    """The claim counted one more attempt in the database; mirror it."""
+    return replace(item, attempts=item.attempts + 1)
+
+
+def _json(value: Mapping[str, Any]) -> str:
+    return orjson.dumps(dict(value)).decode()
