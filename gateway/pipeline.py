@@ -35,6 +35,7 @@ _CONFLICT_RETRIES = 5
 # a claim covers one batch being processed; a dead replica's claims expire after this
 _CLAIM_LEASE = timedelta(seconds=30)
 _RETRY_SECONDS = 1.0
+_BUSY_BATCH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,9 @@ class PipelineSettings:
     batch_size: int = 256
     recovery_interval_seconds: float = 5.0
     thread_parse_bytes: int = 64 * 1024
+    # while intake is committing, wait up to this long before the next batch:
+    # acknowledging senders comes first, correlation may lag a little
+    max_defer_seconds: float = 0.25
 
 
 class Pipeline:
@@ -56,7 +60,9 @@ class Pipeline:
         metrics: Metrics,
         clock: Clock,
         settings: PipelineSettings,
+        intake_idle: asyncio.Event | None = None,
     ) -> None:
+        self._intake_idle = intake_idle
         self._db = db
         self._records = records
         self._incidents = incidents
@@ -111,9 +117,11 @@ class Pipeline:
         while True:
             first = await self._ready.get()
             ids = [first]
-            while len(ids) < self._settings.batch_size and not self._ready.empty():
+            limit = self._batch_limit()
+            while len(ids) < limit and not self._ready.empty():
                 ids.append(self._ready.get_nowait())
             try:
+                await self._defer_to_intake()
                 await self._round(ids)
             finally:
                 for _ in ids:
@@ -124,16 +132,31 @@ class Pipeline:
             self.heartbeat = time.monotonic()
             with suppress(StorageUnavailable):
                 self._metrics.pipeline_pending.set(await self._records.pending_count())
+            await self._defer_to_intake()
             done = await self._round(None)
-            if done < self._settings.batch_size:
+            if done == 0:  # nothing left over: look again later
                 await asyncio.sleep(self._settings.recovery_interval_seconds)
+
+    def _batch_limit(self) -> int:
+        """Short transactions while intake is busy: it waits for the connection."""
+        if self._intake_idle is not None and not self._intake_idle.is_set():
+            return min(self._settings.batch_size, _BUSY_BATCH)
+        return self._settings.batch_size
+
+    async def _defer_to_intake(self) -> None:
+        idle = self._intake_idle
+        if idle is None or idle.is_set():
+            return
+        with suppress(TimeoutError):
+            await asyncio.wait_for(idle.wait(), self._settings.max_defer_seconds)
 
     async def _round(self, ids: list[int] | None) -> int:
         """One claim-and-process round; storage faults are logged, never fatal."""
         unfinished: list[int] = list(ids or ())
         try:
             now = self._clock()
-            records = await self._records.claim(ids, self._settings.batch_size, now, _CLAIM_LEASE)
+            limit = len(ids) if ids is not None else self._batch_limit()
+            records = await self._records.claim(ids, limit, now, _CLAIM_LEASE)
             unfinished = [record.id for record in records]
             await self._process_batch(records)
             unfinished = []
@@ -217,9 +240,7 @@ class Pipeline:
             return
         await self._fail(record, "conflict: could not apply after retries")
 
-    def _count(
-        self, parsed: list[tuple[IntakeRecord, list[Event]]], outcomes: list[str]
-    ) -> None:
+    def _count(self, parsed: list[tuple[IntakeRecord, list[Event]]], outcomes: list[str]) -> None:
         for outcome in outcomes:
             self._metrics.events.labels(outcome).inc()
         now = self._clock()
@@ -248,7 +269,7 @@ class Pipeline:
         ruleset = self._ruleset()
         outcomes: list[str] = []
         async with self._db.transaction() as connection:
-            silences = await active_silences(connection, now)
+            silences = await active_silences(connection, self._incidents.sql, now)
             for record, events in parsed:
                 for event in events:
                     lookup = ruleset.lookup(event, now)
@@ -260,7 +281,7 @@ class Pipeline:
                         connection, event, decision, state, record.id, now
                     )
                     outcomes.append(applied.outcome.value)
-                await self._records.mark_processed(connection, record.id, now)
+            await self._records.mark_processed(connection, [r.id for r, _ in parsed], now)
         return outcomes
 
     async def _fail(self, record: IntakeRecord, error: str) -> None:

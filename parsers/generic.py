@@ -24,12 +24,13 @@ bare ``kind: generic`` integration already works.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import jmespath
 import jmespath.exceptions
-from jmespath.parser import ParsedResult
 from pydantic import Field, field_validator
 
 from gateway.errors import ParseError
@@ -81,11 +82,31 @@ _PATH_OPTIONS = (
 )
 
 
-def _compile(expression: str) -> ParsedResult:
+class Path(Protocol):
+    def search(self, value: Any) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyPath:
+    """A path that is one plain key: the common case, read without JMESPath's walker."""
+
+    key: str
+
+    def search(self, value: Any) -> Any:
+        return value.get(self.key) if isinstance(value, dict) else None
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _compile(expression: str) -> Path:
     try:
-        return jmespath.compile(expression)
+        compiled = jmespath.compile(expression)
     except jmespath.exceptions.JMESPathError as exc:
         raise ValueError(f"invalid JMESPath expression {expression!r}: {exc}") from exc
+    if _PLAIN_KEY.fullmatch(expression):
+        return _KeyPath(expression)
+    return compiled
 
 
 class GenericOptions(SeverityOptions):
@@ -129,7 +150,7 @@ class GenericOptions(SeverityOptions):
         return value
 
 
-def _search(expression: ParsedResult, item: Any) -> Any:
+def _search(expression: Path, item: Any) -> Any:
     """A path's value in an alert; None when the path does not apply to it."""
     try:
         return expression.search(item)

@@ -1,16 +1,21 @@
 """Loading the rule engine's State and applying its Decision, in one transaction.
 
-The rule engine is pure; this module is where its decisions become rows.
-Uniqueness (``events.fingerprint``, ``incidents.open_key``) protects against
-a concurrent writer (another replica): a conflicting write raises
-IntegrityError, the caller rolls back and evaluates the event again against
-fresh state.
+The rule engine is pure; this module is where its decisions become rows. It
+is the pipeline's hot path, so it speaks SQL directly (a handful of short
+statements per event) instead of going through ORM objects.
+
+Concurrency (several replicas on one PostgreSQL): the event row is locked
+(``FOR UPDATE``) while its decision is made; counters are updated relative
+to the stored value; uniqueness (``events.fingerprint``,
+``incidents.open_key``) turns a lost race into IntegrityError, and the
+pipeline then evaluates the event again against the state the winner left.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -20,6 +25,7 @@ from rules.decision import (
     Decision,
     EventOutcome,
     EventState,
+    FiringEvent,
     IncidentAction,
     IncidentState,
     IncidentStatus,
@@ -27,12 +33,26 @@ from rules.decision import (
     Priority,
     SilenceState,
     State,
-    TimelineNote,
 )
-from storage import models
-from storage.database import Database, Dialect
+from storage.database import Database
+from storage.sql import Sql, as_json, as_time
 
 _TRANSITIONS_KEPT = 50
+_TRANSITION_HORIZON = timedelta(hours=2)
+_RELATED_LIMIT = 50
+_FIRING_SOURCES_PER_QUERY = 20
+# one occurrence notification per incident and sink per bucket; the sink
+# summarises the count when it delivers
+_OCCURRENCE_BUCKET_SECONDS = 60
+
+_EVENT_COLUMNS = (
+    "id, fingerprint, status, severity, count, first_seen, last_seen, incident_id, "
+    "flapping, transitions"
+)
+_INCIDENT_COLUMNS = (
+    "id, key, status, priority, correlation_key, created_at, updated_at, resolved_at, "
+    "firing_events, ci, event_count, resolve_after"
+)
 
 
 def incident_key(incident_id: int) -> str:
@@ -49,45 +69,62 @@ class Applied:
     action: IncidentAction
 
 
-def _incident_state(row: models.Incident) -> IncidentState:
+def incident_state(row: Mapping[str, Any]) -> IncidentState:
     return IncidentState(
-        id=row.id,
-        key=row.key or incident_key(row.id),
-        status=IncidentStatus(row.status),
-        priority=Priority(row.priority),
-        correlation_key=row.correlation_key,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        resolved_at=row.resolved_at,
-        firing_events=row.firing_events,
+        id=int(row["id"]),
+        key=row["key"] or incident_key(int(row["id"])),
+        status=IncidentStatus(row["status"]),
+        priority=Priority(row["priority"]),
+        correlation_key=row["correlation_key"],
+        created_at=_required_time(row["created_at"]),
+        updated_at=_required_time(row["updated_at"]),
+        resolved_at=as_time(row["resolved_at"]),
+        firing_events=int(row["firing_events"]),
+        ci=row["ci"] or "",
+        event_count=int(row["event_count"]),
+        resolve_after=as_time(row["resolve_after"]),
     )
 
 
-def _event_state(row: models.Event) -> EventState:
+def _required_time(value: Any) -> datetime:
+    found = as_time(value)
+    if found is None:
+        raise ValueError("a required time column is NULL")
+    return found
+
+
+def _event_state(row: Mapping[str, Any]) -> EventState:
+    transitions = as_json(row["transitions"]) or []
     return EventState(
-        id=row.id,
-        fingerprint=row.fingerprint,
-        status=EventStatus(row.status),
-        severity=Severity(row.severity),
-        count=row.count,
-        first_seen=row.first_seen,
-        last_seen=row.last_seen,
-        incident_id=row.incident_id,
-        flapping=row.flapping,
-        transitions=tuple(datetime.fromisoformat(item) for item in row.transitions),
+        id=int(row["id"]),
+        fingerprint=row["fingerprint"],
+        status=EventStatus(row["status"]),
+        severity=Severity(row["severity"]),
+        count=int(row["count"]),
+        first_seen=_required_time(row["first_seen"]),
+        last_seen=_required_time(row["last_seen"]),
+        incident_id=int(row["incident_id"]) if row["incident_id"] is not None else None,
+        flapping=bool(row["flapping"]),
+        transitions=tuple(_required_time(item) for item in transitions),
     )
 
 
-async def active_silences(connection: BaseDBAsyncClient, now: datetime) -> tuple[SilenceState, ...]:
-    rows = await models.Silence.filter(
-        starts_at__lte=now, ends_at__gt=now, expired_at__isnull=True
-    ).using_db(connection)
+async def active_silences(
+    connection: BaseDBAsyncClient, sql: Sql, now: datetime
+) -> tuple[SilenceState, ...]:
+    rows = await connection.execute_query_dict(
+        sql(
+            "SELECT id, matchers, starts_at, ends_at FROM silences "
+            "WHERE starts_at <= ? AND ends_at > ? AND expired_at IS NULL"
+        ),
+        [sql.time(now), sql.time(now)],
+    )
     return tuple(
         SilenceState(
-            id=row.id,
-            matchers=tuple((m["name"], m["op"], m["value"]) for m in row.matchers),
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
+            id=int(row["id"]),
+            matchers=tuple((m["name"], m["op"], m["value"]) for m in as_json(row["matchers"])),
+            starts_at=_required_time(row["starts_at"]),
+            ends_at=_required_time(row["ends_at"]),
         )
         for row in rows
     )
@@ -96,6 +133,9 @@ async def active_silences(connection: BaseDBAsyncClient, now: datetime) -> tuple
 class IncidentStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.sql = Sql(db.dialect)
+
+    # -- State -------------------------------------------------------------
 
     async def load_state(
         self,
@@ -103,43 +143,143 @@ class IncidentStore:
         lookup: Lookup,
         silences: tuple[SilenceState, ...],
     ) -> State:
-        events = models.Event.filter(fingerprint=lookup.fingerprint).using_db(connection)
-        if self._db.dialect is Dialect.POSTGRES:
-            events = events.select_for_update()
-        event_row = await events.first()
-        incident_row = (
-            await models.Incident.filter(open_key=lookup.correlation_key)
-            .using_db(connection)
-            .first()
+        sql = self.sql
+        event_row = await self._one(
+            connection,
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE fingerprint = ?{sql.for_update()}",
+            [lookup.fingerprint],
         )
-        if incident_row is None and event_row is not None and event_row.incident_id:
-            incident_row = (
-                await models.Incident.filter(id=event_row.incident_id).using_db(connection).first()
+        incident_row = await self._one(
+            connection,
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE open_key = ?",
+            [lookup.correlation_key],
+        )
+        if incident_row is None and event_row is not None and event_row["incident_id"]:
+            incident_row = await self._one(
+                connection,
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?",
+                [event_row["incident_id"]],
             )
         return State(
             event=_event_state(event_row) if event_row else None,
-            incident=_incident_state(incident_row) if incident_row else None,
+            incident=incident_state(incident_row) if incident_row else None,
             referenced=await self._referenced(connection, lookup),
             silences=silences,
+            ancestor_incidents=await self._ancestors(connection, lookup),
+            recent_count=await self._recent_count(connection, lookup),
+            recent_incidents=await self._recent_incidents(connection, lookup),
+            firing_sources=await self._firing_sources(connection, lookup),
         )
+
+    async def _one(
+        self, connection: BaseDBAsyncClient, statement: str, values: list[Any]
+    ) -> dict[str, Any] | None:
+        rows = await connection.execute_query_dict(self.sql(statement), values)
+        return rows[0] if rows else None
+
+    async def _incidents_where(
+        self, connection: BaseDBAsyncClient, condition: str, values: list[Any]
+    ) -> tuple[IncidentState, ...]:
+        rows = await connection.execute_query_dict(
+            self.sql(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {condition}"), values
+        )
+        return tuple(incident_state(row) for row in rows)
 
     async def _referenced(
         self, connection: BaseDBAsyncClient, lookup: Lookup
     ) -> tuple[IncidentState, ...]:
-        ids: list[int] = []
-        if lookup.message_ids:
-            threads = await models.MailThread.filter(
-                message_id__in=list(lookup.message_ids)
-            ).using_db(connection)
-            ids.extend(thread.incident_id for thread in threads)
-        query = models.Incident.filter(id__in=ids) if ids else None
-        if lookup.incident_keys:
-            by_key = models.Incident.filter(key__in=list(lookup.incident_keys))
-            query = by_key if query is None else query | by_key  # type: ignore[operator]
-        if query is None:
+        if not lookup.incident_keys and not lookup.message_ids:
             return ()
-        rows = await query.using_db(connection).order_by("-id")
-        return tuple(_incident_state(row) for row in rows)
+        keys = [key.upper() for key in lookup.incident_keys] or [""]
+        ids = list(lookup.message_ids) or [""]
+        return await self._incidents_where(
+            connection,
+            f"key IN ({_marks(keys)}) OR id IN (SELECT incident_id FROM mail_threads "
+            f"WHERE message_id IN ({_marks(ids)})) ORDER BY id DESC",
+            [*keys, *ids],
+        )
+
+    async def _ancestors(
+        self, connection: BaseDBAsyncClient, lookup: Lookup
+    ) -> tuple[IncidentState, ...]:
+        if not lookup.ancestor_cis:
+            return ()
+        cis = list(lookup.ancestor_cis)
+        return await self._incidents_where(
+            connection, f"ci IN ({_marks(cis)}) AND status IN ('new', 'acknowledged')", cis
+        )
+
+    async def _recent_count(self, connection: BaseDBAsyncClient, lookup: Lookup) -> int:
+        if lookup.count_since is None:
+            return 0
+        row = await self._one(
+            connection,
+            "SELECT COUNT(*) AS n FROM occurrences WHERE correlation_key = ? AND at >= ?",
+            [lookup.correlation_key, self.sql.time(lookup.count_since)],
+        )
+        return int(row["n"]) if row else 0
+
+    async def _recent_incidents(
+        self, connection: BaseDBAsyncClient, lookup: Lookup
+    ) -> tuple[int, ...]:
+        if lookup.recent_incidents_since is None:
+            return ()
+        rows = await connection.execute_query_dict(
+            self.sql(
+                "SELECT id FROM incidents WHERE created_at >= ? AND ((ci = ? AND ci <> '') "
+                "OR id IN (SELECT incident_id FROM occurrences WHERE fingerprint = ? "
+                "AND incident_id IS NOT NULL)) ORDER BY id DESC LIMIT ?"
+            ),
+            [
+                self.sql.time(lookup.recent_incidents_since),
+                lookup.ci,
+                lookup.fingerprint,
+                _RELATED_LIMIT,
+            ],
+        )
+        return tuple(int(row["id"]) for row in rows)
+
+    async def _firing_sources(
+        self, connection: BaseDBAsyncClient, lookup: Lookup
+    ) -> tuple[FiringEvent, ...]:
+        found: dict[str, FiringEvent] = {}
+        for query in lookup.inhibit_queries:
+            condition, values = self._labels_contain(query.labels)
+            rows = await connection.execute_query_dict(
+                self.sql(
+                    "SELECT fingerprint, source, name, resource, severity, service, ci, labels "
+                    f"FROM events WHERE status = 'firing' AND suppressed_by = '' {condition} "
+                    "LIMIT ?"
+                ),
+                [*values, _FIRING_SOURCES_PER_QUERY],
+            )
+            for row in rows:
+                found[row["fingerprint"]] = FiringEvent(
+                    fingerprint=row["fingerprint"],
+                    source=row["source"],
+                    name=row["name"],
+                    resource=row["resource"],
+                    severity=Severity(row["severity"]),
+                    service=row["service"],
+                    ci=row["ci"],
+                    labels=as_json(row["labels"]) or {},
+                )
+        return tuple(found.values())
+
+    def _labels_contain(self, pairs: Iterable[tuple[str, str]]) -> tuple[str, list[Any]]:
+        pairs = list(pairs)
+        if not pairs:
+            return "", []
+        if self.sql.postgres:
+            return "AND labels @> ?::jsonb", [self.sql.json(dict(pairs))]
+        parts = []
+        values: list[Any] = []
+        for name, value in pairs:
+            parts.append("AND json_extract(labels, ?) = ?")
+            values.extend([_json_path(name), value])
+        return " ".join(parts), values
+
+    # -- Decision ----------------------------------------------------------
 
     async def apply(
         self,
@@ -150,22 +290,234 @@ class IncidentStore:
         intake_id: int | None,
         now: datetime,
     ) -> Applied:
-        event_row = await self._upsert_event(connection, event, decision, state, intake_id, now)
-        incident = await self._apply_incident(connection, event, event_row, decision, state, now)
-        if incident is not None and event_row.incident_id != incident.id:
-            event_row.incident_id = incident.id
-            await event_row.save(using_db=connection, update_fields=["incident_id"])
-        if incident is not None:
-            await self._add_notes(connection, incident.id, decision.notes, now)
-            await self._record_thread(connection, event, incident.id, now)
-            await self._queue_routes(connection, incident, event_row, decision, now)
+        incident_id, key = await self._apply_incident(connection, event, decision, state, now)
+        if incident_id is None and state.event is not None:
+            incident_id = state.event.incident_id  # e.g. a suppressed repeat keeps its link
+        event_id = await self._upsert_event(
+            connection, event, decision, state, incident_id, intake_id, now
+        )
+        occurrence_id = await self._record_occurrence(
+            connection, event_id, decision, incident_id, intake_id, now
+        )
+        if incident_id is not None and decision.action is not IncidentAction.NONE:
+            await self._notes(connection, incident_id, decision, now)
+            await self._record_thread(connection, event, incident_id, now)
+            await self._queue_routes(connection, incident_id, event, decision, occurrence_id, now)
+        if decision.action is IncidentAction.OPEN and decision.adopt_pending_since is not None:
+            await self._adopt_pending(connection, decision, incident_id, event_id, now)
         return Applied(
-            event_id=event_row.id,
-            incident_id=incident.id if incident else None,
-            incident_key=incident.key if incident else None,
+            event_id=event_id,
+            incident_id=incident_id,
+            incident_key=key,
             outcome=decision.outcome,
             action=decision.action,
         )
+
+    async def _apply_incident(
+        self,
+        connection: BaseDBAsyncClient,
+        event: Event,
+        decision: Decision,
+        state: State,
+        now: datetime,
+    ) -> tuple[int | None, str | None]:
+        action = decision.action
+        if action is IncidentAction.OPEN:
+            return await self._open(connection, event, decision, now)
+        if action is IncidentAction.NONE or decision.incident_id is None:
+            return None, None
+        current = _incident_by_id(state, decision.incident_id)
+        if current is None:
+            row = await self._one(
+                connection,
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?{self.sql.for_update()}",
+                [decision.incident_id],
+            )
+            if row is None:
+                raise LookupError(f"decision names incident {decision.incident_id}, which is gone")
+            current = incident_state(row)
+        await self._update_incident(connection, event, decision, state, current, now)
+        return current.id, current.key
+
+    async def _open(
+        self, connection: BaseDBAsyncClient, event: Event, decision: Decision, now: datetime
+    ) -> tuple[int, str]:
+        sql = self.sql
+        fields = decision.incident
+        sla = decision.sla
+        rows = await connection.execute_query_dict(
+            sql(
+                "INSERT INTO incidents (title, type, status, priority, impact, urgency, major, "
+                "service, ci, environment, category, assignment_group, requester, owner, "
+                "correlation_key, open_key, event_count, firing_events, response_due, "
+                "resolution_due, response_breached, resolution_breached, linked_incident_id, "
+                "problem_candidate, related_incidents, routes, escalated, created_at, updated_at) "
+                "VALUES (?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, "
+                "?, ?, ?, ?, ?, ?, '[]', ?, ?) RETURNING id"
+            ),
+            [
+                fields.title[:512],
+                fields.type.value,
+                fields.priority.value,
+                fields.impact,
+                fields.urgency,
+                fields.major,
+                fields.service[:256],
+                fields.ci[:256],
+                fields.environment[:64],
+                fields.category[:128],
+                fields.assignment_group[:128],
+                fields.requester[:320],
+                fields.owner[:128],
+                decision.correlation_key[:255],
+                decision.correlation_key[:255],
+                1 if event.status is EventStatus.FIRING else 0,
+                sql.time(sla.response_due if sla else None),
+                sql.time(sla.resolution_due if sla else None),
+                False,
+                False,
+                decision.linked_incident_id,
+                decision.problem_candidate,
+                sql.json(list(decision.related_incident_ids)),
+                sql.json(list(decision.routes)),
+                sql.time(now),
+                sql.time(now),
+            ],
+        )
+        incident_id = int(rows[0]["id"])
+        key = incident_key(incident_id)
+        await connection.execute_query(
+            sql("UPDATE incidents SET key = ? WHERE id = ?"), [key, incident_id]
+        )
+        await self.note(
+            connection,
+            incident_id,
+            now,
+            "opened",
+            event.summary,
+            data={"priority": fields.priority.value, "rules": ",".join(decision.matched_rules)},
+        )
+        if decision.linked_incident_id is not None:
+            await self.note(
+                connection,
+                incident_id,
+                now,
+                "linked",
+                f"follows {incident_key(decision.linked_incident_id)}",
+                data={"incident_id": decision.linked_incident_id},
+            )
+        return incident_id, key
+
+    async def _update_incident(
+        self,
+        connection: BaseDBAsyncClient,
+        event: Event,
+        decision: Decision,
+        state: State,
+        current: IncidentState,
+        now: datetime,
+    ) -> None:
+        sql = self.sql
+        action = decision.action
+        firing = event.status is EventStatus.FIRING
+        member = state.event is not None and state.event.incident_id == current.id
+        was_firing = member and state.event is not None and state.event.status is EventStatus.FIRING
+        # a new member adds itself if firing; a member changes the count when it flips
+        firing_delta = int(firing) - int(was_firing) if member else int(firing)
+        status = current.status
+        resolved_at = current.resolved_at
+        open_key: str | None = current.correlation_key if status.is_open else None
+        if action is IncidentAction.REOPEN:
+            status, resolved_at, open_key = IncidentStatus.NEW, None, current.correlation_key
+        elif action is IncidentAction.RESOLVE:
+            status, resolved_at, open_key = IncidentStatus.RESOLVED, now, None
+        resolve_after = current.resolve_after
+        if decision.resolve_after is not None:
+            resolve_after = decision.resolve_after
+        elif firing and action in (
+            IncidentAction.JOIN,
+            IncidentAction.UPDATE,
+            IncidentAction.REOPEN,
+        ):
+            resolve_after = None
+        raised = decision.incident.priority.rank < current.priority.rank and action in (
+            IncidentAction.JOIN,
+            IncidentAction.UPDATE,
+            IncidentAction.REOPEN,
+        )
+        sla = decision.sla
+        greatest = "GREATEST" if sql.postgres else "MAX"
+        assignments = [
+            "event_count = event_count + 1",
+            f"firing_events = {greatest}(0, firing_events + ?)",
+            "updated_at = ?",
+            "status = ?",
+            "open_key = ?",
+            "resolved_at = ?",
+            "resolve_after = ?",
+            "major = major OR ?",
+        ]
+        values: list[Any] = [
+            firing_delta,
+            sql.time(now),
+            status.value,
+            open_key,
+            sql.time(resolved_at),
+            sql.time(resolve_after),
+            decision.incident.major,
+        ]
+        if action is IncidentAction.REOPEN:
+            assignments.append("closed_at = NULL")
+        if raised:
+            assignments.append("priority = ?")
+            values.append(decision.incident.priority.value)
+        if sla is not None:
+            assignments.extend(["response_due = ?", "resolution_due = ?"])
+            values.extend([sql.time(sla.response_due), sql.time(sla.resolution_due)])
+        if decision.problem_candidate:
+            assignments.extend(["problem_candidate = ?", "related_incidents = ?"])
+            values.extend([True, sql.json(list(decision.related_incident_ids))])
+        await connection.execute_query(
+            sql(f"UPDATE incidents SET {', '.join(assignments)} WHERE id = ?"),
+            [*values, current.id],
+        )
+        await self._timeline_for(connection, event, decision, current, raised, now)
+
+    async def _timeline_for(
+        self,
+        connection: BaseDBAsyncClient,
+        event: Event,
+        decision: Decision,
+        current: IncidentState,
+        raised: bool,
+        now: datetime,
+    ) -> None:
+        action = decision.action
+        if raised:
+            await self.note(
+                connection,
+                current.id,
+                now,
+                "priority_raised",
+                f"priority {current.priority.value} -> {decision.incident.priority.value}",
+            )
+        if action is IncidentAction.JOIN:
+            await self.note(connection, current.id, now, "event_joined", event.summary)
+        elif action is IncidentAction.REOPEN:
+            await self.note(connection, current.id, now, "reopened", event.summary)
+        elif action is IncidentAction.RESOLVE:
+            await self.note(connection, current.id, now, "resolved", "all events recovered")
+        elif action is IncidentAction.COMMENT:
+            mail = event.mail
+            await self.note(
+                connection,
+                current.id,
+                now,
+                "comment",
+                mail.body if mail else event.summary,
+                author=mail.sender if mail and mail.sender else event.source,
+                data={"message_id": mail.message_id} if mail else None,
+            )
 
     async def _upsert_event(
         self,
@@ -173,152 +525,144 @@ class IncidentStore:
         event: Event,
         decision: Decision,
         state: State,
+        incident_id: int | None,
         intake_id: int | None,
         now: datetime,
-    ) -> models.Event:
-        labels = dict(event.labels)
+    ) -> int:
+        sql = self.sql
+        fields = decision.incident
+        common = [
+            event.severity.value,
+            event.status.value,
+            event.summary,
+            event.description,
+            sql.json(dict(event.labels)),
+            event.url,
+            decision.outcome.value,
+            decision.suppressed_by[:128],
+            decision.flapping,
+            decision.correlation_key[:255],
+            incident_id,
+            intake_id,
+            (fields.service or event.service)[:256],
+            (fields.ci or event.ci)[:256],
+            (fields.environment or event.environment)[:64],
+        ]
         if state.event is None:
-            return await models.Event.create(
-                using_db=connection,
-                fingerprint=decision.fingerprint,
-                source=event.source,
-                kind=event.kind,
-                name=event.name[:512],
-                resource=event.resource[:512],
-                service=decision.incident.service or event.service,
-                ci=decision.incident.ci or event.ci,
-                environment=decision.incident.environment or event.environment,
-                severity=event.severity.value,
-                status=event.status.value,
-                summary=event.summary,
-                description=event.description,
-                labels=labels,
-                url=event.url,
-                count=1,
-                first_seen=now,
-                last_seen=now,
-                last_outcome=decision.outcome.value,
-                suppressed_by=decision.suppressed_by,
-                flapping=decision.flapping,
-                transitions=[],
-                last_intake_id=intake_id,
+            rows = await connection.execute_query_dict(
+                sql(
+                    "INSERT INTO events (severity, status, summary, description, labels, url, "
+                    "last_outcome, suppressed_by, flapping, correlation_key, incident_id, "
+                    "last_intake_id, service, ci, environment, fingerprint, source, kind, name, "
+                    "resource, count, first_seen, last_seen, transitions) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, '[]') "
+                    "RETURNING id"
+                ),
+                [
+                    *common,
+                    decision.fingerprint[:128],
+                    event.source[:64],
+                    event.kind[:32],
+                    event.name[:512],
+                    event.resource[:512],
+                    sql.time(now),
+                    sql.time(now),
+                ],
             )
-        row = await models.Event.filter(id=state.event.id).using_db(connection).get()
-        transitions = list(row.transitions)
-        if row.status != event.status.value:
-            transitions = [*transitions, now.isoformat()][-_TRANSITIONS_KEPT:]
-        row.count += 1
-        row.last_seen = now
-        row.status = event.status.value
-        row.severity = event.severity.value
-        row.summary = event.summary
-        row.description = event.description
-        row.labels = labels
-        row.last_outcome = decision.outcome.value
-        row.suppressed_by = decision.suppressed_by
-        row.flapping = decision.flapping
-        row.transitions = transitions
-        row.last_intake_id = intake_id
-        await row.save(using_db=connection)
-        return row
+            return int(rows[0]["id"])
+        stored = state.event
+        transitions = [
+            moment for moment in stored.transitions if now - moment < _TRANSITION_HORIZON
+        ]
+        if stored.status is not event.status:
+            transitions.append(now)
+        await connection.execute_query(
+            sql(
+                "UPDATE events SET severity = ?, status = ?, summary = ?, description = ?, "
+                "labels = ?, url = ?, last_outcome = ?, suppressed_by = ?, flapping = ?, "
+                "correlation_key = ?, incident_id = ?, last_intake_id = ?, service = ?, ci = ?, "
+                "environment = ?, count = count + 1, last_seen = ?, transitions = ? WHERE id = ?"
+            ),
+            [
+                *common,
+                sql.time(now),
+                sql.json([moment.isoformat() for moment in transitions[-_TRANSITIONS_KEPT:]]),
+                stored.id,
+            ],
+        )
+        return stored.id
 
-    async def _apply_incident(
+    async def _record_occurrence(
         self,
         connection: BaseDBAsyncClient,
-        event: Event,
-        event_row: models.Event,
+        event_id: int,
         decision: Decision,
-        state: State,
+        incident_id: int | None,
+        intake_id: int | None,
         now: datetime,
-    ) -> models.Incident | None:
-        action = decision.action
-        if action is IncidentAction.OPEN:
-            return await self._open(connection, event, decision, now)
-        if action is IncidentAction.NONE or decision.incident_id is None:
-            return None
-        incident = await models.Incident.filter(id=decision.incident_id).using_db(connection).get()
-        was_firing = state.event is not None and state.event.status is EventStatus.FIRING
-        is_firing = event.status is EventStatus.FIRING
-        joined = state.event is None or state.event.incident_id != incident.id
-        if joined:
-            incident.event_count += 1
-            incident.firing_events += 1 if is_firing else 0
-        elif was_firing != is_firing:
-            incident.firing_events = max(0, incident.firing_events + (1 if is_firing else -1))
-        incident.updated_at = now
-        fields = decision.incident
-        if Priority(fields.priority).rank < Priority(incident.priority).rank:
-            await self._note(
-                connection,
-                incident.id,
-                now,
-                "priority_raised",
-                f"priority {incident.priority} -> {fields.priority.value}",
-            )
-            incident.priority = fields.priority.value
-        incident.major = incident.major or fields.major
-        if action is IncidentAction.JOIN:
-            await self._note(connection, incident.id, now, "event_joined", event.summary)
-        elif action is IncidentAction.REOPEN:
-            incident.status = IncidentStatus.NEW.value
-            incident.open_key = incident.correlation_key
-            incident.resolved_at = None
-            incident.closed_at = None
-            await self._note(connection, incident.id, now, "reopened", event.summary)
-        elif action is IncidentAction.RESOLVE:
-            incident.status = IncidentStatus.RESOLVED.value
-            incident.open_key = None
-            incident.resolved_at = now
-            await self._note(connection, incident.id, now, "resolved", "all events recovered")
-        elif action is IncidentAction.COMMENT:
-            text = event.mail.body if event.mail else event.summary
-            author = event.mail.sender if event.mail else event.source
-            await self._note(connection, incident.id, now, "comment", text, author=author)
-        await incident.save(using_db=connection)
-        return incident
-
-    async def _open(
-        self, connection: BaseDBAsyncClient, event: Event, decision: Decision, now: datetime
-    ) -> models.Incident:
-        fields = decision.incident
-        incident = await models.Incident.create(
-            using_db=connection,
-            title=fields.title[:512],
-            type=fields.type.value,
-            status=IncidentStatus.NEW.value,
-            priority=fields.priority.value,
-            impact=fields.impact,
-            urgency=fields.urgency,
-            major=fields.major,
-            service=fields.service,
-            ci=fields.ci,
-            environment=fields.environment,
-            category=fields.category,
-            assignment_group=fields.assignment_group,
-            requester=fields.requester,
-            correlation_key=decision.correlation_key,
-            open_key=decision.correlation_key,
-            event_count=1,
-            firing_events=1 if event.status is EventStatus.FIRING else 0,
-            response_due=decision.sla.response_due if decision.sla else None,
-            resolution_due=decision.sla.resolution_due if decision.sla else None,
-            linked_incident_id=decision.linked_incident_id,
-            created_at=now,
-            updated_at=now,
+    ) -> int:
+        rows = await connection.execute_query_dict(
+            self.sql(
+                "INSERT INTO occurrences (event_id, fingerprint, correlation_key, incident_id, "
+                "intake_id, outcome, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+            ),
+            [
+                event_id,
+                decision.fingerprint[:128],
+                decision.correlation_key[:255],
+                incident_id,
+                intake_id,
+                decision.outcome.value,
+                self.sql.time(now),
+            ],
         )
-        incident.key = incident_key(incident.id)
-        await incident.save(using_db=connection, update_fields=["key"])
-        await self._note(
+        return int(rows[0]["id"])
+
+    async def _adopt_pending(
+        self,
+        connection: BaseDBAsyncClient,
+        decision: Decision,
+        incident_id: int | None,
+        event_id: int,
+        now: datetime,
+    ) -> None:
+        """Events held below a threshold join the incident the threshold opened."""
+        if incident_id is None or decision.adopt_pending_since is None:
+            return
+        sql = self.sql
+        rows = await connection.execute_query_dict(
+            sql(
+                "SELECT id, count, status FROM events WHERE correlation_key = ? "
+                "AND incident_id IS NULL AND last_outcome = 'pending' AND last_seen >= ? "
+                "AND id <> ?"
+            ),
+            [decision.correlation_key, sql.time(decision.adopt_pending_since), event_id],
+        )
+        if not rows:
+            return
+        ids = [int(row["id"]) for row in rows]
+        firing = sum(1 for row in rows if row["status"] == "firing")
+        occurrences = sum(int(row["count"]) for row in rows)
+        await connection.execute_query(
+            sql(f"UPDATE events SET incident_id = ? WHERE id IN ({_marks(ids)})"),
+            [incident_id, *ids],
+        )
+        await connection.execute_query(
+            sql(
+                "UPDATE incidents SET event_count = event_count + ?, "
+                "firing_events = firing_events + ? WHERE id = ?"
+            ),
+            [occurrences, firing, incident_id],
+        )
+        await self.note(
             connection,
-            incident.id,
+            incident_id,
             now,
-            "opened",
-            event.summary,
-            data={"priority": fields.priority.value, "rules": ",".join(decision.matched_rules)},
+            "events_adopted",
+            f"{len(ids)} earlier events below the threshold joined",
         )
-        return incident
 
-    async def _note(
+    async def note(
         self,
         connection: BaseDBAsyncClient,
         incident_id: int,
@@ -327,67 +671,110 @@ class IncidentStore:
         text: str,
         *,
         author: str = "gateway",
-        data: dict[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
-        await models.TimelineEntry.create(
-            using_db=connection,
-            incident_id=incident_id,
-            at=now,
-            kind=kind,
-            author=author[:128],
-            text=text,
-            data=data or {},
+        await connection.execute_query(
+            self.sql(
+                "INSERT INTO timeline (incident_id, at, kind, author, text, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)"
+            ),
+            [
+                incident_id,
+                self.sql.time(now),
+                kind[:32],
+                author[:128],
+                text,
+                self.sql.json(dict(data or {})),
+            ],
         )
 
-    async def _add_notes(
-        self,
-        connection: BaseDBAsyncClient,
-        incident_id: int,
-        notes: tuple[TimelineNote, ...],
-        now: datetime,
+    async def _notes(
+        self, connection: BaseDBAsyncClient, incident_id: int, decision: Decision, now: datetime
     ) -> None:
-        for note in notes:
-            await self._note(
-                connection, incident_id, now, note.kind, note.text, data=dict(note.data)
-            )
+        for item in decision.notes:
+            await self.note(connection, incident_id, now, item.kind, item.text, data=item.data)
 
     async def _record_thread(
         self, connection: BaseDBAsyncClient, event: Event, incident_id: int, now: datetime
     ) -> None:
         if event.mail is None or not event.mail.message_id:
             return
-        exists = (
-            await models.MailThread.filter(message_id=event.mail.message_id)
-            .using_db(connection)
-            .exists()
+        await connection.execute_query(
+            self.sql(
+                "INSERT INTO mail_threads (message_id, incident_id, direction, created_at) "
+                "VALUES (?, ?, 'in', ?) ON CONFLICT (message_id) DO NOTHING"
+            ),
+            [event.mail.message_id[:255], incident_id, self.sql.time(now)],
         )
-        if not exists:
-            await models.MailThread.create(
-                using_db=connection,
-                message_id=event.mail.message_id[:255],
-                incident_id=incident_id,
-                direction="in",
-                created_at=now,
-            )
 
     async def _queue_routes(
         self,
         connection: BaseDBAsyncClient,
-        incident: models.Incident,
-        event_row: models.Event,
+        incident_id: int,
+        event: Event,
         decision: Decision,
+        occurrence_id: int,
         now: datetime,
     ) -> None:
         """Forwarding work is written in the same transaction as its cause."""
+        action = _OUTBOX_ACTION.get(decision.action)
+        if action is None or not decision.routes:
+            return
+        if action == "occurrence":
+            bucket = int(now.timestamp()) // _OCCURRENCE_BUCKET_SECONDS
+            suffix = str(bucket)
+        elif action == "create":
+            suffix = ""
+        else:
+            suffix = str(occurrence_id)
+        text = event.mail.body if event.mail and action == "comment" else event.summary
         for sink in decision.routes:
-            key = f"{incident.id}:{sink}:{decision.action.value}:{event_row.id}:{event_row.count}"
-            await models.OutboxRow.create(
-                using_db=connection,
-                incident_id=incident.id,
-                sink=sink,
-                action=decision.action.value,
-                idempotency_key=key[:255],
-                payload={"incident_id": incident.id, "event_id": event_row.id},
-                next_attempt_at=now,
-                created_at=now,
+            key = f"{incident_id}:{sink}:{action}" + (f":{suffix}" if suffix else "")
+            await connection.execute_query(
+                self.sql(
+                    "INSERT INTO outbox (incident_id, sink, action, idempotency_key, payload, "
+                    "state, attempts, next_attempt_at, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
+                    "ON CONFLICT (idempotency_key) DO NOTHING"
+                ),
+                [
+                    incident_id,
+                    sink[:64],
+                    action,
+                    key[:255],
+                    self.sql.json(
+                        {
+                            "incident_id": incident_id,
+                            "occurrence_id": occurrence_id,
+                            "text": text[:10_000],
+                            "outcome": decision.outcome.value,
+                        }
+                    ),
+                    self.sql.time(now),
+                    self.sql.time(now),
+                ],
             )
+
+
+_OUTBOX_ACTION: Mapping[IncidentAction, str] = {
+    IncidentAction.OPEN: "create",
+    IncidentAction.JOIN: "comment",
+    IncidentAction.UPDATE: "occurrence",
+    IncidentAction.REOPEN: "reopen",
+    IncidentAction.RESOLVE: "resolve",
+    IncidentAction.COMMENT: "comment",
+}
+
+
+def _incident_by_id(state: State, incident_id: int) -> IncidentState | None:
+    candidates = (state.incident, *state.referenced, *state.ancestor_incidents)
+    return next((found for found in candidates if found and found.id == incident_id), None)
+
+
+def _marks(values: list[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _json_path(name: str) -> str:
+    """A SQLite JSON path selecting one top-level key, whatever characters it has."""
+    return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'

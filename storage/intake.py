@@ -82,6 +82,12 @@ class IntakeWriter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.batches_committed = 0
+        # set while nothing waits to be committed: background work defers to intake
+        self.idle = asyncio.Event()
+        self.idle.set()
+        # unique keys for records with no natural one: a per-process prefix and a counter
+        self._auto_prefix = f"auto:{uuid.uuid4().hex}:"
+        self._auto_counter = 0
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[IntakeWriter]:
@@ -99,7 +105,12 @@ class IntakeWriter:
         """Store the record durably. Raises StorageUnavailable if it was not stored."""
         if self._closing or self._task is None or self._task.done():
             raise StorageUnavailable("intake writer is not running")
-        key = intake.dedup_key or f"auto:{uuid.uuid4().hex}"
+        if intake.dedup_key:
+            key = intake.dedup_key
+        else:
+            self._auto_counter += 1
+            key = f"{self._auto_prefix}{self._auto_counter}"
+        self.idle.clear()
         done: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(intake, key, done))
         # shield: a client that hangs up must not cancel a commit others share
@@ -119,6 +130,8 @@ class IntakeWriter:
                     break
                 batch.append(item)
             await self._commit_batch(batch)
+            if self._queue.empty():
+                self.idle.set()
 
     async def _commit_batch(self, batch: list[_Pending]) -> None:
         unique: dict[str, _Pending] = {}

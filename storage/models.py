@@ -92,6 +92,15 @@ class Incident(Model):
     response_breached = fields.BooleanField(default=False)
     resolution_breached = fields.BooleanField(default=False)
     linked_incident_id = fields.BigIntField(null=True)
+    owner = fields.CharField(max_length=128, default="")
+    # hold-down: resolve at this time unless an event fires again
+    resolve_after = fields.DatetimeField(null=True)
+    problem_candidate = fields.BooleanField(default=False)
+    related_incidents: fields.JSONField[list[int]] = fields.JSONField(default=list)
+    # sinks the incident is forwarded to, as decided when it opened
+    routes: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    # SLA escalation levels already done, e.g. "response:near_breach"
+    escalated: fields.JSONField[list[str]] = fields.JSONField(default=list)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     acknowledged_at = fields.DatetimeField(null=True)
@@ -105,7 +114,10 @@ class Incident(Model):
             ("priority", "id"),
             ("service", "id"),
             ("correlation_key", "id"),
+            ("ci", "status"),
             ("created_at",),
+            ("type", "id"),
+            ("major", "id"),
         )
 
 
@@ -132,12 +144,30 @@ class Event(Model):
     suppressed_by = fields.CharField(max_length=128, default="")
     flapping = fields.BooleanField(default=False)
     transitions: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    correlation_key = fields.CharField(max_length=255, default="")
     incident_id = fields.BigIntField(null=True)
     last_intake_id = fields.BigIntField(null=True)
 
     class Meta:
         table = "events"
         indexes = (("incident_id",), ("last_seen",), ("status", "id"))
+
+
+class Occurrence(Model):
+    """One evaluated event: the history behind thresholds, trends and replay."""
+
+    id = fields.BigIntField(primary_key=True)
+    event_id = fields.BigIntField()
+    fingerprint = fields.CharField(max_length=128)
+    correlation_key = fields.CharField(max_length=255)
+    incident_id = fields.BigIntField(null=True)
+    intake_id = fields.BigIntField(null=True)
+    outcome = fields.CharField(max_length=16)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "occurrences"
+        indexes = (("correlation_key", "at"), ("fingerprint", "at"), ("at",))
 
 
 class TimelineEntry(Model):

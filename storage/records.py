@@ -77,10 +77,10 @@ class RecordStore:
             )
 
     async def mark_processed(
-        self, connection: BaseDBAsyncClient, record_id: int, now: datetime
+        self, connection: BaseDBAsyncClient, record_ids: Sequence[int], now: datetime
     ) -> None:
         await (
-            models.IntakeRecordRow.filter(id=record_id)
+            models.IntakeRecordRow.filter(id__in=list(record_ids))
             .using_db(connection)
             .update(state="processed", processed_at=now, error=None, claimed_until=None)
         )

@@ -18,6 +18,7 @@ from storage.database import Database, DatabaseSettings, Dialect
 from storage.incidents import IncidentStore, active_silences
 from storage.intake import IntakeWriter, NewIntake
 from storage.migrations import MIGRATIONS, Migration, current_version, migrate
+from storage.sql import Sql
 from storage.views import IncidentFilter, get_incident, list_incidents
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -149,7 +150,9 @@ async def _evaluate_and_apply(db: Database, event: Event, now: datetime) -> tupl
     store = IncidentStore(db)
     async with db.transaction() as connection:
         lookup = rules.lookup(event, now)
-        state = await store.load_state(connection, lookup, await active_silences(connection, now))
+        state = await store.load_state(
+            connection, lookup, await active_silences(connection, store.sql, now)
+        )
         decision = rules.evaluate(event, state, now)
         applied = await store.apply(connection, event, decision, state, None, now)
     assert applied.incident_id is not None
@@ -231,7 +234,9 @@ async def test_silences_create_list_expire(db: Database) -> None:
     )
     assert created["state"] == "active"
     async with db.transaction() as connection:
-        assert [s.id for s in await active_silences(connection, T0)] == [created["id"]]
+        assert [s.id for s in await active_silences(connection, Sql(db.dialect), T0)] == [
+            created["id"]
+        ]
     assert await actions.expire_silence(created["id"], T0 + timedelta(minutes=5))
     assert not await actions.expire_silence(created["id"], T0 + timedelta(minutes=6))
     assert await actions.list_silences(T0 + timedelta(minutes=7), include_expired=False) == []
