@@ -2,7 +2,8 @@
 
 ``build(loaded) -> Services`` constructs objects and does no I/O.
 ``Services.started()`` enters each resource in order (database, schema,
-intake writer, pipeline, HTTP listener) and leaves them in reverse.
+intake writer, pipeline, SMTP listener, IMAP poller, HTTP listener) and
+leaves them in reverse.
 ``serve()`` is the daemon's main loop: signals only set events; SIGTERM
 drains within a deadline, SIGHUP reloads config and rules and keeps the old
 ones if the new ones do not validate.
@@ -27,9 +28,13 @@ from gateway.api import Api
 from gateway.config import LoadedConfig, load_config
 from gateway.errors import ConfigError, StorageUnavailable
 from gateway.http import build_http_app
+from gateway.imap import ImapPoller
+from gateway.mailintake import MailIntake
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline, PipelineSettings
 from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
+from gateway.smtp import SmtpListener, SmtpSettings
+from gateway.smtp_handler import MailHandler
 from gateway.systemd import Notifier
 from gateway.webhooks import WebhookIntake
 from storage.actions import Actions
@@ -60,6 +65,8 @@ class Services:
     api: Api
     notifier: Notifier
     instance: str
+    smtp: SmtpListener | None = None
+    imap: ImapPoller | None = None
     http_bound: list[str] = field(default_factory=list)
 
     @property
@@ -79,6 +86,8 @@ class Services:
             checks["database"] = str(exc)
             self.metrics.database_up.set(0)
         checks["listeners"] = "ok" if self.http_bound else "not bound"
+        if self.smtp is not None:
+            checks["smtp"] = "ok" if self.smtp.bound else "not bound"
         return all(value == "ok" for value in checks.values()), checks
 
     @asynccontextmanager
@@ -91,6 +100,10 @@ class Services:
             await stack.enter_async_context(self.writer.running())
             await stack.enter_async_context(self.pipeline.running())
             stack.push_async_callback(self._drain)
+            if self.smtp is not None:
+                await stack.enter_async_context(self.smtp.running())
+            if self.imap is not None:
+                await stack.enter_async_context(self.imap.running())
             runner = web.AppRunner(
                 build_http_app(
                     webhooks=self.webhooks,
@@ -156,6 +169,7 @@ def build(loaded: LoadedConfig) -> Services:
         ruleset=lambda: holder.current.ruleset,
         metrics=metrics,
         clock=utc_now,
+        intake_idle=writer.idle,
         settings=PipelineSettings(
             batch_size=config.pipeline.batch_size,
             recovery_interval_seconds=config.pipeline.recovery_interval_seconds,
@@ -172,6 +186,24 @@ def build(loaded: LoadedConfig) -> Services:
         sample_bytes=config.http.rejected_sample_bytes,
     )
     api = Api(actions=Actions(db), token=loaded.secrets.get("http.api_token"), clock=utc_now)
+    mail = MailIntake(writer=writer, handoff=pipeline.notify, metrics=metrics, clock=utc_now)
+    smtp = None
+    if config.smtp.enabled:
+        handler = MailHandler(
+            mailboxes=lambda: holder.current.mailboxes,
+            intake=mail,
+            max_recipients=config.smtp.max_recipients,
+            offer_auth=config.smtp.auth is not None,
+        )
+        smtp = SmtpListener(
+            SmtpSettings.from_config(config.smtp, loaded.secrets),
+            handler,
+            metrics,
+            drain_seconds=config.lifecycle.drain_seconds,
+        )
+    imap = None
+    if config.imap.accounts:
+        imap = ImapPoller.from_config(config.imap.accounts, loaded.secrets, mail, metrics)
     return Services(
         holder=holder,
         metrics=metrics,
@@ -183,6 +215,8 @@ def build(loaded: LoadedConfig) -> Services:
         api=api,
         notifier=Notifier(),
         instance=instance,
+        smtp=smtp,
+        imap=imap,
     )
 
 

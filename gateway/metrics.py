@@ -1,7 +1,8 @@
 """Prometheus metrics, one registry per daemon instance (no module globals).
 
 Labels are of bounded cardinality: channel, integration (from config),
-outcome, reason, priority. Never a fingerprint, an address or a subject.
+outcome, reason, priority, IMAP account and folder (from config). Never a
+fingerprint, an address or a subject.
 """
 
 from __future__ import annotations
@@ -96,6 +97,36 @@ class Metrics:
         self.reload_success.set(1)
         self.database_up = Gauge(
             f"{_PREFIX}_database_up", "1 if the database answered the last check.", registry=r
+        )
+        self.mail_messages = Counter(
+            f"{_PREFIX}_mail_messages_total",
+            "Mail received by SMTP or IMAP, by outcome "
+            "(accepted, duplicate, rejected, too_large, unavailable).",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.smtp_sessions = Gauge(
+            f"{_PREFIX}_smtp_sessions",
+            "SMTP sessions open now.",
+            registry=r,
+        )
+        self.smtp_connections = Counter(
+            f"{_PREFIX}_smtp_connections_total",
+            "SMTP connections, by outcome (accepted, refused_network, refused_busy).",
+            ["outcome"],
+            registry=r,
+        )
+        self.imap_poll_lag = Gauge(
+            f"{_PREFIX}_imap_poll_lag_seconds",
+            "Seconds since the folder was last found fully taken (worker started: since then).",
+            ["account", "folder"],
+            registry=r,
+        )
+        self.imap_errors = Counter(
+            f"{_PREFIX}_imap_errors_total",
+            "IMAP failures, by stage (connect, login, select, search, fetch, mark, idle).",
+            ["account", "stage"],
+            registry=r,
         )
 
     def render(self) -> bytes:

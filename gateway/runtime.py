@@ -8,18 +8,21 @@ never a mix.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import SecretStr
 
 from gateway.auth import Authenticator
-from gateway.config import LoadedConfig
+from gateway.config import LoadedConfig, MailboxConfig
+from gateway.mailintake import Mailbox, mailboxes_by_address
 from gateway.ratelimit import TokenBucket
 from gateway.webhooks import Integration
 from parsers.base import Parser
+from parsers.email import EmailParser
+from parsers.records import Event, IntakeRecord
 from parsers.registry import PARSERS
 from rules.decision import RuleSet
-from rules.placeholder import FingerprintRuleSet
+from rules.loader import load_ruleset
 
 # Samples of rejected bodies kept per integration: a burst, then a trickle.
 _SAMPLES_PER_SECOND = 1.0
@@ -32,6 +35,31 @@ class Runtime:
     integrations: Mapping[str, Integration]
     parsers: Mapping[str, Parser]  # by source (integration or mailbox name)
     ruleset: RuleSet
+    mailboxes: Mapping[str, Mailbox]  # by lower-cased address
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxParser:
+    """The email parser plus the mailbox's defaults: its service where the mail names
+    none, and its incident type as the label ``incident_type`` for rules to act on."""
+
+    parser: Parser
+    service: str
+    incident_type: str
+
+    @classmethod
+    def for_mailbox(cls, config: MailboxConfig) -> MailboxParser:
+        return cls(EmailParser.from_options(config.options), config.service, config.type)
+
+    def parse(self, record: IntakeRecord) -> list[Event]:
+        return [self._with_defaults(event) for event in self.parser.parse(record)]
+
+    def _with_defaults(self, event: Event) -> Event:
+        return replace(
+            event,
+            service=event.service or self.service,
+            labels={"incident_type": self.incident_type, **event.labels},
+        )
 
 
 def compile_runtime(loaded: LoadedConfig) -> Runtime:
@@ -57,11 +85,14 @@ def compile_runtime(loaded: LoadedConfig) -> Runtime:
             sample_limiter=TokenBucket(_SAMPLES_PER_SECOND, _SAMPLE_BURST),
         )
     parsers: dict[str, Parser] = {name: item.parser for name, item in integrations.items()}
+    for mailbox in config.mailboxes:
+        parsers[mailbox.name] = MailboxParser.for_mailbox(mailbox)
     return Runtime(
         loaded=loaded,
         integrations=integrations,
         parsers=parsers,
-        ruleset=FingerprintRuleSet(),
+        ruleset=load_ruleset(config.rules.dir, config.rules.catalogue),
+        mailboxes=mailboxes_by_address(config.mailboxes),
     )
 
 
