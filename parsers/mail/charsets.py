@@ -11,6 +11,7 @@ resort decodes UTF-8 with replacement characters.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -76,6 +77,11 @@ _UNDECLARED = frozenset(
     }
 )
 
+# What a charset label may look like (IANA names and their common misspellings).
+_LABEL = re.compile(r"[a-z0-9][a-z0-9._:+-]{0,39}")
+# Python codecs no mailer means: they rewrite text (escapes, IDNA) rather than decode it.
+_NOT_CHARSETS = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode"})
+
 # Codec names (as ``codecs.lookup`` spells them) of single-byte charsets: they
 # decode any byte, so decoding cleanly proves nothing about them.
 _SINGLE_BYTE_PREFIXES = ("iso8859", "cp125", "latin", "koi8", "mac-", "cp437", "cp850", "cp866")
@@ -130,10 +136,14 @@ def codecs_for(declared: str | None) -> tuple[str, ...] | None:
     known = _SUPERSETS.get(label)
     if known is not None:
         return known
-    try:
-        return (codecs.lookup(label).name,)
-    except LookupError:
+    if not _LABEL.fullmatch(label):
         return None
+    try:
+        name = codecs.lookup(label).name
+        b"a".decode(name, "ignore")  # bytes-to-bytes codecs (base64, zlib) are no text encodings
+    except (LookupError, UnicodeError):
+        return None
+    return None if name in _NOT_CHARSETS else (name,)
 
 
 def _strict(data: bytes, codec: str, *, complete: bool = True) -> str | None:
@@ -141,7 +151,7 @@ def _strict(data: bytes, codec: str, *, complete: bool = True) -> str | None:
     (``complete=False``) an unfinished character at the end is dropped."""
     try:
         return codecs.getincrementaldecoder(codec)().decode(data, final=complete)
-    except UnicodeDecodeError:
+    except UnicodeError:
         return None
 
 

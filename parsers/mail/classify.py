@@ -74,11 +74,20 @@ class Signals:
         return bool(self.bounce or self.auto_reply)
 
 
-def incident_keys(subject: str, prefix: str) -> tuple[str, ...]:
-    """Keys such as INC-000123 in [brackets] (also 【】), spelled with ``prefix``."""
-    pattern = re.compile(rf"[\[【]\s*{re.escape(prefix)}-(\d{{1,12}})\s*[\]】]", re.IGNORECASE)
-    keys = dict.fromkeys(f"{prefix}-{digits}" for digits in pattern.findall(subject))
-    return tuple(keys)[:_MAX_KEYS]
+class IncidentKeys:
+    """Incident keys such as INC-000123 in [brackets] (also 【】) of a subject, for one prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._tag = re.compile(rf"[\[【]\s*{re.escape(prefix)}-(\d{{1,12}})\s*[\]】]", re.I)
+
+    def found_in(self, subject: str) -> tuple[str, ...]:
+        """The keys in order, once each, spelled with the configured prefix."""
+        keys = dict.fromkeys(f"{self.prefix}-{digits}" for digits in self._tag.findall(subject))
+        return tuple(keys)[:_MAX_KEYS]
+
+    def removed_from(self, subject: str) -> str:
+        return self._tag.sub(" ", subject)
 
 
 def is_forward(subject: str) -> bool:
@@ -86,10 +95,9 @@ def is_forward(subject: str) -> bool:
     return bool(_FORWARD.match(subject))
 
 
-def event_name(subject: str, prefix: str) -> str:
+def event_name(subject: str, keys: IncidentKeys) -> str:
     """The subject without reply/forward prefixes and incident keys, short."""
-    keyless = re.sub(rf"[\[【]\s*{re.escape(prefix)}-\d{{1,12}}\s*[\]】]", " ", subject, flags=re.I)
-    name = single_line(_PREFIXES.sub("", single_line(keyless)))
+    name = single_line(_PREFIXES.sub("", single_line(keys.removed_from(subject))))
     return name[:_NAME_LIMIT] or NO_SUBJECT
 
 

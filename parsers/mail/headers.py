@@ -25,12 +25,14 @@ T = TypeVar("T")
 
 # What CPython's structured header parser raises on hostile input instead of
 # recording a defect: 'From: "' raises IndexError, 'From: <@[ ' raises
-# UnboundLocalError (a NameError), others AttributeError.
+# UnboundLocalError (a NameError), 'From: .x <a@b>' AttributeError, and a Date
+# with a twenty-digit day OverflowError.
 HEADER_PARSER_FAILURES = (
     errors.MessageError,
     AttributeError,
     LookupError,
     NameError,
+    OverflowError,
     TypeError,
     ValueError,
 )

@@ -35,6 +35,18 @@ def _b(text: str, codec: str, label: str) -> str:
         ("unknown-8bit", ()),
         ("", ()),
         ("no-such-charset", None),
+        # Python codecs that are no charsets: they raise, or rewrite instead of decoding
+        ("undefined", None),
+        ("base64", None),
+        ("zlib", None),
+        ("rot13", None),
+        ("unicode-escape", None),
+        ("idna", None),
+        # labels the codec registry itself chokes on
+        ("utf\x00-8", None),
+        ("gb\udcd5k", None),
+        ("x" * 100, None),
+        ("utf-7", ("utf-7",)),
     ],
 )
 def test_declared_labels_map_to_the_codecs_mailers_really_use(
