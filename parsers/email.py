@@ -1,10 +1,10 @@
 """Email intake: one RFC 5322 message in, one event with :class:`MailFacts` out.
 
-A mailbox or SMTP listener in config::
+A mailbox in config (SMTP or IMAP)::
 
     mailboxes:
       - name: helpdesk
-        kind: email
+        address: helpdesk@corp.example
         options:
           key_prefix: INC              # [INC-000123] in a subject marks a reply
           default_severity: medium
@@ -42,9 +42,9 @@ from parsers.mail.charsets import CharsetDecoder
 from parsers.mail.classify import (
     NO_SUBJECT,
     Envelope,
+    IncidentKeys,
     Signals,
     event_name,
-    incident_keys,
     is_forward,
     kind_of,
     signals,
@@ -160,6 +160,7 @@ class EmailParser:
 
     def __init__(self, options: EmailOptions) -> None:
         self._options = options
+        self._keys = IncidentKeys(options.key_prefix)
         self._monitoring_senders = frozenset(a.lower() for a in options.monitoring_senders)
 
     @classmethod
@@ -172,51 +173,65 @@ class EmailParser:
         return [self._event(_Reading(record, self._options))]
 
     def _event(self, reading: _Reading) -> Event:
-        options = self._options
         text = reading.text()
         subject = reading.subject()
         mailbox = reading.sender()
         alert = self._monitoring_alert(subject, text.full, mailbox)
         found = reading.signals(subject)
-        keys = incident_keys(subject, options.key_prefix)
-        kind = kind_of(found, alert is not None, keys)
-        own_text = text.full if is_forward(subject) else strip_history(text.full)
         priority = _priority(reading.headers)
         occurred_at = reading.sent_at()
-        facts = MailFacts(
-            kind=kind,
-            message_id=next(iter(reading.message_ids("message-id", 1)), ""),
-            subject=subject,
-            sender=mailbox.address if mailbox else "",
-            sender_name=mailbox.display_name if mailbox else "",
-            recipients=reading.recipients(),
-            in_reply_to=reading.message_ids("in-reply-to", options.max_references),
-            references=reading.message_ids("references", options.max_references),
-            incident_keys=keys,
-            body=own_text,
-            full_text=text.full,
-            attachments=reading.attachments(),
-            auto_submitted=found.auto_submitted,
-            bounced_message_ids=reading.bounced(text.full) if kind is MailKind.BOUNCE else (),
-            truncated=bool(reading.limits_hit) or text.truncated,
-            defects=reading.final_defects(text.truncated),
-        )
+        facts = self._facts(reading, text, subject, mailbox, found, alert)
         labels = _labels(facts, text.charset, found, priority, alert)
         if alert is not None:
             return _alert_event(reading.record, facts, alert, labels, occurred_at)
         return Event(
             source=reading.record.source,
             kind=KIND,
-            name=event_name(subject, options.key_prefix),
+            name=event_name(subject, self._keys),
             resource=facts.sender,
-            severity=Severity.HIGH if _HIGH_PRIORITY.match(priority) else options.default_severity,
+            severity=self._severity(priority),
             status=EventStatus.FIRING,
             summary=(subject or NO_SUBJECT)[:SUMMARY_LIMIT],
             occurred_at=occurred_at,
-            description=own_text[:DESCRIPTION_LIMIT],
+            description=facts.body[:DESCRIPTION_LIMIT],
             labels=labels,
             mail=facts,
         )
+
+    def _facts(
+        self,
+        reading: _Reading,
+        text: _Text,
+        subject: str,
+        mailbox: Mailbox | None,
+        found: Signals,
+        alert: MonitoringAlert | None,
+    ) -> MailFacts:
+        max_references = self._options.max_references
+        keys = self._keys.found_in(subject)
+        kind = kind_of(found, alert is not None, keys)
+        return MailFacts(
+            kind=kind,
+            message_id=next(iter(reading.message_ids("message-id", 1)), ""),
+            subject=subject,
+            sender=mailbox.address if mailbox else "",
+            sender_name=mailbox.display_name if mailbox else "",
+            recipients=reading.recipients(),
+            in_reply_to=reading.message_ids("in-reply-to", max_references),
+            references=reading.message_ids("references", max_references),
+            incident_keys=keys,
+            # A forward's point is the forwarded text: it is kept.
+            body=text.full if is_forward(subject) else strip_history(text.full),
+            full_text=text.full,
+            attachments=reading.attachments(),
+            auto_submitted=found.auto_submitted,
+            bounced_message_ids=reading.bounced(text.full) if kind is MailKind.BOUNCE else (),
+            truncated=bool(reading.limits_hit) or text.truncated,
+            defects=reading.final_defects(text.truncated),  # last: every step has noted its own
+        )
+
+    def _severity(self, priority: str) -> Severity:
+        return Severity.HIGH if _HIGH_PRIORITY.match(priority) else self._options.default_severity
 
     def _monitoring_alert(
         self, subject: str, text: str, mailbox: Mailbox | None

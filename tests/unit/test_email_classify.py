@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parsers.mail.classify import event_name, incident_keys, is_forward
+from parsers.mail.classify import IncidentKeys, event_name, is_forward
 from parsers.records import MailKind
 from tests.unit.test_email_support import facts, mail, parse
 
@@ -24,7 +24,7 @@ from tests.unit.test_email_support import facts, mail, parse
     ],
 )
 def test_incident_keys(subject: str, prefix: str, keys: tuple[str, ...]) -> None:
-    assert incident_keys(subject, prefix) == keys
+    assert IncidentKeys(prefix).found_in(subject) == keys
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_incident_keys(subject: str, prefix: str, keys: tuple[str, ...]) -> None
     ],
 )
 def test_event_name_is_the_subject_without_prefixes_and_keys(subject: str, name: str) -> None:
-    assert event_name(subject, "INC") == name
+    assert event_name(subject, IncidentKeys("INC")) == name
 
 
 @pytest.mark.parametrize(
