@@ -10,10 +10,16 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.config import LoadedConfig, config_path, load_config
 from gateway.errors import ConfigError
 from gateway.logs import configure_logging
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -36,7 +42,6 @@ def _parser() -> argparse.ArgumentParser:
 
     test = commands.add_parser("test-rules", help="run rule unit tests (YAML files)")
     test.add_argument("files", nargs="+", help="rule test files")
-    test.add_argument("--config", help=config_help)
 
     replay = commands.add_parser(
         "replay", help="re-run stored intake through the current rules and show what changes"
@@ -57,6 +62,8 @@ def _print_problems(error: ConfigError) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "test-rules":
+        return _test_rules([Path(name) for name in args.files])
     try:
         loaded = load_config(config_path(args.config))
     except ConfigError as exc:
@@ -68,20 +75,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gateway.runtime import compile_runtime
 
     try:
-        compile_runtime(loaded)
+        runtime = compile_runtime(loaded)
     except ConfigError as exc:
         _print_problems(exc)
         return EXIT_CONFIG
     if args.command == "check-config":
-        print(f"{loaded.path}: OK ({len(config.integrations)} integrations)")
+        print(
+            f"{loaded.path}: OK ({len(config.integrations)} integrations, "
+            f"rules {runtime.ruleset.version})"
+        )
         return EXIT_OK
     if args.command == "run":
         return _run(loaded)
-    if args.command == "test-rules":
-        print("test-rules: the rule engine is not configured in this build", file=sys.stderr)
+    return _replay(runtime, since=args.since, dry_run=args.dry_run, as_json=args.json)
+
+
+def _test_rules(files: list[Path]) -> int:
+    from rules.loader import load_ruleset
+    from rules.testing import run_rule_tests
+
+    missing = [path for path in files if not path.is_file()]
+    for path in missing:
+        print(f"{path}:0: file not found", file=sys.stderr)
+    if missing:
+        return EXIT_CONFIG
+    report = run_rule_tests(files, load_ruleset)
+    print(report.render())
+    return report.exit_status
+
+
+def _replay(runtime: Runtime, *, since: str | None, dry_run: bool, as_json: bool) -> int:
+    from gateway.replay import ReplayError, render_json, render_table, replay
+
+    start = None
+    if since:
+        try:
+            start = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            print(f"--since: not an ISO 8601 time: {since!r}", file=sys.stderr)
+            return EXIT_CONFIG
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+    try:
+        report = asyncio.run(replay(runtime, since=start, dry_run=dry_run))
+    except ReplayError as exc:
+        print(f"replay: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    print("replay: not available in this build", file=sys.stderr)
-    return EXIT_FAILED
+    print(render_json(report) if as_json else render_table(report))
+    return EXIT_OK
 
 
 def _run(loaded: LoadedConfig) -> int:

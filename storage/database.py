@@ -44,6 +44,8 @@ class DatabaseSettings:
     sqlite_synchronous: str = "full"
     pool_size: int = 10
     connect_timeout_seconds: float = 5.0
+    # False for tools that read a database a running daemon owns (replay)
+    exclusive: bool = True
 
 
 def dialect_of(url: str) -> Dialect:
@@ -136,8 +138,9 @@ class Database:
         if self.dialect is Dialect.SQLITE:
             path = sqlite_path(self.settings.url)
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = SqliteLock(path)
-            self._lock.acquire()
+            if self.settings.exclusive:
+                self._lock = SqliteLock(path)
+                self._lock.acquire()
         # tortoise caches prepared INSERT/UPDATE text per connection name, not
         # per engine: a process that opens SQLite and later PostgreSQL (tests,
         # tools) would reuse '?' placeholders on PostgreSQL.

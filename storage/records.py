@@ -15,7 +15,7 @@ from storage import models
 from storage.database import DATABASE_ERRORS, Database, Dialect
 
 
-def _record(row: models.IntakeRecordRow) -> IntakeRecord:
+def record_from_row(row: models.IntakeRecordRow) -> IntakeRecord:
     return IntakeRecord(
         id=row.id,
         channel=Channel(row.channel),
@@ -63,7 +63,7 @@ class RecordStore:
                 .using_db(connection)
                 .update(claimed_by=self._owner, claimed_until=now + lease)
             )
-        return [_record(row) for row in rows]
+        return [record_from_row(row) for row in rows]
 
     async def release_all_claims(self) -> int:
         """At start on SQLite: one process per file, so every claim is a dead one's."""
