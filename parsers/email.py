@@ -38,7 +38,7 @@ from gateway.errors import ParseError
 from parsers.base import DESCRIPTION_LIMIT, ORIGINAL_SEVERITY, SUMMARY_LIMIT
 from parsers.mail.addresses import Mailbox, recipients, sender
 from parsers.mail.bounded import Limits, MimePart, parse_bounded
-from parsers.mail.charsets import CharsetDecoder
+from parsers.mail.charsets import CharsetDecoder, Decoded
 from parsers.mail.classify import (
     NO_SUBJECT,
     Envelope,
@@ -129,6 +129,12 @@ class EmailOptions(BaseModel):
         le=64 * 1024 * 1024,
         description="bytes of body text decoded (over all text parts)",
     )
+    max_html_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="bytes of one HTML part converted to text (conversion is the costly step)",
+    )
     max_references: int = Field(
         default=100, ge=2, le=10_000, description="Message-IDs kept of References/In-Reply-To"
     )
@@ -152,7 +158,7 @@ class EmailOptions(BaseModel):
 class _Text:
     full: str
     charset: str  # of the first text part; "" without text
-    truncated: bool
+    limits_hit: tuple[str, ...]  # "max_text_bytes", "max_html_bytes"
 
 
 class EmailParser:
@@ -226,8 +232,8 @@ class EmailParser:
             attachments=reading.attachments(),
             auto_submitted=found.auto_submitted,
             bounced_message_ids=reading.bounced(text.full) if kind is MailKind.BOUNCE else (),
-            truncated=bool(reading.limits_hit) or text.truncated,
-            defects=reading.final_defects(text.truncated),  # last: every step has noted its own
+            truncated=bool(reading.limits_hit or text.limits_hit),
+            defects=reading.final_defects(text.limits_hit),  # last: every step has noted its own
         )
 
     def _severity(self, priority: str) -> Severity:
@@ -263,8 +269,38 @@ class _Reading:
             self._decoder.add_hint(declared_charset(part))
 
     def text(self) -> _Text:
-        parts = text_parts(self._body)
-        return _readable_text(parts, self._options.max_text_bytes, self._decoder, self._defects)
+        """The body parts decoded and joined, HTML as text, within the byte limits."""
+        texts: list[str] = []
+        charset = ""
+        limits_hit: dict[str, None] = {}
+        budget = self._options.max_text_bytes
+        for part in text_parts(self._body):
+            data, limit = self._within_limits(part, budget)
+            if limit:
+                limits_hit.setdefault(limit, None)
+            if not data:
+                continue
+            budget -= len(data)
+            readable = self._readable(part, data, complete=len(data) == len(part.data))
+            charset = charset or readable.charset
+            texts.append(readable.text)
+        return _Text("\n\n".join(text for text in texts if text), charset, tuple(limits_hit))
+
+    def _within_limits(self, part: TextPart, budget: int) -> tuple[bytes, str]:
+        """The part's bytes cut to what may still be read, and the limit that cut them."""
+        html_limit = self._options.max_html_bytes
+        if part.subtype == "html" and html_limit < budget:
+            return part.data[:html_limit], "max_html_bytes" if len(part.data) > html_limit else ""
+        return part.data[: max(budget, 0)], "max_text_bytes" if len(part.data) > budget else ""
+
+    def _readable(self, part: TextPart, data: bytes, *, complete: bool) -> Decoded:
+        """One part's bytes as normalised text (HTML converted) and the charset used."""
+        html = part.subtype == "html"
+        declared = part.charset or (_html_meta_charset(data) if html else None)
+        decoded = self._decoder.decode(data, declared, complete=complete)
+        self._defects.add(decoded.defect and f"body_{decoded.defect}")
+        text = html_to_text(decoded.text) if html else decoded.text
+        return Decoded(normalized(text), decoded.charset, decoded.defect)
 
     def subject(self) -> str:
         raw = first(self.headers, "subject") or ""
@@ -319,38 +355,12 @@ class _Reading:
             return received_at
         return sent
 
-    def final_defects(self, text_truncated: bool) -> tuple[str, ...]:
+    def final_defects(self, text_limits_hit: tuple[str, ...]) -> tuple[str, ...]:
         """All defects noted, the stdlib parser's and the limits hit included."""
         stdlib_defects(self.root, self._defects)
-        for limit in self.limits_hit:
+        for limit in (*self.limits_hit, *text_limits_hit):
             self._defects.add(f"limit:{limit}")
-        if text_truncated:
-            self._defects.add("limit:max_text_bytes")
         return self._defects.as_tuple()
-
-
-def _readable_text(
-    parts: list[TextPart], budget: int, decoder: CharsetDecoder, defects: Defects
-) -> _Text:
-    """The body parts decoded and joined; HTML as text. At most ``budget`` bytes are read."""
-    texts: list[str] = []
-    charset = ""
-    truncated = False
-    for part in parts:
-        if budget <= 0:
-            truncated = True
-            break
-        data = part.data[:budget]
-        complete = len(data) == len(part.data)
-        truncated = truncated or not complete
-        budget -= len(data)
-        declared = part.charset or (_html_meta_charset(data) if part.subtype == "html" else None)
-        decoded = decoder.decode(data, declared, complete=complete)
-        defects.add(decoded.defect and f"body_{decoded.defect}")
-        charset = charset or decoded.charset
-        text = html_to_text(decoded.text) if part.subtype == "html" else decoded.text
-        texts.append(normalized(text))
-    return _Text("\n\n".join(text for text in texts if text), charset, truncated)
 
 
 def _html_meta_charset(data: bytes) -> str | None:

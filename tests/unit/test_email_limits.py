@@ -134,6 +134,18 @@ def test_body_text_stops_at_max_text_bytes_without_a_broken_character() -> None:
     assert "\ufffd" not in mail_facts.full_text
 
 
+def test_html_is_converted_only_up_to_max_html_bytes() -> None:
+    html = "<p>First paragraph.</p>" + "<table><tr><td>a</td><td>b</td></tr></table>" * 20_000
+    raw = mail([("Content-Type", "text/html; charset=utf-8")], html)
+
+    mail_facts = facts(parse(raw, {"max_html_bytes": 64 * 1024}))
+
+    assert mail_facts.truncated is True
+    assert "limit:max_html_bytes" in mail_facts.defects
+    assert mail_facts.body.startswith("First paragraph.\n\na  b")
+    assert mail_facts.body.count("a  b") < 64 * 1024 // 44 + 1
+
+
 def test_text_parts_past_the_budget_are_not_decoded() -> None:
     raw = many_parts(20)
 
