@@ -133,7 +133,7 @@ class EmailOptions(BaseModel):
         default=256 * 1024,
         ge=1024,
         le=64 * 1024 * 1024,
-        description="bytes of one HTML part converted to text (conversion is the costly step)",
+        description="bytes of HTML converted to text, over all HTML parts (the costly step)",
     )
     max_references: int = Field(
         default=100, ge=2, le=10_000, description="Message-IDs kept of References/In-Reply-To"
@@ -273,25 +273,21 @@ class _Reading:
         texts: list[str] = []
         charset = ""
         limits_hit: dict[str, None] = {}
-        budget = self._options.max_text_bytes
+        options = self._options
+        budget = {
+            "max_text_bytes": options.max_text_bytes,
+            "max_html_bytes": options.max_html_bytes,
+        }
         for part in text_parts(self._body):
-            data, limit = self._within_limits(part, budget)
+            data, limit = _within_limits(part, budget)
             if limit:
                 limits_hit.setdefault(limit, None)
             if not data:
                 continue
-            budget -= len(data)
             readable = self._readable(part, data, complete=len(data) == len(part.data))
             charset = charset or readable.charset
             texts.append(readable.text)
         return _Text("\n\n".join(text for text in texts if text), charset, tuple(limits_hit))
-
-    def _within_limits(self, part: TextPart, budget: int) -> tuple[bytes, str]:
-        """The part's bytes cut to what may still be read, and the limit that cut them."""
-        html_limit = self._options.max_html_bytes
-        if part.subtype == "html" and html_limit < budget:
-            return part.data[:html_limit], "max_html_bytes" if len(part.data) > html_limit else ""
-        return part.data[: max(budget, 0)], "max_text_bytes" if len(part.data) > budget else ""
 
     def _readable(self, part: TextPart, data: bytes, *, complete: bool) -> Decoded:
         """One part's bytes as normalised text (HTML converted) and the charset used."""
@@ -361,6 +357,17 @@ class _Reading:
         for limit in (*self.limits_hit, *text_limits_hit):
             self._defects.add(f"limit:{limit}")
         return self._defects.as_tuple()
+
+
+def _within_limits(part: TextPart, budget: dict[str, int]) -> tuple[bytes, str]:
+    """The part's bytes cut to what the budget still allows (which it then spends),
+    and the name of the limit that cut them."""
+    limits = ("max_text_bytes", "max_html_bytes") if part.subtype == "html" else ("max_text_bytes",)
+    tightest = min(limits, key=budget.__getitem__)
+    data = part.data[: budget[tightest]]
+    for limit in limits:
+        budget[limit] -= len(data)
+    return data, tightest if len(data) < len(part.data) else ""
 
 
 def _html_meta_charset(data: bytes) -> str | None:

@@ -146,6 +146,18 @@ def test_html_is_converted_only_up_to_max_html_bytes() -> None:
     assert mail_facts.body.count("a  b") < 64 * 1024 // 44 + 1
 
 
+def test_the_html_budget_is_shared_by_all_html_parts() -> None:
+    part = "--m\r\nContent-Type: text/html\r\n\r\n<p>" + "x" * 40_000 + "</p>\r\n"
+    plain = "--m\r\nContent-Type: text/plain\r\n\r\nplain text\r\n"
+    raw = mail([("Content-Type", 'multipart/mixed; boundary="m"')], part * 2 + plain + "--m--\r\n")
+
+    mail_facts = facts(parse(raw, {"max_html_bytes": 64 * 1024}))
+
+    assert "limit:max_html_bytes" in mail_facts.defects
+    assert 64 * 1024 - 20 < mail_facts.body.count("x") < 64 * 1024
+    assert mail_facts.body.endswith("plain text")  # plain text has its own, larger budget
+
+
 def test_text_parts_past_the_budget_are_not_decoded() -> None:
     raw = many_parts(20)
 
