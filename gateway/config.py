@@ -108,6 +108,8 @@ def _secret(value: Any) -> Any:
 
 
 class StorageConfig(_Frozen):
+    """Where intake records, events and incidents are kept."""
+
     url: str = Field(
         default="sqlite://./data/intake-gateway.sqlite3",
         description="sqlite://PATH (embedded) or postgres://user@host:5432/db; "
@@ -120,7 +122,12 @@ class StorageConfig(_Frozen):
         default=512, ge=1, le=10_000, description="intake records committed in one transaction"
     )
     pool_size: int = Field(default=10, ge=1, le=200, description="PostgreSQL connections")
-    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    connect_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="how long to wait for a connection or a health check before answering 503",
+    )
 
     @field_validator("url")
     @classmethod
@@ -131,6 +138,8 @@ class StorageConfig(_Frozen):
 
 
 class HttpConfig(_Frozen):
+    """The HTTP listener: webhooks, the JSON API, health and metrics."""
+
     listen: Listen = Field(default=ListenAddress("127.0.0.1", 8080), description="host:port")
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="largest webhook body accepted (after gzip)"
@@ -151,7 +160,9 @@ class HttpConfig(_Frozen):
 class AuthConfig(_Frozen):
     """How a webhook sender proves who it is."""
 
-    type: Literal["none", "bearer", "basic", "hmac"] = "none"
+    type: Literal["none", "bearer", "basic", "hmac"] = Field(
+        default="none", description="none, bearer token, HTTP basic, or HMAC-SHA256 signature"
+    )
     token: SecretRef | None = Field(default=None, description="bearer: the expected token")
     username: str | None = Field(default=None, description="basic: user name")
     password: SecretRef | None = Field(default=None, description="basic: password")
@@ -164,7 +175,12 @@ class AuthConfig(_Frozen):
         description="hmac: header with the Unix time the sender signed; "
         "the signed text is '<timestamp>.<body>'",
     )
-    replay_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    replay_window_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=86_400,
+        description="hmac: a signature older (or newer) than this is refused as a replay",
+    )
 
     _secrets = field_validator("token", "password", "secret", mode="before")(_secret)
 
@@ -178,24 +194,34 @@ class AuthConfig(_Frozen):
 
 
 class RateLimitConfig(_Frozen):
+    """A token bucket: a sustained rate and a burst on top."""
+
     per_second: float = Field(gt=0, description="sustained requests per second")
     burst: int = Field(default=0, ge=0, description="extra requests allowed at once")
 
 
 class EventDefaults(_Frozen):
-    service: str = ""
-    environment: str = ""
-    ci: str = ""
+    """Values for events that do not carry their own."""
+
+    service: str = Field(default="", description="service of events without one")
+    environment: str = Field(default="", description="environment (prod, staging, ...)")
+    ci: str = Field(default="", description="configuration item of events without one")
 
 
 class IntegrationConfig(_Frozen):
+    """A sender of webhooks: POST /webhooks/{name}, read by the parser of its kind."""
+
     name: str = Field(pattern=_NAME_PATTERN, description="the {name} in POST /webhooks/{name}")
     kind: str = Field(description="parser kind: generic, alertmanager, grafana, zabbix, nagios")
-    auth: AuthConfig = AuthConfig()
+    auth: AuthConfig = Field(default=AuthConfig(), description="how the sender authenticates")
     options: dict[str, Any] = Field(default_factory=dict, description="options of the kind")
-    defaults: EventDefaults = EventDefaults()
+    defaults: EventDefaults = Field(
+        default=EventDefaults(), description="field values for events that lack them"
+    )
     max_body_bytes: int | None = Field(default=None, ge=64, description="overrides http's")
-    rate_limit: RateLimitConfig | None = None
+    rate_limit: RateLimitConfig | None = Field(
+        default=None, description="requests per second accepted; unset: no limit"
+    )
     delivery_id_header: str | None = Field(
         default=None,
         description="header naming a unique delivery (e.g. X-GitHub-Delivery); "
@@ -252,6 +278,8 @@ class MailboxConfig(_Frozen):
 
 
 class SmtpTlsConfig(_Frozen):
+    """STARTTLS for the SMTP listener."""
+
     cert_file: Path = Field(description="PEM certificate (chain) offered after STARTTLS")
     key_file: Path = Field(description="PEM private key of cert_file")
     require_tls: bool = Field(
@@ -274,6 +302,8 @@ class SmtpTlsConfig(_Frozen):
 
 
 class SmtpUserConfig(_Frozen):
+    """One login accepted by SMTP AUTH."""
+
     username: str = Field(min_length=1, max_length=255, description="AUTH user name")
     password: SecretRef = Field(description="AUTH password: {env: NAME} or {file: /path}")
 
@@ -429,6 +459,8 @@ class ImapAccountConfig(_Frozen):
 
 
 class ImapConfig(_Frozen):
+    """Mail fetched from IMAP accounts (for mailboxes hosted elsewhere)."""
+
     accounts: tuple[ImapAccountConfig, ...] = Field(
         default=(), description="IMAP accounts to take mail from; empty: IMAP is off"
     )
@@ -441,6 +473,8 @@ class ImapConfig(_Frozen):
 
 
 class RulesConfig(_Frozen):
+    """Rule files and the service catalogue, compiled at start and on reload."""
+
     dir: Path = Field(default=Path("config/rules"), description="directory of *.yaml rule files")
     catalogue: Path | None = Field(
         default=Path("config/catalogue.yaml"), description="service catalogue; null for none"
@@ -448,6 +482,8 @@ class RulesConfig(_Frozen):
 
 
 class PipelineConfig(_Frozen):
+    """The worker that turns stored intake into events and incidents."""
+
     batch_size: int = Field(default=256, ge=1, le=10_000, description="records per transaction")
     recovery_interval_seconds: float = Field(
         default=5.0, gt=0, description="how often stored but unprocessed records are picked up"
@@ -458,13 +494,19 @@ class PipelineConfig(_Frozen):
 
 
 class LoggingConfig(_Frozen):
-    level: Literal["debug", "info", "warning", "error"] = "info"
+    """structlog output on standard error."""
+
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="least severe level written; debug may include headers"
+    )
     format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: readable on a terminal, JSON otherwise"
     )
 
 
 class LifecycleConfig(_Frozen):
+    """Shutdown and the systemd watchdog."""
+
     drain_seconds: float = Field(
         default=8.0, gt=0, le=300, description="SIGTERM: time to finish in-flight work"
     )
@@ -474,6 +516,8 @@ class LifecycleConfig(_Frozen):
 
 
 class GatewayConfig(_Frozen):
+    """The whole of config/gateway.yaml."""
+
     storage: StorageConfig = StorageConfig()
     http: HttpConfig = HttpConfig()
     integrations: tuple[IntegrationConfig, ...] = ()
