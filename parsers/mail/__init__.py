@@ -1,5 +1,7 @@
 """Helpers of the email parser (``parsers/email.py``), one job per module.
 
+- ``options``: the parser's options (a frozen pydantic model).
+- ``reading``: one message being read; each piece of its event read once.
 - ``charsets``: charset names to codecs, and decoding that never gives up.
 - ``headers``: raw header values, RFC 2047 words, Message-ID lists.
 - ``addresses``: From/To/Cc parsing that refuses ambiguous addresses.
