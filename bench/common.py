@@ -85,12 +85,15 @@ def peak_rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def process(command: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Iterator[
-    subprocess.Popen[bytes]
-]:
+def process(
+    command: Sequence[str], log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            list(command), stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
+            list(command),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
             env={**os.environ, **(env or {})},
         )
     try:
@@ -110,7 +113,7 @@ async def wait_http(url: str, proc: subprocess.Popen[bytes], within: float = 30.
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+                raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
             try:
                 async with http.get(url) as response:
                     if response.status < 500:
@@ -182,7 +185,8 @@ def print_table(rows: Sequence[Row], title: str = "intake-gateway benchmarks") -
         peer = row.peer
         peer_text = (
             f"{peer.per_second:>12.0f} {peer.p50_ms:>8.2f} {peer.p99_ms:>8.2f}"
-            if peer else f"{'-':>12} {'-':>8} {'-':>8}"
+            if peer
+            else f"{'-':>12} {'-':>8} {'-':>8}"
         )
         ratio = f"{row.ratio:>6.2f}" if row.ratio is not None else f"{'-':>6}"
         ours = row.ours
@@ -199,11 +203,19 @@ def print_table(rows: Sequence[Row], title: str = "intake-gateway benchmarks") -
 def write_json(path: Path, rows: Sequence[Row]) -> None:
     path.write_bytes(
         orjson.dumps(
-            {"machine": machine(), "rows": [
-                {"scenario": r.scenario, "ours": _fig(r.ours),
-                 "peer": _fig(r.peer) if r.peer else None, "ratio": r.ratio, "target": r.target}
-                for r in rows
-            ]},
+            {
+                "machine": machine(),
+                "rows": [
+                    {
+                        "scenario": r.scenario,
+                        "ours": _fig(r.ours),
+                        "peer": _fig(r.peer) if r.peer else None,
+                        "ratio": r.ratio,
+                        "target": r.target,
+                    }
+                    for r in rows
+                ],
+            },
             option=orjson.OPT_INDENT_2,
         )
     )
@@ -211,9 +223,13 @@ def write_json(path: Path, rows: Sequence[Row]) -> None:
 
 def _fig(value: Figure) -> dict[str, float | int | str]:
     return {
-        "name": value.name, "per_second": value.per_second, "p50_ms": value.p50_ms,
-        "p99_ms": value.p99_ms, "peak_rss_mb": value.peak_rss_mb,
-        "requests": value.requests, "errors": value.errors,
+        "name": value.name,
+        "per_second": value.per_second,
+        "p50_ms": value.p50_ms,
+        "p99_ms": value.p99_ms,
+        "peak_rss_mb": value.peak_rss_mb,
+        "requests": value.requests,
+        "errors": value.errors,
     }
 
 

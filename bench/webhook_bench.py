@@ -57,8 +57,9 @@ async def measure(total: int, concurrency: int, db_url: str | None, label: str) 
             )
             ours = figure("intake-gateway", total, elapsed, latencies, errors, proc.pid)
         bare_port = free_port()
-        with process([PYTHON, "-m", "bench.bare_http", str(bare_port)],
-                     directory / "bare.log") as proc:
+        with process(
+            [PYTHON, "-m", "bench.bare_http", str(bare_port)], directory / "bare.log"
+        ) as proc:
             base = f"http://127.0.0.1:{bare_port}"
             await wait_http(f"{base}/readyz", proc)
             await post_load(f"{base}/webhooks/generic", _alert, total=500, concurrency=concurrency)
@@ -66,8 +67,12 @@ async def measure(total: int, concurrency: int, db_url: str | None, label: str) 
                 f"{base}/webhooks/generic", _alert, total=total, concurrency=concurrency
             )
             peer = figure("bare aiohttp (no commit)", total, elapsed, latencies, errors, proc.pid)
-    return Row(f"generic webhook intake ({label}) vs bare aiohttp", ours, peer,
-               target=">= 0.40 of the bare ceiling")
+    return Row(
+        f"generic webhook intake ({label}) vs bare aiohttp",
+        ours,
+        peer,
+        target=">= 0.40 of the bare ceiling",
+    )
 
 
 def main() -> None:
