@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
 
 from gateway.errors import StorageUnavailable
 from sinks.delivery import OutboxAction, TicketRef
@@ -155,9 +156,7 @@ class OutboxStore:
     def _mark(self, index: int) -> str:
         return self._db.placeholder(index)
 
-    async def claim(
-        self, sink: str, limit: int, now: datetime, lease: timedelta
-    ) -> list[Claim]:
+    async def claim(self, sink: str, limit: int, now: datetime, lease: timedelta) -> list[Claim]:
         """Lease up to ``limit`` due head rows of ``sink``, each with its mergeable followers."""
         if limit <= 0:
             return []
@@ -241,12 +240,26 @@ class OutboxStore:
     async def reschedule(
         self, claim: Claim, when: datetime, error: str | None, response: str | None
     ) -> None:
-        """Try again at ``when``; with no error this is a deferral (throttle, open circuit)."""
+        """Try again at ``when``; with no error this is a deferral (throttle, open circuit),
+        which does not count as an attempt."""
         values: dict[str, Any] = {"next_attempt_at": when}
         if error is not None:
             values["last_error"] = error[:_TEXT_KEPT]
             values["response"] = (response or "")[:_TEXT_KEPT]
+        else:
+            values["attempts"] = F("attempts") - 1
         await self._settle(claim.ids, **values)
+
+    async def blocked_behind(self, claim: Claim) -> bool:
+        """Whether later rows of the claim's incident and sink wait for it."""
+        if claim.head.incident_id is None:
+            return False
+        return await models.OutboxRow.filter(
+            incident_id=claim.head.incident_id,
+            sink=claim.head.sink,
+            state=PENDING,
+            id__gt=max(claim.ids),
+        ).exists()
 
     async def dead_letter(
         self,

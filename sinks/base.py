@@ -1,0 +1,51 @@
+"""What HTTP sinks share: name, session, templates, timeout, and the template roles."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import aiohttp
+
+from sinks.delivery import Delivered, Delivery, TicketRef
+from sinks.http import Answer, call
+from sinks.templates import Templates
+
+TICKET_TEMPLATES: Mapping[str, str] = {
+    "summary": "ticket_summary.txt.j2",
+    "description": "ticket_description.txt.j2",
+    "comment": "ticket_comment.txt.j2",
+}
+
+
+class HttpSink:
+    """Base of the HTTP sinks; a sink without tickets sends every action the same way."""
+
+    kind: ClassVar[str] = ""
+    tracks_tickets: ClassVar[bool] = False
+    can_lookup: ClassVar[bool] = False
+    TEMPLATES: ClassVar[Mapping[str, str]] = TICKET_TEMPLATES
+
+    def __init__(
+        self, name: str, session: aiohttp.ClientSession, templates: Templates, timeout: float
+    ) -> None:
+        self._name = name
+        self._session = session
+        self._templates = templates
+        self._timeout = timeout
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def _call(self, method: str, url: str, **options: Any) -> Answer:
+        return await call(self._session, method, url, seconds=self._timeout, **options)
+
+    async def create(self, delivery: Delivery) -> Delivered:
+        return await self.apply(delivery, None)
+
+    async def apply(self, delivery: Delivery, ticket: TicketRef | None) -> Delivered:
+        raise NotImplementedError
+
+    async def lookup(self, delivery: Delivery) -> TicketRef | None:
+        return None

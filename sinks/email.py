@@ -1,0 +1,95 @@
+"""Mail: one thread per incident, replies thread back to it.
+
+The first mail's Message-ID is the "ticket"; later mails carry In-Reply-To
+and References to it, so mail clients and help desks keep one thread. Every
+Message-ID is derived from the row's idempotency key, so a retried mail
+carries the same one and a receiver can drop the repeat. Nothing from the
+incident reaches a header with a CR or LF in it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import ClassVar, Protocol
+
+from gateway.sinkconfig import EmailSinkConfig
+from sinks.delivery import Delivered, Delivery, TicketRef
+from sinks.templates import Templates
+
+
+class MailTransport(Protocol):
+    async def send(self, message: EmailMessage, sender: str, recipients: list[str]) -> str: ...
+
+
+def one_line(text: str) -> str:
+    """Header-safe: control characters (CR and LF above all) become spaces."""
+    return " ".join("".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text).split())
+
+
+def message_id(idempotency_key: str, incident_key: str, domain: str) -> str:
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+    return f"<{one_line(incident_key) or 'incident'}.{digest}@{domain}>"
+
+
+class EmailSink:
+    kind: ClassVar[str] = "email"
+    tracks_tickets: ClassVar[bool] = True
+    can_lookup: ClassVar[bool] = False
+    TEMPLATES: ClassVar[Mapping[str, str]] = {
+        "subject": "email_subject.txt.j2",
+        "body": "email_body.txt.j2",
+    }
+
+    def __init__(
+        self, config: EmailSinkConfig, transport: MailTransport, templates: Templates
+    ) -> None:
+        self._config = config
+        self._transport = transport
+        self._templates = templates
+
+    @property
+    def name(self) -> str:
+        return self._config.name
+
+    async def create(self, delivery: Delivery) -> Delivered:
+        return await self._send(delivery, None)
+
+    async def apply(self, delivery: Delivery, ticket: TicketRef | None) -> Delivered:
+        return await self._send(delivery, ticket)
+
+    async def lookup(self, delivery: Delivery) -> TicketRef | None:
+        return None
+
+    def compose(self, delivery: Delivery, thread: TicketRef | None) -> EmailMessage:
+        context = delivery.context()
+        message = EmailMessage()
+        own_id = message_id(delivery.idempotency_key, delivery.key, self._config.message_id_domain)
+        message["From"] = self._config.from_address
+        message["To"] = ", ".join(self._config.to)
+        message["Subject"] = one_line(self._templates.render("subject", context))[:900]
+        message["Date"] = formatdate(localtime=False, usegmt=True)
+        message["Message-ID"] = own_id
+        if thread is not None:
+            root = one_line(thread.ticket_id)
+            message["In-Reply-To"] = root
+            message["References"] = root
+        message["Auto-Submitted"] = "auto-generated"
+        message["X-Auto-Response-Suppress"] = "All"
+        message["X-Intake-Incident"] = one_line(delivery.key)
+        message.set_content(self._templates.render("body", context) + "\n")
+        return message
+
+    async def _send(self, delivery: Delivery, thread: TicketRef | None) -> Delivered:
+        message = self.compose(delivery, thread)
+        own_id = str(message["Message-ID"])
+        reply = await self._transport.send(
+            message, self._config.from_address, list(self._config.to)
+        )
+        return Delivered(
+            ticket=TicketRef(own_id) if thread is None else None,
+            response=reply,
+            message_ids=(own_id,),
+        )
