@@ -52,12 +52,18 @@ class FingerprintRuleSet:
         if incident is None:
             if not firing:
                 return Decision(
-                    keys.fingerprint, keys.correlation_key, EventOutcome.RESOLVED,
-                    IncidentAction.NONE, fields,
+                    keys.fingerprint,
+                    keys.correlation_key,
+                    EventOutcome.RESOLVED,
+                    IncidentAction.NONE,
+                    fields,
                 )
             return Decision(
-                keys.fingerprint, keys.correlation_key, EventOutcome.NEW,
-                IncidentAction.OPEN, fields,
+                keys.fingerprint,
+                keys.correlation_key,
+                EventOutcome.NEW,
+                IncidentAction.OPEN,
+                fields,
             )
         if firing:
             outcome = EventOutcome.DEDUPLICATED if state.event else EventOutcome.NEW
@@ -66,6 +72,10 @@ class FingerprintRuleSet:
             outcome = EventOutcome.RESOLVED
             action = IncidentAction.RESOLVE if incident.status.is_open else IncidentAction.NONE
         return Decision(
-            keys.fingerprint, keys.correlation_key, outcome, action, fields,
+            keys.fingerprint,
+            keys.correlation_key,
+            outcome,
+            action,
+            fields,
             incident_id=incident.id,
         )
