@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from parsers.mail.bounded import Limits
 from parsers.records import Severity
+
+_ADDRESS = r"^[^@\s<>]+@[^@\s<>]+$"
 
 
 class EmailOptions(BaseModel):
@@ -26,7 +30,7 @@ class EmailOptions(BaseModel):
         default=True,
         description="turn Nagios/Icinga and Zabbix notification mail into their alerts",
     )
-    monitoring_senders: tuple[str, ...] = Field(
+    monitoring_senders: tuple[Annotated[str, StringConstraints(pattern=_ADDRESS)], ...] = Field(
         default=(),
         description="addresses whose mail may be monitoring notifications; empty: any sender",
     )
@@ -56,11 +60,13 @@ class EmailOptions(BaseModel):
     max_date_age_days: int = Field(
         default=30,
         ge=1,
+        le=3650,
         description="a Date header older than this (before receipt) is not believed",
     )
     max_date_ahead_hours: int = Field(
         default=24,
         ge=0,
+        le=24 * 365,
         description="a Date header further than this after receipt is not believed",
     )
 

@@ -31,6 +31,8 @@ def test_every_option_has_a_default_and_a_description() -> None:
         {"max_depth": 101},  # deeper would reach the interpreter's recursion limit
         {"max_header_bytes": 10},
         {"default_severity": "urgent"},
+        {"monitoring_senders": ["nagios"]},
+        {"max_date_age_days": 10**9},  # would overflow timedelta at parse time
     ],
 )
 def test_bad_options_are_refused(options: dict[str, Any]) -> None:
