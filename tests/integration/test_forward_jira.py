@@ -118,7 +118,7 @@ async def test_v3_sends_documents_and_a_custom_field_finds_the_issue(
 async def test_500_then_a_timeout_hiding_success_still_makes_one_issue(
     db: Database, jira: FakeJira
 ) -> None:
-    incident_id, key = await new_incident(db)
+    incident_id, _ = await new_incident(db)
     await queue(db, incident_id, "jira", OutboxAction.CREATE, "create")
     jira.fail(
         Fault("POST", "/rest/api/2/issue", status=500, body={"errorMessages": ["boom"]}),
