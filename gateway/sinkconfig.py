@@ -180,36 +180,36 @@ class PagerDutySinkConfig(_SinkBase):
     )
 
 
-class _ChatBase(_SinkBase):
+class ChatSinkConfig(_SinkBase):
     url: SecretRef = Field(description="the incoming webhook URL (it carries the token)")
 
 
-class SlackSinkConfig(_ChatBase):
+class SignedChatSinkConfig(ChatSinkConfig):
+    secret: SecretRef | None = Field(
+        default=None, description="the robot's signing secret; none: unsigned"
+    )
+
+
+class SlackSinkConfig(ChatSinkConfig):
     kind: Literal["slack"]
 
 
-class TeamsSinkConfig(_ChatBase):
+class TeamsSinkConfig(ChatSinkConfig):
     """Teams incoming webhook or Workflows webhook; the message is an Adaptive Card."""
 
     kind: Literal["teams"]
 
 
-class DingTalkSinkConfig(_ChatBase):
+class DingTalkSinkConfig(SignedChatSinkConfig):
     kind: Literal["dingtalk"]
-    secret: SecretRef | None = Field(
-        default=None, description="the robot's signing secret (SEC...); none: unsigned"
-    )
 
 
-class WeComSinkConfig(_ChatBase):
+class WeComSinkConfig(ChatSinkConfig):
     kind: Literal["wecom"]
 
 
-class FeishuSinkConfig(_ChatBase):
+class FeishuSinkConfig(SignedChatSinkConfig):
     kind: Literal["feishu"]
-    secret: SecretRef | None = Field(
-        default=None, description="the robot's signing secret; none: unsigned"
-    )
 
 
 class EmailSinkConfig(_SinkBase):

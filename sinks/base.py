@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from sinks.delivery import Delivered, Delivery, TicketRef
+from sinks.delivery import Delivered, Delivery, OutboxAction, TicketRef
 from sinks.http import Answer, call
 from sinks.templates import Templates
 
@@ -49,3 +49,25 @@ class HttpSink:
 
     async def lookup(self, delivery: Delivery) -> TicketRef | None:
         return None
+
+
+def lifecycle_target(
+    delivery: Delivery,
+    *,
+    resolve: str | None,
+    close: str | None,
+    reopen: str | None,
+    acknowledge: str | None,
+) -> str | None:
+    """The state (or transition) a ticket system should move to for this delivery."""
+    action = delivery.action
+    if action is OutboxAction.RESOLVE:
+        return resolve
+    if action is OutboxAction.CLOSE:
+        return close
+    if action is OutboxAction.REOPEN:
+        return reopen
+    status = delivery.changes.get("status")
+    if status and status[1] == "acknowledged":
+        return acknowledge
+    return None

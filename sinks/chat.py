@@ -7,12 +7,13 @@ an error code in the body; ``_check`` turns those into failures.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import aiohttp
 
-from gateway.config import SecretRef
+from gateway.sinkconfig import ChatSinkConfig, SignedChatSinkConfig
 from sinks.base import HttpSink
 from sinks.delivery import Delivered, Delivery, DeliveryFailed, TicketRef
 from sinks.http import Answer
@@ -26,14 +27,16 @@ class ChatSink(HttpSink):
 
     def __init__(
         self,
-        name: str,
-        url: SecretRef,
+        config: ChatSinkConfig,
         session: aiohttp.ClientSession,
         templates: Templates,
-        timeout: float,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(name, session, templates, timeout)
-        self._url = url.resolve().get_secret_value()
+        super().__init__(config.name, session, templates, config.timeout_seconds)
+        self._url = config.url.resolve().get_secret_value()
+        secret = config.secret if isinstance(config, SignedChatSinkConfig) else None
+        self._secret = secret.resolve().get_secret_value() if secret else None
+        self._clock = clock
 
     def _body(self, delivery: Delivery, text: str) -> dict[str, Any]:
         raise NotImplementedError

@@ -10,17 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
-from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import quote_plus
 
-import aiohttp
-
-from gateway.sinkconfig import DingTalkSinkConfig
 from sinks.chat import ChatSink, headline
 from sinks.delivery import Delivery
-from sinks.templates import Templates
 
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
@@ -32,17 +26,6 @@ def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
 class DingTalkSink(ChatSink):
     kind: ClassVar[str] = "dingtalk"
     RATE_LIMIT_CODES: ClassVar[frozenset[int]] = frozenset({130101})  # too many per minute
-
-    def __init__(
-        self,
-        config: DingTalkSinkConfig,
-        session: aiohttp.ClientSession,
-        templates: Templates,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(config.name, config.url, session, templates, config.timeout_seconds)
-        self._secret = config.secret.resolve().get_secret_value() if config.secret else None
-        self._clock = clock
 
     def _target(self) -> str:
         if self._secret is None:

@@ -9,16 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
-from collections.abc import Callable
 from typing import Any, ClassVar
 
-import aiohttp
-
-from gateway.sinkconfig import FeishuSinkConfig
 from sinks.chat import ChatSink
 from sinks.delivery import Delivery
-from sinks.templates import Templates
 
 
 def feishu_sign(secret: str, timestamp: int) -> str:
@@ -29,17 +23,6 @@ def feishu_sign(secret: str, timestamp: int) -> str:
 class FeishuSink(ChatSink):
     kind: ClassVar[str] = "feishu"
     RATE_LIMIT_CODES: ClassVar[frozenset[int]] = frozenset({9499, 11232})  # too many requests
-
-    def __init__(
-        self,
-        config: FeishuSinkConfig,
-        session: aiohttp.ClientSession,
-        templates: Templates,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(config.name, config.url, session, templates, config.timeout_seconds)
-        self._secret = config.secret.resolve().get_secret_value() if config.secret else None
-        self._clock = clock
 
     def _body(self, delivery: Delivery, text: str) -> dict[str, Any]:
         body: dict[str, Any] = {"msg_type": "text", "content": {"text": text}}

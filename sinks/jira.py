@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from gateway.sinkconfig import JiraSinkConfig
-from sinks.base import HttpSink
+from sinks.base import HttpSink, lifecycle_target
 from sinks.delivery import Delivered, Delivery, DeliveryFailed, OutboxAction, TicketRef
 from sinks.templates import Templates
 
@@ -118,15 +118,14 @@ class JiraSink(HttpSink):
         return is_done if action is not OutboxAction.REOPEN else not is_done
 
     def _transition_for(self, delivery: Delivery) -> str | None:
-        action = delivery.action
-        if action in (OutboxAction.RESOLVE, OutboxAction.CLOSE):
-            return self._config.resolve_transition
-        if action is OutboxAction.REOPEN:
-            return self._config.reopen_transition
-        status = delivery.changes.get("status")
-        if status and status[1] == "acknowledged":
-            return self._config.acknowledge_transition
-        return None
+        config = self._config
+        return lifecycle_target(
+            delivery,
+            resolve=config.resolve_transition,
+            close=config.resolve_transition,
+            reopen=config.reopen_transition,
+            acknowledge=config.acknowledge_transition,
+        )
 
     async def _transition(self, key: str, name: str, action: OutboxAction) -> None:
         found = await self._request("GET", f"/issue/{key}/transitions")

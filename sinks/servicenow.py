@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from gateway.sinkconfig import ServiceNowSinkConfig
-from sinks.base import HttpSink
+from sinks.base import HttpSink, lifecycle_target
 from sinks.delivery import Delivered, Delivery, OutboxAction, TicketRef
 from sinks.templates import Templates
 
@@ -96,14 +96,11 @@ class ServiceNowSink(HttpSink):
         return Delivered(response=f"{ticket.ticket_id}: {', '.join(sorted(body))}")
 
     def _state_for(self, delivery: Delivery) -> str | None:
-        action = delivery.action
-        if action is OutboxAction.RESOLVE:
-            return self._config.resolve_state
-        if action is OutboxAction.CLOSE:
-            return self._config.close_state
-        if action is OutboxAction.REOPEN:
-            return self._config.reopen_state
-        status = delivery.changes.get("status")
-        if status and status[1] == "acknowledged":
-            return self._config.acknowledge_state
-        return None
+        config = self._config
+        return lifecycle_target(
+            delivery,
+            resolve=config.resolve_state,
+            close=config.close_state,
+            reopen=config.reopen_state,
+            acknowledge=config.acknowledge_state,
+        )

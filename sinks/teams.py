@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import aiohttp
-
-from gateway.sinkconfig import TeamsSinkConfig
 from sinks.chat import ChatSink, headline
 from sinks.delivery import Delivery
-from sinks.templates import Templates
 
 
 class TeamsSink(ChatSink):
     kind: ClassVar[str] = "teams"
-
-    def __init__(
-        self, config: TeamsSinkConfig, session: aiohttp.ClientSession, templates: Templates
-    ) -> None:
-        super().__init__(config.name, config.url, session, templates, config.timeout_seconds)
 
     def _body(self, delivery: Delivery, text: str) -> dict[str, Any]:
         card = {

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sinks.delivery import OutboxAction, TicketRef
 from storage import models
 from storage.database import Database
-from storage.outbox import OutboxStore, enqueue
+from storage.outbox import OutboxStore
 from tests.integration import test_storage
+from tests.integration.forwarding import queue
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -16,31 +17,11 @@ LEASE = timedelta(seconds=30)
 db = test_storage.db  # the database fixture, on both engines
 
 
-async def queue(
-    db: Database,
-    incident_id: int,
-    action: OutboxAction,
-    key: str,
-    sink: str = "jira",
-    **payload: object,
-) -> None:
-    async with db.transaction() as connection:
-        await enqueue(
-            connection,
-            incident_id=incident_id,
-            sink=sink,
-            action=action,
-            idempotency_key=key,
-            payload=payload,
-            now=T0,
-        )
-
-
 async def test_rows_of_one_incident_come_one_at_a_time_in_order(db: Database) -> None:
     store = OutboxStore(db, owner="a")
-    await queue(db, 1, OutboxAction.CREATE, "1:create")
-    await queue(db, 1, OutboxAction.RESOLVE, "1:resolve")
-    await queue(db, 2, OutboxAction.CREATE, "2:create")
+    await queue(db, 1, "jira", OutboxAction.CREATE, "1:create", now=T0)
+    await queue(db, 1, "jira", OutboxAction.RESOLVE, "1:resolve", now=T0)
+    await queue(db, 2, "jira", OutboxAction.CREATE, "2:create", now=T0)
 
     first = await store.claim("jira", 10, T0, LEASE)
     assert [(c.head.incident_id, c.head.action) for c in first] == [
@@ -57,7 +38,7 @@ async def test_rows_of_one_incident_come_one_at_a_time_in_order(db: Database) ->
 
 
 async def test_a_lease_keeps_other_replicas_off_until_it_expires(db: Database) -> None:
-    await queue(db, 1, OutboxAction.CREATE, "1:create")
+    await queue(db, 1, "jira", OutboxAction.CREATE, "1:create", now=T0)
     first = await OutboxStore(db, owner="a").claim("jira", 10, T0, LEASE)
     other = OutboxStore(db, owner="b")
     assert await other.claim("jira", 10, T0 + timedelta(seconds=10), LEASE) == []
@@ -69,19 +50,21 @@ async def test_a_lease_keeps_other_replicas_off_until_it_expires(db: Database) -
 async def test_claims_are_per_sink_and_bounded(db: Database) -> None:
     store = OutboxStore(db, owner="a")
     for incident in range(1, 6):
-        await queue(db, incident, OutboxAction.CREATE, f"{incident}:jira")
-        await queue(db, incident, OutboxAction.CREATE, f"{incident}:mail", sink="mail")
+        await queue(db, incident, "jira", OutboxAction.CREATE, f"{incident}:jira", now=T0)
+        await queue(db, incident, "mail", OutboxAction.CREATE, f"{incident}:mail", now=T0)
     assert len(await store.claim("jira", 3, T0, LEASE)) == 3
     assert {c.head.sink for c in await store.claim("mail", 10, T0, LEASE)} == {"mail"}
 
 
 async def test_updates_and_comments_coalesce_up_to_the_next_lifecycle_row(db: Database) -> None:
     store = OutboxStore(db, owner="a")
-    await queue(db, 1, OutboxAction.COMMENT, "c1", text="first")
-    await queue(db, 1, OutboxAction.UPDATE, "u1", changes={"priority": ["P3", "P2"]})
-    await queue(db, 1, OutboxAction.COMMENT, "c2", text="second")
-    await queue(db, 1, OutboxAction.RESOLVE, "r1")
-    await queue(db, 1, OutboxAction.COMMENT, "c3", text="after")
+    await queue(db, 1, "jira", OutboxAction.COMMENT, "c1", now=T0, text="first")
+    await queue(
+        db, 1, "jira", OutboxAction.UPDATE, "u1", now=T0, changes={"priority": ["P3", "P2"]}
+    )
+    await queue(db, 1, "jira", OutboxAction.COMMENT, "c2", now=T0, text="second")
+    await queue(db, 1, "jira", OutboxAction.RESOLVE, "r1", now=T0)
+    await queue(db, 1, "jira", OutboxAction.COMMENT, "c3", now=T0, text="after")
 
     (claim,) = await store.claim("jira", 10, T0, LEASE)
     assert [item.idempotency_key for item in claim.items] == ["c1", "u1", "c2"]
@@ -94,8 +77,8 @@ async def test_updates_and_comments_coalesce_up_to_the_next_lifecycle_row(db: Da
 
 async def test_reschedule_waits_and_dead_letter_unblocks_the_rest(db: Database) -> None:
     store = OutboxStore(db, owner="a")
-    await queue(db, 1, OutboxAction.CREATE, "1:create")
-    await queue(db, 1, OutboxAction.COMMENT, "1:comment")
+    await queue(db, 1, "jira", OutboxAction.CREATE, "1:create", now=T0)
+    await queue(db, 1, "jira", OutboxAction.COMMENT, "1:comment", now=T0)
     (claim,) = await store.claim("jira", 10, T0, LEASE)
     later = T0 + timedelta(minutes=1)
     await store.reschedule(claim, later, "HTTP 503", "busy")
@@ -113,7 +96,7 @@ async def test_reschedule_waits_and_dead_letter_unblocks_the_rest(db: Database) 
 
 async def test_retrying_a_dead_letter_puts_it_back_with_attempts_reset(db: Database) -> None:
     store = OutboxStore(db, owner="a")
-    await queue(db, 1, OutboxAction.CREATE, "1:create")
+    await queue(db, 1, "jira", OutboxAction.CREATE, "1:create", now=T0)
     (claim,) = await store.claim("jira", 10, T0, LEASE)
     await store.dead_letter(claim, T0, "HTTP 400", "no")
     later = T0 + timedelta(hours=1)
@@ -126,7 +109,7 @@ async def test_retrying_a_dead_letter_puts_it_back_with_attempts_reset(db: Datab
 
 async def test_fallback_hand_over_is_durable_and_once(db: Database) -> None:
     store = OutboxStore(db, owner="a")
-    await queue(db, 1, OutboxAction.CREATE, "1:create")
+    await queue(db, 1, "jira", OutboxAction.CREATE, "1:create", now=T0)
     (claim,) = await store.claim("jira", 10, T0, LEASE)
     await store.hand_over(claim, "mail", T0)
     await store.hand_over(claim, "mail", T0)
@@ -150,8 +133,8 @@ async def test_tickets_and_sent_messages_are_recorded_once(db: Database) -> None
 
 async def test_depth_counts_pending_and_dead_per_sink(db: Database) -> None:
     store = OutboxStore(db, owner="a")
-    await queue(db, 1, OutboxAction.CREATE, "1:create")
-    await queue(db, 2, OutboxAction.CREATE, "2:create")
+    await queue(db, 1, "jira", OutboxAction.CREATE, "1:create", now=T0)
+    await queue(db, 2, "jira", OutboxAction.CREATE, "2:create", now=T0)
     (claim, _) = await store.claim("jira", 10, T0, LEASE)
     await store.dead_letter(claim, T0, "HTTP 400", "no")
     depth = await store.depth()
@@ -161,7 +144,7 @@ async def test_depth_counts_pending_and_dead_per_sink(db: Database) -> None:
 
 async def test_sqlite_start_releases_leases_of_a_dead_process(db: Database) -> None:
     store = OutboxStore(db, owner="a")
-    await queue(db, 1, OutboxAction.CREATE, "1:create")
+    await queue(db, 1, "jira", OutboxAction.CREATE, "1:create", now=T0)
     await store.claim("jira", 10, T0, LEASE)
     released = await store.release_all_leases()
     claimed = await store.claim("jira", 10, T0, LEASE)
