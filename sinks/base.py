@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import aiohttp
 
@@ -71,3 +71,26 @@ def lifecycle_target(
     if status and status[1] == "acknowledged":
         return acknowledge
     return None
+
+
+class StateNames(Protocol):
+    """A ticket system's state values for each lifecycle step (ServiceNow, Zammad)."""
+
+    @property
+    def resolve_state(self) -> str: ...
+    @property
+    def close_state(self) -> str: ...
+    @property
+    def reopen_state(self) -> str: ...
+    @property
+    def acknowledge_state(self) -> str | None: ...
+
+
+def target_state(delivery: Delivery, names: StateNames) -> str | None:
+    return lifecycle_target(
+        delivery,
+        resolve=names.resolve_state,
+        close=names.close_state,
+        reopen=names.reopen_state,
+        acknowledge=names.acknowledge_state,
+    )

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from gateway.sinkconfig import ServiceNowSinkConfig
-from sinks.base import HttpSink, lifecycle_target
+from sinks.base import HttpSink, target_state
 from sinks.delivery import Delivered, Delivery, OutboxAction, TicketRef
 from sinks.templates import Templates
 
@@ -84,7 +84,7 @@ class ServiceNowSink(HttpSink):
         if "priority" in delivery.changes:
             body["impact"] = _scale(delivery.incident["impact"])
             body["urgency"] = _scale(delivery.incident["urgency"])
-        state = self._state_for(delivery)
+        state = target_state(delivery, self._config)
         if state is not None:
             body["state"] = state
         if delivery.action is OutboxAction.RESOLVE:
@@ -94,13 +94,3 @@ class ServiceNowSink(HttpSink):
             return Delivered(response=f"{ticket.ticket_id}: nothing to change")
         await self._request("PATCH", f"{self._table}/{ticket.ticket_id}", json=body)
         return Delivered(response=f"{ticket.ticket_id}: {', '.join(sorted(body))}")
-
-    def _state_for(self, delivery: Delivery) -> str | None:
-        config = self._config
-        return lifecycle_target(
-            delivery,
-            resolve=config.resolve_state,
-            close=config.close_state,
-            reopen=config.reopen_state,
-            acknowledge=config.acknowledge_state,
-        )

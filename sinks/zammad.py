@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from gateway.sinkconfig import ZammadSinkConfig
-from sinks.base import HttpSink, lifecycle_target
+from sinks.base import HttpSink, target_state
 from sinks.delivery import Delivered, Delivery, TicketRef
 from sinks.templates import Templates
 
@@ -83,7 +83,7 @@ class ZammadSink(HttpSink):
             await self._request("POST", "/ticket_articles", json=article)
             done.append("article")
         changes: dict[str, str] = {}
-        state = self._state_for(delivery)
+        state = target_state(delivery, self._config)
         if state:
             changes["state"] = state
         if "priority" in delivery.changes:
@@ -92,13 +92,3 @@ class ZammadSink(HttpSink):
             await self._request("PUT", f"/tickets/{ticket.ticket_id}", json=changes)
             done.extend(sorted(changes))
         return Delivered(response=f"#{ticket.ticket_id}: {', '.join(done) or 'nothing to change'}")
-
-    def _state_for(self, delivery: Delivery) -> str | None:
-        config = self._config
-        return lifecycle_target(
-            delivery,
-            resolve=config.resolve_state,
-            close=config.close_state,
-            reopen=config.reopen_state,
-            acknowledge=config.acknowledge_state,
-        )
