@@ -27,8 +27,10 @@ from aiohttp import web
 from gateway.api import Api
 from gateway.config import LoadedConfig, load_config
 from gateway.errors import ConfigError, StorageUnavailable
+from gateway.heartbeats import HeartbeatMonitor
 from gateway.http import build_http_app
 from gateway.imap import ImapPoller
+from gateway.jobs import PeriodicJobs
 from gateway.mailintake import MailIntake
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline, PipelineSettings
@@ -39,9 +41,11 @@ from gateway.systemd import Notifier
 from gateway.webhooks import WebhookIntake
 from storage.actions import Actions
 from storage.database import Database, DatabaseSettings
+from storage.heartbeats import HeartbeatStore
 from storage.incidents import IncidentStore
 from storage.intake import IntakeWriter
 from storage.migrations import migrate
+from storage.periodic import PeriodicStore
 from storage.records import RecordStore
 
 log = structlog.get_logger(__name__)
@@ -61,12 +65,14 @@ class Services:
     writer: IntakeWriter
     records: RecordStore
     pipeline: Pipeline
+    jobs: PeriodicJobs
     webhooks: WebhookIntake
     api: Api
     notifier: Notifier
     instance: str
     smtp: SmtpListener | None = None
     imap: ImapPoller | None = None
+    heartbeats: HeartbeatMonitor | None = None
     http_bound: list[str] = field(default_factory=list)
 
     @property
@@ -99,7 +105,10 @@ class Services:
             await migrate(self.db)
             await stack.enter_async_context(self.writer.running())
             await stack.enter_async_context(self.pipeline.running())
+            await stack.enter_async_context(self.jobs.running())
             stack.push_async_callback(self._drain)
+            if self.heartbeats is not None:
+                await stack.enter_async_context(self.heartbeats.running())
             if self.smtp is not None:
                 await stack.enter_async_context(self.smtp.running())
             if self.imap is not None:
@@ -161,10 +170,11 @@ def build(loaded: LoadedConfig) -> Services:
     writer = IntakeWriter(db, max_batch=config.storage.group_commit_max_batch)
     records = RecordStore(db, owner=instance)
 
+    incidents = IncidentStore(db)
     pipeline = Pipeline(
         db=db,
         records=records,
-        incidents=IncidentStore(db),
+        incidents=incidents,
         parsers=lambda: holder.current.parsers,
         ruleset=lambda: holder.current.ruleset,
         metrics=metrics,
@@ -176,6 +186,15 @@ def build(loaded: LoadedConfig) -> Services:
             thread_parse_bytes=config.pipeline.thread_parse_bytes,
         ),
     )
+    heartbeats = HeartbeatMonitor(
+        db=db,
+        store=HeartbeatStore(db),
+        incidents=IncidentStore(db),
+        integrations=lambda: [item.config for item in holder.current.integrations.values()],
+        ruleset=lambda: holder.current.ruleset,
+        metrics=metrics,
+        clock=utc_now,
+    )
     webhooks = WebhookIntake(
         integrations=lambda: holder.current.integrations,
         writer=writer,
@@ -184,6 +203,15 @@ def build(loaded: LoadedConfig) -> Services:
         metrics=metrics,
         clock=utc_now,
         sample_bytes=config.http.rejected_sample_bytes,
+        heartbeats=heartbeats.observe,
+    )
+    jobs = PeriodicJobs(
+        db=db,
+        store=PeriodicStore(incidents),
+        ruleset=lambda: holder.current.ruleset,
+        metrics=metrics,
+        clock=utc_now,
+        interval_seconds=config.pipeline.periodic_interval_seconds,
     )
     api = Api(actions=Actions(db), token=loaded.secrets.get("http.api_token"), clock=utc_now)
     mail = MailIntake(writer=writer, handoff=pipeline.notify, metrics=metrics, clock=utc_now)
@@ -211,12 +239,14 @@ def build(loaded: LoadedConfig) -> Services:
         writer=writer,
         records=records,
         pipeline=pipeline,
+        jobs=jobs,
         webhooks=webhooks,
         api=api,
         notifier=Notifier(),
         instance=instance,
         smtp=smtp,
         imap=imap,
+        heartbeats=heartbeats,
     )
 
 

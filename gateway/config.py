@@ -13,6 +13,7 @@ import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,6 +29,8 @@ from pydantic import (
 
 from gateway.errors import ConfigError
 from gateway.yamlfile import describe_errors, load_yaml, to_plain
+from rules.matchers import MatcherError, compile_block
+from rules.validation import Duration
 
 DEFAULT_CONFIG_PATH = Path("config/gateway.yaml")
 CONFIG_ENV = "INTAKE_GATEWAY_CONFIG"
@@ -208,6 +211,37 @@ class EventDefaults(_Frozen):
     ci: str = Field(default="", description="configuration item of events without one")
 
 
+class HeartbeatConfig(_Frozen):
+    """A sign of life the integration's sender must give (e.g. Alertmanager's Watchdog
+    alert); silence beyond the timeout raises a P2 incident of its own, resolved when
+    the heartbeat returns."""
+
+    timeout: Duration = Field(
+        description="silence longer than this raises the incident: 90s, 5m, 1h or seconds"
+    )
+    match: dict[str, Any] = Field(
+        default_factory=dict,
+        description="event fields that make an event a heartbeat, written like a rule's "
+        "match: (e.g. {labels.alertname: Watchdog}); empty: every accepted delivery",
+    )
+
+    @field_validator("timeout")
+    @classmethod
+    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("timeout must be at least 1s")
+        return value
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            compile_block(value)
+        except MatcherError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
 class IntegrationConfig(_Frozen):
     """A sender of webhooks: POST /webhooks/{name}, read by the parser of its kind."""
 
@@ -229,6 +263,9 @@ class IntegrationConfig(_Frozen):
     )
     dedup_window_seconds: int = Field(
         default=300, ge=0, description="an identical body within this window is a duplicate"
+    )
+    heartbeat: HeartbeatConfig | None = Field(
+        default=None, description="expected sign of life; unset: none is expected"
     )
 
 
@@ -487,6 +524,10 @@ class PipelineConfig(_Frozen):
     batch_size: int = Field(default=256, ge=1, le=10_000, description="records per transaction")
     recovery_interval_seconds: float = Field(
         default=5.0, gt=0, description="how often stored but unprocessed records are picked up"
+    )
+    periodic_interval_seconds: float = Field(
+        default=15.0, gt=0, le=3600,
+        description="how often hold-down resolutions, auto-close and SLA escalations run",
     )
     thread_parse_bytes: int = Field(
         default=64 * 1024, ge=0, description="records larger than this are parsed in a thread"

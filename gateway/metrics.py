@@ -44,6 +44,19 @@ class Metrics:
             ["channel", "integration", "reason"],
             registry=r,
         )
+        self.alerts_received = Counter(
+            f"{_PREFIX}_alerts_received_total",
+            "Alerts (events) in webhook deliveries committed, by status (firing, resolved); "
+            "a repeated delivery is not counted again.",
+            ["integration", "status"],
+            registry=r,
+        )
+        self.heartbeat_age = Gauge(
+            f"{_PREFIX}_heartbeat_age_seconds",
+            "Seconds since an integration's last heartbeat (since watching began, if none).",
+            ["integration"],
+            registry=r,
+        )
         self.commit_seconds = Histogram(
             f"{_PREFIX}_intake_commit_seconds",
             "Time from receipt to durable commit of an intake record.",
@@ -95,6 +108,18 @@ class Metrics:
             registry=r,
         )
         self.reload_success.set(1)
+        self.sla_escalations = Counter(
+            f"{_PREFIX}_sla_escalations_total",
+            "SLA near-breach and breach escalations, by clock (response, resolution) and level.",
+            ["clock", "level"],
+            registry=r,
+        )
+        self.rules_info = Gauge(
+            f"{_PREFIX}_rules_loaded",
+            "1 for the rule set version in use.",
+            ["version"],
+            registry=r,
+        )
         self.database_up = Gauge(
             f"{_PREFIX}_database_up", "1 if the database answered the last check.", registry=r
         )

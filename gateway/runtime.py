@@ -21,7 +21,7 @@ from parsers.base import Parser
 from parsers.email import EmailParser
 from parsers.records import Event, IntakeRecord
 from parsers.registry import PARSERS
-from rules.decision import RuleSet
+from rules.engine import CompiledRuleSet
 from rules.loader import load_ruleset
 
 # Samples of rejected bodies kept per integration: a burst, then a trickle.
@@ -34,7 +34,7 @@ class Runtime:
     loaded: LoadedConfig
     integrations: Mapping[str, Integration]
     parsers: Mapping[str, Parser]  # by source (integration or mailbox name)
-    ruleset: RuleSet
+    ruleset: CompiledRuleSet
     mailboxes: Mapping[str, Mailbox]  # by lower-cased address
 
 

@@ -29,7 +29,7 @@ from gateway.errors import ParseError, StorageUnavailable
 from gateway.metrics import Metrics
 from gateway.ratelimit import TokenBucket
 from parsers.base import Parser
-from parsers.records import Channel, Event, IntakeRecord
+from parsers.records import Channel, Event, EventStatus, IntakeRecord
 from storage.intake import IntakeWriter, NewIntake
 from storage.records import RecordStore
 
@@ -41,6 +41,7 @@ _FORM_TYPES = ("application/x-www-form-urlencoded",)
 ACCEPTED_TYPES: Mapping[str, tuple[str, ...]] = {
     "nagios": _JSON_TYPES + _FORM_TYPES,
     "icinga": _JSON_TYPES + _FORM_TYPES,
+    "email": ("message/rfc822",),
 }
 _THREAD_VALIDATE_BYTES = 256 * 1024
 _RETRY_AFTER_SECONDS = "5"
@@ -107,8 +108,10 @@ class WebhookIntake:
         metrics: Metrics,
         clock: Callable[[], datetime],
         sample_bytes: int,
+        heartbeats: Callable[[IntegrationConfig, list[Event]], None] | None = None,
     ) -> None:
         self._integrations = integrations
+        self._heartbeats = heartbeats
         self._writer = writer
         self._records = records
         self._handoff = handoff
@@ -213,6 +216,10 @@ class WebhookIntake:
         self._metrics.intake_accepted.labels("http", name, outcome).inc()
         if not committed.duplicate:
             self._handoff(committed.id, events)
+            self._count_alerts(name, events)
+        if self._heartbeats is not None:
+            # a re-delivery is a sign of life too
+            self._heartbeats(integration.config, events)
         return web.json_response(
             {
                 "status": "accepted",
@@ -240,6 +247,14 @@ class WebhookIntake:
         self._count_rejected(name, "auth")
         log.info("webhook_auth_failed", integration=name, reason=reason)
         return _reject(401, reason, message, WWW_Authenticate='Bearer realm="intake-gateway"')
+
+    def _count_alerts(self, name: str, events: list[Event]) -> None:
+        firing = sum(1 for event in events if event.status is EventStatus.FIRING)
+        if firing:
+            self._metrics.alerts_received.labels(name, EventStatus.FIRING.value).inc(firing)
+        if len(events) > firing:
+            resolved = len(events) - firing
+            self._metrics.alerts_received.labels(name, EventStatus.RESOLVED.value).inc(resolved)
 
     def _count_rejected(self, name: str, reason: str) -> None:
         self._metrics.intake_rejected.labels("http", name, reason).inc()

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from parsers.alertmanager import AlertmanagerParser
 from parsers.base import ParserFactory
+from parsers.email import EmailParser
 from parsers.generic import GenericParser
 from parsers.grafana import GrafanaParser
 from parsers.nagios import NagiosParser
@@ -18,4 +19,6 @@ PARSERS: Mapping[str, ParserFactory] = {
     "zabbix": ZabbixParser.from_options,
     "nagios": NagiosParser.from_options,
     "icinga": NagiosParser.from_options,
+    # mailboxes use it; as a webhook kind it takes raw RFC 5322 mail (message/rfc822)
+    "email": EmailParser.from_options,
 }

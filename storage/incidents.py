@@ -720,6 +720,8 @@ class IncidentStore:
         action = _OUTBOX_ACTION.get(decision.action)
         if action is None or not decision.routes:
             return
+        if action == "occurrence" and event.status is EventStatus.RESOLVED:
+            action = "update"  # an event recovered (the incident waits for the rest)
         if action == "occurrence":
             bucket = int(now.timestamp()) // _OCCURRENCE_BUCKET_SECONDS
             suffix = str(bucket)

@@ -1,0 +1,208 @@
+"""Rows for the periodic job: hold-down resolutions, auto-close, SLA escalations.
+
+The decisions come from the rule set's pure helpers; this module only reads
+the incidents they need and writes what they decided, with timeline entries
+and forwarding work in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from rules.decision import IncidentState, Priority
+from rules.sla import Escalation, SlaClock
+from storage.incidents import IncidentStore, incident_state
+from storage.sql import as_json, as_time
+
+_BATCH = 500
+_COLUMNS = (
+    "id, key, status, priority, correlation_key, created_at, updated_at, resolved_at, "
+    "firing_events, ci, event_count, resolve_after"
+)
+
+
+class PeriodicStore:
+    def __init__(self, incidents: IncidentStore) -> None:
+        self._incidents = incidents
+        self.sql = incidents.sql
+
+    async def try_lock(self, connection: BaseDBAsyncClient, key: int) -> bool:
+        """One replica runs the job: a transaction-level advisory lock on PostgreSQL."""
+        if not self.sql.postgres:
+            return True  # SQLite: one process per database file
+        rows = await connection.execute_query_dict(
+            "SELECT pg_try_advisory_xact_lock($1) AS got", [key]
+        )
+        return bool(rows[0]["got"])
+
+    async def holding_down(self, connection: BaseDBAsyncClient) -> list[IncidentState]:
+        rows = await connection.execute_query_dict(
+            self.sql(
+                f"SELECT {_COLUMNS} FROM incidents WHERE status IN ('new', 'acknowledged') "
+                "AND resolve_after IS NOT NULL ORDER BY resolve_after LIMIT ?"
+            ),
+            [_BATCH],
+        )
+        return [incident_state(row) for row in rows]
+
+    async def resolved(
+        self, connection: BaseDBAsyncClient, before: datetime
+    ) -> list[IncidentState]:
+        rows = await connection.execute_query_dict(
+            self.sql(
+                f"SELECT {_COLUMNS} FROM incidents WHERE status = 'resolved' "
+                "AND resolved_at <= ? ORDER BY resolved_at LIMIT ?"
+            ),
+            [self.sql.time(before), _BATCH],
+        )
+        return [incident_state(row) for row in rows]
+
+    async def resolve(
+        self, connection: BaseDBAsyncClient, incident_id: int, now: datetime, reason: str
+    ) -> None:
+        await connection.execute_query(
+            self.sql(
+                "UPDATE incidents SET status = 'resolved', open_key = NULL, resolved_at = ?, "
+                "resolve_after = NULL, updated_at = ? WHERE id = ? "
+                "AND status IN ('new', 'acknowledged')"
+            ),
+            [self.sql.time(now), self.sql.time(now), incident_id],
+        )
+        await self._incidents.note(connection, incident_id, now, "resolved", reason)
+        await self._forward(
+            connection, incident_id, "resolve", f"resolve:{now.isoformat()}", now, reason
+        )
+
+    async def close(self, connection: BaseDBAsyncClient, incident_id: int, now: datetime) -> None:
+        await connection.execute_query(
+            self.sql(
+                "UPDATE incidents SET status = 'closed', closed_at = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'resolved'"
+            ),
+            [self.sql.time(now), self.sql.time(now), incident_id],
+        )
+        await self._incidents.note(
+            connection, incident_id, now, "closed", "closed after staying resolved"
+        )
+        await self._forward(connection, incident_id, "close", "close", now, "closed")
+
+    async def sla_clocks(self, connection: BaseDBAsyncClient) -> list[SlaClock]:
+        rows = await connection.execute_query_dict(
+            self.sql(
+                "SELECT id, priority, service, created_at, response_due, resolution_due, "
+                "acknowledged_at, escalated FROM incidents "
+                "WHERE status IN ('new', 'acknowledged') AND resolution_breached = ? "
+                "AND (response_due IS NOT NULL OR resolution_due IS NOT NULL) "
+                "ORDER BY id LIMIT ?"
+            ),
+            [False, _BATCH * 4],
+        )
+        return [_clock(row) for row in rows]
+
+    async def escalate(
+        self, connection: BaseDBAsyncClient, escalation: Escalation, now: datetime
+    ) -> None:
+        sql = self.sql
+        row = await connection.execute_query_dict(
+            sql(f"SELECT escalated, priority FROM incidents WHERE id = ?{sql.for_update()}"),
+            [escalation.incident_id],
+        )
+        if not row:
+            return
+        done = set(as_json(row[0]["escalated"]) or [])
+        if escalation.key in done:
+            return  # another pass got here first
+        done.add(escalation.key)
+        assignments = ["escalated = ?", "updated_at = ?"]
+        values: list[Any] = [sql.json(sorted(done)), sql.time(now)]
+        if escalation.level == "breach":
+            assignments.append(f"{escalation.clock}_breached = ?")
+            values.append(True)
+        action = escalation.action
+        raise_to = action.raise_priority
+        if raise_to is not None and raise_to.rank < Priority(row[0]["priority"]).rank:
+            assignments.append("priority = ?")
+            values.append(raise_to.value)
+        if action.assignment_group:
+            assignments.append("assignment_group = ?")
+            values.append(action.assignment_group)
+        await connection.execute_query(
+            sql(f"UPDATE incidents SET {', '.join(assignments)} WHERE id = ?"),
+            [*values, escalation.incident_id],
+        )
+        note = escalation.note
+        await self._incidents.note(
+            connection, escalation.incident_id, now, note.kind, note.text, data=note.data
+        )
+        for sink in action.routes:
+            await self._queue(
+                connection,
+                escalation.incident_id,
+                sink,
+                "escalation",
+                escalation.key,
+                now,
+                note.text,
+            )
+
+    async def _forward(
+        self,
+        connection: BaseDBAsyncClient,
+        incident_id: int,
+        action: str,
+        suffix: str,
+        now: datetime,
+        text: str,
+    ) -> None:
+        rows = await connection.execute_query_dict(
+            self.sql("SELECT routes FROM incidents WHERE id = ?"), [incident_id]
+        )
+        routes = as_json(rows[0]["routes"]) if rows else []
+        for sink in routes or []:
+            await self._queue(connection, incident_id, sink, action, suffix, now, text)
+
+    async def _queue(
+        self,
+        connection: BaseDBAsyncClient,
+        incident_id: int,
+        sink: str,
+        action: str,
+        suffix: str,
+        now: datetime,
+        text: str,
+    ) -> None:
+        key = f"{incident_id}:{sink}:{action}:{suffix}"
+        await connection.execute_query(
+            self.sql(
+                "INSERT INTO outbox (incident_id, sink, action, idempotency_key, payload, state, "
+                "attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
+                "ON CONFLICT (idempotency_key) DO NOTHING"
+            ),
+            [
+                incident_id,
+                sink[:64],
+                action,
+                key[:255],
+                self.sql.json({"incident_id": incident_id, "text": text[:10_000]}),
+                self.sql.time(now),
+                self.sql.time(now),
+            ],
+        )
+
+
+def _clock(row: dict[str, Any]) -> SlaClock:
+    created = as_time(row["created_at"])
+    assert created is not None
+    return SlaClock(
+        incident_id=int(row["id"]),
+        priority=Priority(row["priority"]),
+        service=row["service"] or "",
+        opened_at=created,
+        response_due=as_time(row["response_due"]),
+        resolution_due=as_time(row["resolution_due"]),
+        responded=row["acknowledged_at"] is not None,
+        escalated=frozenset(as_json(row["escalated"]) or []),
+    )

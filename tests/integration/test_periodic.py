@@ -1,0 +1,149 @@
+"""The periodic job on both engines: hold-down resolution, auto-close, SLA escalation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.jobs import PeriodicJobs
+from gateway.metrics import Metrics
+from parsers.records import Event, EventStatus, Severity
+from rules.engine import CompiledRuleSet
+from rules.loader import load_ruleset
+from storage import models
+from storage.database import Database, DatabaseSettings
+from storage.incidents import IncidentStore, active_silences
+from storage.migrations import migrate
+from storage.periodic import PeriodicStore
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+RULES = """
+settings:
+  auto_resolve: true
+  resolve_hold_down: 5m
+  close_after: 1d
+  default_routes: [ops]
+priority_matrix:
+  1: [P1, P1, P2, P3]
+  2: [P1, P2, P3, P3]
+  3: [P2, P3, P3, P4]
+  4: [P3, P3, P4, P4]
+sla:
+  near_breach: 0.5
+  targets:
+    - {priority: P2, calendar: 24x7, response: 30m, resolution: 8h}
+  on_near_breach: {routes: [ops]}
+  on_breach: {routes: [ops], raise_priority: P1}
+rules:
+  - name: everything-p2
+    description: every alert is P2 in this test
+    match: {kind: generic}
+    set: {impact: 2, urgency: 2}
+"""
+
+
+@pytest.fixture
+async def setup(
+    database_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[Database, CompiledRuleSet, PeriodicJobs]]:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "00.yaml").write_text(RULES)
+    ruleset = load_ruleset(rules, None)
+    db = Database(DatabaseSettings(url=database_url))
+    await db.open()
+    await migrate(db)
+    jobs = PeriodicJobs(
+        db=db,
+        store=PeriodicStore(IncidentStore(db)),
+        ruleset=lambda: ruleset,
+        metrics=Metrics(),
+        clock=lambda: T0,
+        interval_seconds=60,
+    )
+    try:
+        yield db, ruleset, jobs
+    finally:
+        await db.close()
+
+
+async def _feed(db: Database, ruleset: CompiledRuleSet, status: EventStatus, now: datetime) -> None:
+    event = Event(
+        source="generic",
+        kind="generic",
+        name="disk",
+        resource="db1",
+        severity=Severity.HIGH,
+        status=status,
+        summary="disk full",
+        occurred_at=now,
+    )
+    store = IncidentStore(db)
+    async with db.transaction() as connection:
+        lookup = ruleset.lookup(event, now)
+        state = await store.load_state(
+            connection, lookup, await active_silences(connection, store.sql, now)
+        )
+        decision = ruleset.evaluate(event, state, now)
+        await store.apply(connection, event, decision, state, None, now)
+
+
+async def _incident() -> models.Incident:
+    return await models.Incident.all().get()
+
+
+async def test_hold_down_then_close(
+    setup: tuple[Database, CompiledRuleSet, PeriodicJobs],
+) -> None:
+    db, ruleset, jobs = setup
+    await _feed(db, ruleset, EventStatus.FIRING, T0)
+    await _feed(db, ruleset, EventStatus.RESOLVED, T0 + timedelta(minutes=1))
+    incident = await _incident()
+    assert incident.status == "new" and incident.resolve_after is not None
+    assert await jobs.run_once(T0 + timedelta(minutes=3)) == 0  # hold-down not over
+    assert await jobs.run_once(T0 + timedelta(minutes=7)) >= 1
+    incident = await _incident()
+    assert incident.status == "resolved" and incident.open_key is None
+    assert await jobs.run_once(T0 + timedelta(hours=12)) == 0  # not yet a day
+    await jobs.run_once(T0 + timedelta(days=1, minutes=10))
+    incident = await _incident()
+    assert incident.status == "closed" and incident.closed_at is not None
+    kinds = [t.kind for t in await models.TimelineEntry.filter(incident_id=incident.id)]
+    assert kinds[-2:] == ["resolved", "closed"]
+    actions = [row.action for row in await models.OutboxRow.all().order_by("id")]
+    assert actions == ["create", "update", "resolve", "close"]
+
+
+async def test_a_repeat_during_hold_down_keeps_the_incident_open(
+    setup: tuple[Database, CompiledRuleSet, PeriodicJobs],
+) -> None:
+    db, ruleset, jobs = setup
+    await _feed(db, ruleset, EventStatus.FIRING, T0)
+    await _feed(db, ruleset, EventStatus.RESOLVED, T0 + timedelta(minutes=1))
+    await _feed(db, ruleset, EventStatus.FIRING, T0 + timedelta(minutes=2))
+    await jobs.run_once(T0 + timedelta(minutes=10))
+    incident = await _incident()
+    assert incident.status == "new" and incident.resolve_after is None
+
+
+async def test_sla_near_breach_and_breach_escalate_once(
+    setup: tuple[Database, CompiledRuleSet, PeriodicJobs],
+) -> None:
+    db, ruleset, jobs = setup
+    await _feed(db, ruleset, EventStatus.FIRING, T0)
+    incident = await _incident()
+    assert incident.priority == "P2" and incident.response_due is not None
+    assert await jobs.run_once(T0 + timedelta(minutes=10)) == 0
+    assert await jobs.run_once(T0 + timedelta(minutes=20)) == 1  # response near breach
+    assert await jobs.run_once(T0 + timedelta(minutes=21)) == 0  # not twice
+    await jobs.run_once(T0 + timedelta(minutes=31))  # response breached
+    incident = await _incident()
+    assert incident.response_breached and not incident.resolution_breached
+    assert incident.priority == "P1"
+    assert sorted(incident.escalated) == ["response:breach", "response:near_breach"]
+    escalations = await models.OutboxRow.filter(action="escalation").count()
+    assert escalations == 2
