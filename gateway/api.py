@@ -109,7 +109,9 @@ class Api:
         actions: Actions,
         token: SecretStr | None,
         clock: Callable[[], datetime],
+        reload: Callable[[], Awaitable[list[str]]],
     ) -> None:
+        self._reload = reload
         self._actions = actions
         self._token = token
         self._clock = clock
@@ -124,6 +126,7 @@ class Api:
             web.get("/api/v1/silences", self.silences),
             web.post("/api/v1/silences", self.create_silence),
             web.delete("/api/v1/silences/{silence_id}", self.delete_silence),
+            web.post("/api/v1/reload", self.reload),
         ]
 
     @web.middleware
@@ -216,6 +219,21 @@ class Api:
         if found is None:
             return json_error(404, "not_found", "no such incident")
         return web.json_response(found, dumps=_dumps)
+
+    async def reload(self, request: web.Request) -> web.Response:
+        """Re-read config and rules; 422 with every problem if they do not validate."""
+        problems = await self._reload()
+        if problems:
+            return web.json_response(
+                {
+                    "error": "invalid_config",
+                    "message": "the old configuration stays in use",
+                    "problems": problems,
+                },
+                status=422,
+                dumps=_dumps,
+            )
+        return web.json_response({"status": "reloaded"}, dumps=_dumps)
 
     async def silences(self, request: web.Request) -> web.Response:
         include = _bool_param(request, "include_expired") or False

@@ -25,8 +25,8 @@ import structlog
 from aiohttp import web
 
 from gateway.api import Api
-from gateway.config import LoadedConfig, load_config
-from gateway.errors import ConfigError, StorageUnavailable
+from gateway.config import LoadedConfig
+from gateway.errors import StorageUnavailable
 from gateway.heartbeats import HeartbeatMonitor
 from gateway.http import build_http_app
 from gateway.imap import ImapPoller
@@ -34,7 +34,7 @@ from gateway.jobs import PeriodicJobs
 from gateway.mailintake import MailIntake
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline, PipelineSettings
-from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
+from gateway.runtime import Reloader, Runtime, RuntimeHolder, compile_runtime
 from gateway.smtp import SmtpListener, SmtpSettings
 from gateway.smtp_handler import MailHandler
 from gateway.systemd import Notifier
@@ -66,6 +66,7 @@ class Services:
     records: RecordStore
     pipeline: Pipeline
     jobs: PeriodicJobs
+    reloader: Reloader
     webhooks: WebhookIntake
     api: Api
     notifier: Notifier
@@ -213,7 +214,14 @@ def build(loaded: LoadedConfig) -> Services:
         clock=utc_now,
         interval_seconds=config.pipeline.periodic_interval_seconds,
     )
-    api = Api(actions=Actions(db), token=loaded.secrets.get("http.api_token"), clock=utc_now)
+    reloader = Reloader(holder, metrics)
+    metrics.rules_info.labels(holder.current.ruleset.version).set(1)
+    api = Api(
+        actions=Actions(db),
+        token=loaded.secrets.get("http.api_token"),
+        clock=utc_now,
+        reload=reloader.reload,
+    )
     mail = MailIntake(writer=writer, handoff=pipeline.notify, metrics=metrics, clock=utc_now)
     smtp = None
     if config.smtp.enabled:
@@ -240,6 +248,7 @@ def build(loaded: LoadedConfig) -> Services:
         records=records,
         pipeline=pipeline,
         jobs=jobs,
+        reloader=reloader,
         webhooks=webhooks,
         api=api,
         notifier=Notifier(),
@@ -248,23 +257,6 @@ def build(loaded: LoadedConfig) -> Services:
         imap=imap,
         heartbeats=heartbeats,
     )
-
-
-def reload(services: Services) -> bool:
-    """Re-read config and rules; swap only if everything validates."""
-    path = services.runtime.loaded.path
-    try:
-        runtime = compile_runtime(load_config(path))
-    except ConfigError as exc:
-        services.metrics.reloads.labels("failure").inc()
-        services.metrics.reload_success.set(0)
-        log.error("reload_refused", problems=exc.problems)
-        return False
-    services.swap_runtime(runtime)
-    services.metrics.reloads.labels("success").inc()
-    services.metrics.reload_success.set(1)
-    log.info("reloaded", rules=runtime.ruleset.version)
-    return True
 
 
 async def serve(loaded: LoadedConfig) -> int:
@@ -299,7 +291,7 @@ async def serve(loaded: LoadedConfig) -> int:
                 if hup.is_set():
                     hup.clear()
                     services.notifier.reloading()
-                    reload(services)
+                    await services.reloader.reload()
                     services.notifier.ready()
             services.notifier.stopping()
             log.info("stopping")

@@ -7,14 +7,18 @@ never a mix.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+import structlog
 from pydantic import SecretStr
 
 from gateway.auth import Authenticator
-from gateway.config import LoadedConfig, MailboxConfig
+from gateway.config import LoadedConfig, MailboxConfig, load_config
+from gateway.errors import ConfigError
 from gateway.mailintake import Mailbox, mailboxes_by_address
+from gateway.metrics import Metrics
 from gateway.ratelimit import TokenBucket
 from gateway.webhooks import Integration
 from parsers.base import Parser
@@ -27,6 +31,9 @@ from rules.loader import load_ruleset
 # Samples of rejected bodies kept per integration: a burst, then a trickle.
 _SAMPLES_PER_SECOND = 1.0
 _SAMPLE_BURST = 20
+
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +108,33 @@ class RuntimeHolder:
 
     def __init__(self, runtime: Runtime) -> None:
         self.current = runtime
+
+
+class Reloader:
+    """Re-reads config and rules and swaps the runtime only if everything validates."""
+
+    def __init__(self, holder: RuntimeHolder, metrics: Metrics) -> None:
+        self._holder = holder
+        self._metrics = metrics
+
+    async def reload(self) -> list[str]:
+        """The problems that refused the reload; empty when the new runtime is in use.
+
+        Reading and compiling run in a thread so a large rule set never holds
+        the event loop; the swap itself happens on the loop.
+        """
+        path = self._holder.current.loaded.path
+        try:
+            runtime = await asyncio.to_thread(lambda: compile_runtime(load_config(path)))
+        except ConfigError as exc:
+            self._metrics.reloads.labels("failure").inc()
+            self._metrics.reload_success.set(0)
+            log.error("reload_refused", problems=exc.problems)
+            return exc.problems
+        self._holder.current = runtime
+        self._metrics.reloads.labels("success").inc()
+        self._metrics.reload_success.set(1)
+        self._metrics.rules_info.clear()
+        self._metrics.rules_info.labels(runtime.ruleset.version).set(1)
+        log.info("reloaded", rules=runtime.ruleset.version)
+        return []

@@ -8,6 +8,7 @@ import hmac
 import shutil
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -335,3 +336,31 @@ async def test_database_outage_answers_503_and_recovers(
         )
         assert (await daemon.get_json("/readyz"))[0] == 200
         await eventually(lambda: _open_incidents(daemon), lambda items: len(items) == 2)
+
+
+async def test_reload_api_swaps_valid_rules_and_refuses_broken_ones(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    loaded = write_config()
+    rules = tmp_path / "rules"
+    async with running_daemon(loaded) as daemon:
+        before = daemon.services.runtime.ruleset.version
+        (rules / "10-db.yaml").write_text(
+            "rules:\n  - name: db-p1\n    description: databases are urgent\n"
+            "    match: {resource: db1}\n    set: {impact: 1, urgency: 1}\n"
+        )
+        status, body = await daemon.post_json("/api/v1/reload", {})
+        assert status == 200 and body["status"] == "reloaded"
+        assert daemon.services.runtime.ruleset.version != before
+        await daemon.post_json("/webhooks/generic", {**ALERT, "severity": "low"})
+        [incident] = await eventually(daemon.incidents, lambda items: len(items) == 1)
+        assert incident["priority"] == "P1"
+        good = daemon.services.runtime.ruleset.version
+        (rules / "20-bad.yaml").write_text("rules:\n  - name: broken\n    match: {resource: [\n")
+        status, body = await daemon.post_json("/api/v1/reload", {})
+        assert status == 422 and body["error"] == "invalid_config"
+        assert any("20-bad.yaml:" in problem for problem in body["problems"])
+        assert daemon.services.runtime.ruleset.version == good
+        metrics = await (await daemon.http.get("/metrics")).text()
+        assert "intake_gateway_config_last_reload_successful 0.0" in metrics
+        assert f'intake_gateway_rules_loaded{{version="{good}"}} 1.0' in metrics
