@@ -158,13 +158,10 @@ class OutboxDispatcher:
         if released:
             log.info("outbox_stale_leases_released", rows=released)
         async with AsyncExitStack() as stack:
-            sessions: dict[int, aiohttp.ClientSession] = {}
             for lane in self._lanes.values():
                 session = self._session_factory()
-                sessions[id(session)] = session
-                lane.sink = lane.build(session)
-            for session in sessions.values():
                 stack.push_async_callback(session.close)
+                lane.sink = lane.build(session)
             loops = [
                 asyncio.create_task(self._lane_loop(lane), name=f"outbox-{lane.name}")
                 for lane in self._lanes.values()

@@ -8,6 +8,7 @@ have acted on it, so a create is looked up before it is sent again.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,7 +82,6 @@ async def call(
     data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
-    auth: aiohttp.BasicAuth | None = None,
 ) -> Answer:
     """Send one request; return a 2xx answer or raise DeliveryFailed."""
     body = data if json is None else orjson.dumps(json)
@@ -95,7 +95,6 @@ async def call(
             data=body,
             headers=sent_headers,
             params=params,
-            auth=auth,
             timeout=aiohttp.ClientTimeout(total=seconds),
             allow_redirects=False,
         ) as response:
@@ -114,3 +113,8 @@ async def call(
         raise DeliveryFailed(
             f"connection failed: {type(exc).__name__}: {exc}", retryable=True, uncertain=True
         ) from exc
+
+
+def basic_auth(user: str, password: str) -> str:
+    """An ``Authorization`` header value for HTTP basic auth."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -13,6 +13,7 @@ import aiohttp
 from gateway.sinkconfig import JiraSinkConfig
 from sinks.base import HttpSink, lifecycle_target
 from sinks.delivery import Delivered, Delivery, DeliveryFailed, OutboxAction, TicketRef
+from sinks.http import basic_auth
 from sinks.templates import Templates
 
 
@@ -38,13 +39,10 @@ class JiraSink(HttpSink):
         self._config = config
         self._api = f"{config.url.rstrip('/')}/rest/api/{config.api_version}"
         token = config.token.resolve().get_secret_value()
-        if config.email:
-            self._auth: aiohttp.BasicAuth | None = aiohttp.BasicAuth(config.email, token)
-            self._headers: dict[str, str] = {}
-        else:
-            self._auth = None
-            self._headers = {"Authorization": f"Bearer {token}"}
-        self._headers["Accept"] = "application/json"
+        self._headers = {
+            "Authorization": basic_auth(config.email, token) if config.email else f"Bearer {token}",
+            "Accept": "application/json",
+        }
 
     def _text(self, text: str) -> Any:
         return adf(text) if self._config.api_version == 3 else text
@@ -53,9 +51,7 @@ class JiraSink(HttpSink):
         return f"{self._config.label_prefix}{key}"
 
     async def _request(self, method: str, path: str, **options: Any) -> Any:
-        answer = await self._call(
-            method, f"{self._api}{path}", headers=self._headers, auth=self._auth, **options
-        )
+        answer = await self._call(method, f"{self._api}{path}", headers=self._headers, **options)
         return answer.json()
 
     def _ticket(self, key: str) -> TicketRef:

@@ -9,6 +9,7 @@ import aiohttp
 from gateway.sinkconfig import ServiceNowSinkConfig
 from sinks.base import HttpSink, target_state
 from sinks.delivery import Delivered, Delivery, OutboxAction, TicketRef
+from sinks.http import basic_auth
 from sinks.templates import Templates
 
 
@@ -29,14 +30,14 @@ class ServiceNowSink(HttpSink):
         self._config = config
         self._base = config.url.rstrip("/")
         self._table = f"{self._base}/api/now/table/incident"
-        self._auth = aiohttp.BasicAuth(
-            config.username, config.password.resolve().get_secret_value()
-        )
+        password = config.password.resolve().get_secret_value()
+        self._headers = {
+            "Authorization": basic_auth(config.username, password),
+            "Accept": "application/json",
+        }
 
     async def _request(self, method: str, url: str, **options: Any) -> Any:
-        answer = await self._call(
-            method, url, auth=self._auth, headers={"Accept": "application/json"}, **options
-        )
+        answer = await self._call(method, url, headers=self._headers, **options)
         found = answer.json()
         return found.get("result") if isinstance(found, dict) else None
 

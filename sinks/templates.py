@@ -11,15 +11,15 @@ the dispatcher dead-letters that row while the others flow.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 from jinja2 import (
     ChoiceLoader,
-    DictLoader,
     FileSystemLoader,
+    FunctionLoader,
     StrictUndefined,
     Template,
     TemplateError,
@@ -40,20 +40,18 @@ class TemplateFailed(DeliveryFailed):
         super().__init__(message, retryable=False)
 
 
-def _line_of(exc: BaseException, name: str) -> int | None:
+def _line_of(exc: BaseException) -> int | None:
     if isinstance(exc, TemplateSyntaxError):
         return exc.lineno
-    # Jinja rewrites tracebacks so that frames point at template lines
-    lines = [
-        frame.lineno
-        for frame in traceback.extract_tb(exc.__traceback__)
-        if frame.filename.endswith(name)
-    ]
+    # Jinja rewrites tracebacks so that frames point at template lines; the
+    # innermost template frame is where it failed (an include's, if any)
+    frames = traceback.extract_tb(exc.__traceback__)
+    lines = [frame.lineno for frame in frames if frame.filename.endswith(".j2")]
     return lines[-1] if lines else None
 
 
 def _describe(exc: BaseException, name: str, origin: str) -> str:
-    line = _line_of(exc, name)
+    line = _line_of(exc)
     where = f"template {name} ({origin})" + (f" line {line}" if line else "")
     return f"{where}: {type(exc).__name__}: {exc}"
 
@@ -68,16 +66,22 @@ class Templates:
         if unknown:
             known = ", ".join(sorted(names))
             raise ConfigError(f"templates: unknown name {', '.join(unknown)} (known: {known})")
-        sources: dict[str, str] = {}
+        sources: dict[str, tuple[str, str]] = {}
         self._origins = {role: "shipped" for role in names}
         for role, path in overrides.items():
             try:
-                sources[names[role]] = path.read_text(encoding="utf-8")
+                sources[names[role]] = (path.read_text(encoding="utf-8"), str(path))
             except OSError as exc:
                 raise ConfigError(f"templates.{role}: cannot read {path}: {exc.strerror}") from None
             self._origins[role] = str(path)
+
+        def override(name: str) -> tuple[str, str, Callable[[], bool]] | None:
+            found = sources.get(name)
+            # the file name makes traceback frames (and so error lines) point at it
+            return (found[0], found[1] + "#.j2", lambda: True) if found else None
+
         self._env = ImmutableSandboxedEnvironment(
-            loader=ChoiceLoader([DictLoader(sources), FileSystemLoader(SHIPPED)]),
+            loader=ChoiceLoader([FunctionLoader(override), FileSystemLoader(SHIPPED)]),
             undefined=StrictUndefined,
             autoescape=False,
             keep_trailing_newline=False,

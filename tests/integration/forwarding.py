@@ -16,9 +16,11 @@ from gateway.outbox import DispatchSettings, OutboxDispatcher, build_dispatcher
 from gateway.sinkconfig import SinkConfig
 from sinks.delivery import OutboxAction
 from storage import models
-from storage.database import Database
+from storage.database import Database, DatabaseSettings
 from storage.incidents import incident_key
+from storage.migrations import migrate
 from storage.outbox import enqueue
+from tests.integration.daemon import eventually
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SINK_CONFIG: TypeAdapter[SinkConfig] = TypeAdapter(SinkConfig)
@@ -115,3 +117,26 @@ async def dispatching(
 
 async def outbox_states(db: Database) -> dict[str, str]:
     return {row.idempotency_key: row.state for row in await models.OutboxRow.all()}
+
+
+@asynccontextmanager
+async def sqlite_database(path: str) -> AsyncIterator[Database]:
+    """Sink tests: the storage side is covered on both engines elsewhere."""
+    db = Database(DatabaseSettings(url=f"sqlite://{path}/gateway.sqlite3"))
+    await db.open()
+    await migrate(db)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def settled(db: Database, count: int) -> dict[str, str]:
+    """The outbox's states once ``count`` rows are delivered or dead."""
+
+    async def probe() -> dict[str, str]:
+        return await outbox_states(db)
+
+    return await eventually(
+        probe, lambda states: sum(s in ("delivered", "dead") for s in states.values()) >= count
+    )

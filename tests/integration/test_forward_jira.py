@@ -24,6 +24,7 @@ from tests.integration.forwarding import (
     new_incident,
     outbox_states,
     queue,
+    settled,
     sink,
 )
 
@@ -49,15 +50,6 @@ def jira_sink(server: FakeJira, **extra: Any) -> Any:
         "comment_interval_seconds": 0,
     }
     return sink(**{**fields, **extra})
-
-
-async def delivered(db: Database, count: int) -> dict[str, str]:
-    async def probe() -> dict[str, str]:
-        return await outbox_states(db)
-
-    return await eventually(
-        probe, lambda states: sum(s in ("delivered", "dead") for s in states.values()) >= count
-    )
 
 
 async def test_lifecycle_creates_comments_updates_and_transitions_one_issue(
@@ -86,7 +78,7 @@ async def test_lifecycle_creates_comments_updates_and_transitions_one_issue(
     await queue(db, incident_id, "jira", OutboxAction.RESOLVE, "resolve")
     await queue(db, incident_id, "jira", OutboxAction.REOPEN, "reopen")
     async with dispatching(db, [jira_sink(jira)], RealClock()):
-        states = await delivered(db, 6)
+        states = await settled(db, 6)
     assert set(states.values()) == {"delivered"}
     (issue,) = jira.issues.values()
     assert issue.fields["summary"] == f"[{key}] payment API down"
@@ -108,7 +100,7 @@ async def test_v3_sends_documents_and_a_custom_field_finds_the_issue(
     await queue(db, incident_id, "jira", OutboxAction.COMMENT, "c1", text="hello")
     config = jira_sink(jira, api_version=3, correlation_field="customfield_10050")
     async with dispatching(db, [config], RealClock()):
-        await delivered(db, 1)
+        await settled(db, 1)
     (issue,) = jira.issues.values()  # a comment with no ticket yet: looked up, then created
     assert issue.fields["customfield_10050"] == key
     assert issue.fields["description"]["type"] == "doc"
@@ -125,7 +117,7 @@ async def test_500_then_a_timeout_hiding_success_still_makes_one_issue(
         Fault("POST", "/rest/api/2/issue", late_seconds=1.5),  # created, answer too late
     )
     async with dispatching(db, [jira_sink(jira)], RealClock()):
-        await delivered(db, 1)
+        await settled(db, 1)
     assert list(jira.issues) == ["OPS-1"]
     creates = [r for r in jira.requests if r == ("POST", "/rest/api/2/issue")]
     assert len(creates) == 2  # the third attempt looked the issue up instead
@@ -144,7 +136,7 @@ async def test_a_400_is_dead_lettered_at_once_with_the_answer_kept(
         jira, priority_map={"P1": "Highest", "P2": "High", "P3": "Urgent!", "P4": "Low"}
     )
     async with dispatching(db, [config], RealClock()) as running:
-        states = await delivered(db, 2)
+        states = await settled(db, 2)
         assert (
             running.sample(
                 "intake_gateway_outbox_deliveries_total", {"sink": "jira", "outcome": "dead"}
