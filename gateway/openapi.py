@@ -258,6 +258,15 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/reload": {
+                "post": {
+                    "summary": "Re-read config and rules; keep the old ones if these are invalid",
+                    "responses": {
+                        "200": _json({"type": "object"}),
+                        "422": _json({"type": "object"}, "invalid; problems as file:line"),
+                    },
+                }
+            },
             "/webhooks/{integration}": {
                 "post": {
                     "summary": "Intake from a configured integration",
