@@ -245,3 +245,15 @@ class Silence(Model):
     class Meta:
         table = "silences"
         indexes = (("ends_at",),)
+
+
+class Heartbeat(Model):
+    """The last sign of life of an integration that must send heartbeats, and whether
+    its 'monitoring is down' incident is raised (shared by every replica)."""
+
+    integration = fields.CharField(max_length=64, primary_key=True)
+    last_seen = fields.DatetimeField(null=True)  # NULL: raised before any heartbeat came
+    alerted_at = fields.DatetimeField(null=True)  # set while the incident is raised
+
+    class Meta:
+        table = "heartbeats"
