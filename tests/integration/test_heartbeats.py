@@ -1,4 +1,4 @@
-"""Heartbeats end to end: silence raises "monitoring is down", the heartbeat's return resolves it."""
+"""Heartbeats end to end: silence raises "monitoring is down"; the heartbeat resolves it."""
 
 from __future__ import annotations
 
