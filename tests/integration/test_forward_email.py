@@ -110,9 +110,11 @@ async def test_smtp_soft_reject_retries_and_hard_reject_dead_letters(
                 lambda row: row.last_error is not None,
             )
         assert row.state == "pending" and (row.response or "").startswith("450")
-    async with smtp_sink(dump, ["-f", "RCPT"]) as port:
-        async with dispatching(db, [mail_sink(port)], RealClock()):
-            states = await settled(db, 1)
+    async with (
+        smtp_sink(dump, ["-f", "RCPT"]) as port,
+        dispatching(db, [mail_sink(port)], RealClock()),
+    ):
+        states = await settled(db, 1)
     assert states == {"create": "dead"}
     (dead,) = await OutboxStore(db, "t").dead_letters()
     assert dead.last_error.startswith("SMTP 500 at rcpt")

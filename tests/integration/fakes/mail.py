@@ -19,8 +19,6 @@ from aiosmtpd.smtp import SMTP
 
 from tests.conftest import require
 
-SMTP_SINK = "/usr/sbin/smtp-sink"
-
 
 class Capture:
     """aiosmtpd handler keeping every message, parsed."""
@@ -58,13 +56,22 @@ def _free_port() -> int:
 @asynccontextmanager
 async def smtp_sink(dump_dir: Path, flags: Sequence[str] = ()) -> AsyncIterator[int]:
     """Postfix's smtp-sink on a free port; messages dumped under ``dump_dir``."""
-    require("smtp-sink", Path(SMTP_SINK).exists() or bool(shutil.which("smtp-sink")))
+    binary = shutil.which("smtp-sink", path="/usr/sbin:/usr/bin:/usr/local/sbin")
+    require("smtp-sink", binary is not None, "install postfix")
+    assert binary is not None
     port = _free_port()
     dump = str(dump_dir / "%H%M%S.")
-    process = subprocess.Popen(
-        [SMTP_SINK, "-u", "root", "-d", dump, *flags, f"127.0.0.1:{port}", "100"],
+    process = await asyncio.create_subprocess_exec(
+        binary,
+        "-u",
+        "root",
+        "-d",
+        dump,
+        *flags,
+        f"127.0.0.1:{port}",
+        "100",
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 5
@@ -74,15 +81,13 @@ async def smtp_sink(dump_dir: Path, flags: Sequence[str] = ()) -> AsyncIterator[
                 writer.close()
                 break
             except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
+                if time.monotonic() > deadline or process.returncode is not None:
                     raise AssertionError("smtp-sink did not start") from None
                 await asyncio.sleep(0.02)
         yield port
     finally:
         process.terminate()
-        process.wait(timeout=5)
-        if process.stderr is not None:
-            process.stderr.close()
+        await process.wait()
 
 
 def dumped(dump_dir: Path) -> list[bytes]:
