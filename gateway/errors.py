@@ -35,6 +35,10 @@ class StorageUnavailable(GatewayError):
     """The database cannot be reached or refused the write; callers answer 451/503."""
 
 
+class WriteConflict(GatewayError):
+    """A concurrent writer (another replica) changed the same rows first: evaluate again."""
+
+
 class SinkError(GatewayError):
     """A forwarding target failed; ``retryable`` decides between retry and dead letter."""
 

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from tortoise.exceptions import IntegrityError
 
-from gateway.errors import ParseError, StorageUnavailable
+from gateway.errors import ParseError, StorageUnavailable, WriteConflict
 from gateway.metrics import Metrics
 from parsers.base import Parser
 from parsers.records import Event, IntakeRecord
@@ -195,7 +194,7 @@ class Pipeline:
             return
         try:
             outcomes = await self._apply(parsed)
-        except IntegrityError:
+        except WriteConflict:
             outcomes = None
         except StorageUnavailable:
             raise
@@ -225,7 +224,7 @@ class Pipeline:
         for attempt in range(_CONFLICT_RETRIES):
             try:
                 outcomes = await self._apply([(record, events)])
-            except IntegrityError:
+            except WriteConflict:
                 # another writer created the same event or incident first:
                 # evaluate again against the state it left
                 bound.debug("apply_conflict_retry", attempt=attempt)

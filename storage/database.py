@@ -19,9 +19,12 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import BaseORMException, IntegrityError
 from tortoise.transactions import in_transaction
 
-from gateway.errors import ConfigError, StorageUnavailable
+from gateway.errors import ConfigError, StorageUnavailable, WriteConflict
 
 MODELS_MODULE = "storage.models"
+
+# The connection type other packages may name, so only storage imports tortoise.
+Connection = BaseDBAsyncClient
 
 # What a lost or refused database connection raises, through tortoise or below it.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (BaseORMException, OSError, asyncio.TimeoutError)
@@ -194,7 +197,8 @@ class Database:
         try:
             async with in_transaction("default") as connection:
                 yield connection
-        except IntegrityError:
-            raise  # a constraint said no: the caller's logic decides, not a fault
+        except IntegrityError as exc:
+            # a uniqueness rule said no: another writer got there first
+            raise WriteConflict(str(exc)) from exc
         except DATABASE_ERRORS as exc:
             raise StorageUnavailable(f"database write failed: {exc}") from exc

@@ -185,11 +185,11 @@ async def test_event_lifecycle_open_dedup_resolve_reopen(db: Database) -> None:
 
 
 async def test_one_open_incident_per_correlation_key_is_enforced(db: Database) -> None:
-    from tortoise.exceptions import IntegrityError
+    from gateway.errors import WriteConflict
 
     await _evaluate_and_apply(db, _event(), T0)
     key = _event().default_fingerprint()
-    with pytest.raises(IntegrityError):
+    with pytest.raises(WriteConflict):
         async with db.transaction() as connection:
             await models.Incident.create(
                 using_db=connection,

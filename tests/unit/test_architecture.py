@@ -1,0 +1,111 @@
+"""The layering design.md promises, checked on the source itself.
+
+* The functional core (parsers/, rules/) imports no aiohttp, aiosmtpd,
+  tortoise or database driver, and reads no clock: time is passed in.
+* storage/ is the only package that imports tortoise.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CORE = ("parsers", "rules")
+FORBIDDEN_IN_CORE = (
+    "aiohttp",
+    "aiosmtpd",
+    "tortoise",
+    "asyncpg",
+    "aiosqlite",
+    "imapclient",
+    "storage",
+    "sinks",
+    "urllib.request",
+    "http.client",
+    "smtplib",
+)
+CLOCK_CALLS = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "time"),
+    ("time", "monotonic"),
+    ("time", "perf_counter"),
+    ("time", "time_ns"),
+}
+
+
+def _modules(package: str) -> list[Path]:
+    return sorted((REPO / package).rglob("*.py"))
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", [p for pkg in CORE for p in _modules(pkg)], ids=str)
+def test_core_module_imports_no_io_library(path: Path) -> None:
+    bad = sorted(
+        name
+        for name in _imports(path)
+        if any(name == banned or name.startswith(banned + ".") for banned in FORBIDDEN_IN_CORE)
+    )
+    assert bad == [], f"{path.relative_to(REPO)} imports {bad}"
+
+
+@pytest.mark.parametrize("path", [p for pkg in CORE for p in _modules(pkg)], ids=str)
+def test_core_module_reads_no_clock(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    calls = [
+        (node.func.value.id, node.func.attr, node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and (node.func.value.id, node.func.attr) in CLOCK_CALLS
+    ]
+    assert calls == [], f"{path.relative_to(REPO)} reads the clock at {calls}"
+
+
+def test_importing_the_core_loads_no_io_library() -> None:
+    """Transitively, too: what the core pulls in at import time."""
+    modules = [
+        ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for pkg in CORE
+        for p in _modules(pkg)
+    ]
+    probe = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {list(FORBIDDEN_IN_CORE)!r})\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for pkg in ("gateway", "parsers", "rules", "sinks") for p in _modules(pkg)],
+    ids=str,
+)
+def test_only_storage_imports_tortoise(path: Path) -> None:
+    assert not any(name.split(".")[0] == "tortoise" for name in _imports(path)), (
+        f"{path.relative_to(REPO)} imports tortoise; go through storage/"
+    )
