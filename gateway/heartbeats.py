@@ -50,7 +50,7 @@ log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
 
 # Any constant unique to this program: the advisory lock key of the heartbeat job.
-_HEARTBEAT_LOCK = 0x1A7A_6E03
+HEARTBEAT_LOCK_KEY = 0x1A7A_6E03
 # Checks run several times per timeout, so silence is noticed soon after it begins.
 _CHECKS_PER_TIMEOUT = 4
 _SHORTEST_INTERVAL = timedelta(milliseconds=250)
@@ -152,7 +152,7 @@ class HeartbeatMonitor:
                 await self._store.record_seen(connection, seen)
                 rows = await self._store.rows(connection, [rule.integration for rule in rules])
                 self._set_gauges(rules, rows, now)
-                if not await self._store.try_lock(connection, _HEARTBEAT_LOCK):
+                if not await self._store.try_lock(connection, HEARTBEAT_LOCK_KEY):
                     return []  # another replica decides this round
                 return await self._act(connection, rules, rows, now)
         except BaseException:
