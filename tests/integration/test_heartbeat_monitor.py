@@ -14,13 +14,13 @@ from gateway.config import IntegrationConfig
 from gateway.heartbeat_watch import Change
 from gateway.heartbeats import HEARTBEAT_LOCK_KEY, HeartbeatMonitor
 from gateway.metrics import Metrics
-from parsers.records import Event, EventStatus, Severity
 from rules.loader import load_ruleset
 from storage.database import Database, DatabaseSettings
 from storage.heartbeats import HeartbeatStore
 from storage.incidents import IncidentStore
 from storage.migrations import migrate
 from storage.views import IncidentFilter, list_incidents
+from tests.unit.test_heartbeat_watch import alert
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -33,21 +33,7 @@ PROM = IntegrationConfig.model_validate(
 )
 
 
-def _alert(alertname: str) -> Event:
-    return Event(
-        source="prom",
-        kind="alertmanager",
-        name=alertname,
-        resource="prometheus:9090",
-        severity=Severity.INFO,
-        status=EventStatus.FIRING,
-        summary=alertname,
-        occurred_at=T0,
-        labels={"alertname": alertname},
-    )
-
-
-WATCHDOG = _alert("Watchdog")
+WATCHDOG = alert("Watchdog")
 
 
 class Clock:
@@ -117,7 +103,7 @@ async def test_other_alerts_are_not_the_heartbeat(db: Database, tmp_path: Path) 
     clock = Clock(T0)
     monitor = _monitor(db, clock, tmp_path)
     clock.now = T0 + 4 * MINUTE
-    monitor.observe(PROM, [_alert("HighLoad")])
+    monitor.observe(PROM, [alert("HighLoad")])
     clock.now = T0 + 6 * MINUTE
     assert await monitor.run_once(clock.now) == [("prom", Change.MISSING)]
 

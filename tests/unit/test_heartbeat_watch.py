@@ -13,7 +13,6 @@ from gateway.heartbeat_watch import (
     HeartbeatRule,
     change_due,
     heartbeat_age,
-    heartbeat_event,
 )
 from parsers.records import Event, EventStatus, Severity
 
@@ -30,7 +29,8 @@ def _rule(**heartbeat: Any) -> HeartbeatRule:
     return rule
 
 
-def _event(alertname: str, **fields: Any) -> Event:
+def alert(alertname: str, **fields: Any) -> Event:
+    """A firing Alertmanager alert of ``alertname``; the heartbeat job tests use it too."""
     return Event(
         source="prom",
         kind="alertmanager",
@@ -54,14 +54,14 @@ def test_integration_without_heartbeat_has_no_rule() -> None:
     ("match", "events", "expected"),
     [
         ({}, [], True),  # no match: any delivery, even one without events
-        ({}, [_event("HighLoad")], True),
-        ({"labels.alertname": "Watchdog"}, [_event("Watchdog")], True),
-        ({"labels.alertname": "Watchdog"}, [_event("HighLoad"), _event("Watchdog")], True),
-        ({"labels.alertname": "Watchdog"}, [_event("HighLoad")], False),
+        ({}, [alert("HighLoad")], True),
+        ({"labels.alertname": "Watchdog"}, [alert("Watchdog")], True),
+        ({"labels.alertname": "Watchdog"}, [alert("HighLoad"), alert("Watchdog")], True),
+        ({"labels.alertname": "Watchdog"}, [alert("HighLoad")], False),
         ({"labels.alertname": "Watchdog"}, [], False),
-        ({"labels.alertname": ["Watchdog", "DeadMansSwitch"]}, [_event("DeadMansSwitch")], True),
-        ({"name": {"regex": "Watch.*"}, "resource": "prometheus:9090"}, [_event("Watchdog")], True),
-        ({"name": "Watchdog", "resource": "other"}, [_event("Watchdog")], False),
+        ({"labels.alertname": ["Watchdog", "DeadMansSwitch"]}, [alert("DeadMansSwitch")], True),
+        ({"name": {"regex": "Watch.*"}, "resource": "prometheus:9090"}, [alert("Watchdog")], True),
+        ({"name": "Watchdog", "resource": "other"}, [alert("Watchdog")], False),
     ],
 )
 def test_what_counts_as_a_heartbeat(
@@ -106,9 +106,9 @@ def test_age_counts_from_the_last_heartbeat_or_from_when_watching_began() -> Non
 
 
 def test_the_synthetic_events_raise_and_resolve_one_incident_per_integration() -> None:
-    down = heartbeat_event("prom", Change.MISSING, NOW - 6 * MINUTE, NOW)
-    back = heartbeat_event("prom", Change.BACK, NOW, NOW)
-    other = heartbeat_event("zabbix", Change.MISSING, NOW - 6 * MINUTE, NOW)
+    down = heartbeatalert("prom", Change.MISSING, NOW - 6 * MINUTE, NOW)
+    back = heartbeatalert("prom", Change.BACK, NOW, NOW)
+    other = heartbeatalert("zabbix", Change.MISSING, NOW - 6 * MINUTE, NOW)
     assert down.summary == "monitoring is down: prom sent no heartbeat since 2026-03-02T08:54:00Z"
     assert (down.kind, down.source, down.status) == ("heartbeat", "prom", EventStatus.FIRING)
     assert down.severity is Severity.HIGH  # P2 with the default matrix
