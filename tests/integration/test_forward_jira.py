@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.deadletters_api import DeadLettersApi
 from sinks.delivery import OutboxAction
 from storage import models
 from storage.database import Database
@@ -191,3 +194,37 @@ async def test_outage_of_ten_minutes_then_every_ticket_once_in_order(
     assert all(issue.history == ["Done", "To Do"] for issue in jira.issues.values())
     refs = await models.ExternalRef.filter(sink="jira")
     assert sorted(r.incident_id for r in refs) == sorted(i for i, _ in incidents)
+
+
+async def test_dead_letters_are_listed_by_the_api_and_retried_on_request(
+    db: Database, jira: FakeJira
+) -> None:
+    incident_id, _ = await new_incident(db)
+    await queue(db, incident_id, "jira", OutboxAction.CREATE, "bad")
+    bad_map = {"P1": "Highest", "P2": "High", "P3": "Urgent!", "P4": "Low"}
+    clock = RealClock()
+    async with dispatching(db, [jira_sink(jira, priority_map=bad_map)], clock) as running:
+        await settled(db, 1)
+        dead_api = DeadLettersApi(OutboxStore(db, "api"), clock, running.dispatcher.wake)
+        app = web.Application()
+        app.add_routes(dead_api.routes())
+        auth: dict[str, str] = {}  # authorisation is gateway.api's middleware, tested there
+        async with TestClient(TestServer(app)) as client:
+            listed = await (await client.get("/api/v1/deadletters?sink=jira", headers=auth)).json()
+            (item,) = listed["items"]
+            assert (item["action"], item["attempts"]) == ("create", 1)
+            assert "Specify a valid priority" in item["response"]
+            creates_before = jira.requests.count(("POST", "/rest/api/2/issue"))
+            # nothing retries a dead letter by itself
+            running.dispatcher.wake()
+            await asyncio.sleep(0.2)
+            assert jira.requests.count(("POST", "/rest/api/2/issue")) == creates_before
+            retried = await client.post(f"/api/v1/deadletters/{item['id']}/retry", headers=auth)
+            assert retried.status == 202
+            missing = await client.post("/api/v1/deadletters/999/retry", headers=auth)
+            assert missing.status == 404
+            await eventually(
+                lambda: models.OutboxRow.get(idempotency_key="bad"),
+                lambda row: row.state == "dead" and row.attempts == 1 and row.id == item["id"],
+            )
+    assert jira.requests.count(("POST", "/rest/api/2/issue")) == creates_before + 1

@@ -1,0 +1,63 @@
+"""Dead letters under /api/v1/: list them with the sink's answer, retry one.
+
+Mounted on the same app as ``gateway.api.Api``, whose middleware authorises
+every /api/v1/ path (bearer token, or loopback only) and turns storage faults
+into 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import orjson
+from aiohttp import web
+
+from storage.outbox import OutboxStore
+
+_MAX_LIMIT = 500
+
+
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _error(status: int, reason: str, message: str) -> web.Response:
+    return web.json_response({"error": reason, "message": message}, status=status, dumps=_dumps)
+
+
+class DeadLettersApi:
+    def __init__(
+        self, store: OutboxStore, clock: Callable[[], datetime], wake: Callable[[], None]
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._wake = wake  # the dispatcher's wake(): a retried row goes out now
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/v1/deadletters", self.list),
+            web.post("/api/v1/deadletters/{row_id}/retry", self.retry),
+        ]
+
+    async def list(self, request: web.Request) -> web.Response:
+        """Newest first; ``sink`` filters, ``before`` (an id) pages, ``limit`` caps."""
+        query = request.query
+        for name in ("before", "limit"):
+            if query.get(name, "1").isdigit() is False:
+                return _error(400, "bad_filter", f"{name} must be a whole number")
+        limit = min(int(query.get("limit", "50")), _MAX_LIMIT)
+        before = int(query["before"]) if query.get("before") else None
+        found = await self._store.dead_letters(query.get("sink") or None, before, limit)
+        items = [letter.as_json() for letter in found]
+        next_before = items[-1]["id"] if len(items) == limit and items else None
+        return web.json_response({"items": items, "next_before": next_before}, dumps=_dumps)
+
+    async def retry(self, request: web.Request) -> web.Response:
+        raw = request.match_info["row_id"]
+        if not raw.isdigit():
+            return _error(404, "not_found", "no such dead letter")
+        if not await self._store.retry_dead(int(raw), self._clock()):
+            return _error(404, "not_found", "no such dead letter (or it is not dead any more)")
+        self._wake()
+        return web.json_response({"id": int(raw), "state": "pending"}, status=202, dumps=_dumps)
