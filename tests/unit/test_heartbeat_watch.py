@@ -13,6 +13,7 @@ from gateway.heartbeat_watch import (
     HeartbeatRule,
     change_due,
     heartbeat_age,
+    heartbeat_event,
 )
 from parsers.records import Event, EventStatus, Severity
 
@@ -106,9 +107,9 @@ def test_age_counts_from_the_last_heartbeat_or_from_when_watching_began() -> Non
 
 
 def test_the_synthetic_events_raise_and_resolve_one_incident_per_integration() -> None:
-    down = heartbeatalert("prom", Change.MISSING, NOW - 6 * MINUTE, NOW)
-    back = heartbeatalert("prom", Change.BACK, NOW, NOW)
-    other = heartbeatalert("zabbix", Change.MISSING, NOW - 6 * MINUTE, NOW)
+    down = heartbeat_event("prom", Change.MISSING, NOW - 6 * MINUTE, NOW)
+    back = heartbeat_event("prom", Change.BACK, NOW, NOW)
+    other = heartbeat_event("zabbix", Change.MISSING, NOW - 6 * MINUTE, NOW)
     assert down.summary == "monitoring is down: prom sent no heartbeat since 2026-03-02T08:54:00Z"
     assert (down.kind, down.source, down.status) == ("heartbeat", "prom", EventStatus.FIRING)
     assert down.severity is Severity.HIGH  # P2 with the default matrix
