@@ -52,6 +52,33 @@ class RateLimit(_Frozen):
     burst: int = Field(default=1, ge=1, description="deliveries allowed at once")
 
 
+InboundStatus = Literal["acknowledged", "resolved", "closed", "reopened", "ignore"]
+
+
+class InboundConfig(_Frozen):
+    """Status webhooks from the ticket system back to the gateway (POST /hooks/<kind>/<sink>)."""
+
+    token: SecretRef | None = Field(
+        default=None, description="accept 'Authorization: Bearer <token>' (or ?token=<token>)"
+    )
+    secret: SecretRef | None = Field(
+        default=None,
+        description="accept an HMAC of the body in X-Hub-Signature (Jira: sha256=, "
+        "Zammad: sha1=) or X-Signature (generic: sha256=)",
+    )
+    status_map: Mapping[str, InboundStatus] = Field(
+        default_factory=dict,
+        description="the system's status name -> what it means here; names not listed fall "
+        "back to the kind's defaults (Jira: status category; Zammad: open, closed, merged)",
+    )
+
+    @model_validator(mode="after")
+    def _some_proof(self) -> InboundConfig:
+        if self.token is None and self.secret is None:
+            raise ValueError("give a token or a secret: inbound hooks change incidents")
+        return self
+
+
 class _SinkBase(_Frozen):
     name: str = Field(pattern=_NAME_PATTERN, description="the sink's name in routes and metrics")
     enabled: bool = Field(default=True, description="false: rows wait in the outbox")
@@ -75,6 +102,9 @@ class _SinkBase(_Frozen):
         default_factory=dict,
         description="template name -> file overriding the shipped default "
         "(see docs/forwarding.md for the names each kind uses)",
+    )
+    inbound: InboundConfig | None = Field(
+        default=None, description="status webhooks back from this system; none: refused"
     )
 
 
@@ -282,7 +312,10 @@ def sink_problems(sinks: Sequence[SinkConfig]) -> list[str]:
             elif sink.fallback not in names:
                 problems.append(f"{where}.fallback: no sink named '{sink.fallback}'")
         problems.extend(f"{where}.{problem}" for problem in check_priority_maps(sink))
-        for field_name, value in sink:
+        secrets = [(name, value) for name, value in sink]
+        if sink.inbound is not None:
+            secrets += [(f"inbound.{name}", value) for name, value in sink.inbound]
+        for field_name, value in secrets:
             if isinstance(value, SecretRef):
                 try:
                     value.resolve()

@@ -52,12 +52,14 @@ def sink(**fields: Any) -> SinkConfig:
 async def new_incident(
     db: Database, title: str = "disk full on db1", priority: str = "P3", **fields: Any
 ) -> tuple[int, str]:
+    correlation_key = fields.pop("correlation_key_override", None)
     async with db.transaction() as connection:
         row = await models.Incident.create(
             using_db=connection,
             title=title,
             priority=priority,
-            correlation_key=f"ck-{title}-{datetime.now(UTC).timestamp()}",
+            correlation_key=correlation_key or f"ck-{title}-{datetime.now(UTC).timestamp()}",
+            open_key=correlation_key,
             service=fields.pop("service", "billing"),
             created_at=T0,
             updated_at=T0,
