@@ -455,7 +455,11 @@ class ImapAccountConfig(_Frozen):
         description="after: move: the folder taken messages go to (created if missing)",
     )
     poll_interval_seconds: float = Field(
-        default=60.0, ge=1, le=86_400, description="time between polls when IDLE is not used"
+        default=60.0,
+        ge=1,
+        le=86_400,
+        description="time between searches of the folder; with IDLE too, in case the server "
+        "missed announcing a message",
     )
     idle: bool = Field(default=True, description="use IDLE when the server offers it")
     idle_timeout_seconds: float = Field(

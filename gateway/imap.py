@@ -3,9 +3,12 @@
 One worker per (account, folder), each with its own connection and its own
 thread: imapclient blocks, so every IMAP call runs in that thread and the
 event loop only awaits it. A worker takes what is pending, then waits with
-IDLE (renewed every ``idle_timeout_seconds``) or sleeps ``poll_interval_seconds``
-when the server has no IDLE. A lost connection is retried with capped,
-jittered backoff.
+IDLE when the server offers it, or sleeps ``poll_interval_seconds``. IDLE
+ends after ``poll_interval_seconds`` or ``idle_timeout_seconds``, whichever
+is shorter, and the folder is searched again: a mail that arrived between
+the search and the start of IDLE (some servers never announce it) waits at
+most one poll interval. A lost connection is retried with capped, jittered
+backoff.
 
 Taking a message: RFC822.SIZE first (a message over the limit is left in the
 folder, never fetched; logged and counted once), BODY.PEEK[] (does not set
@@ -164,7 +167,8 @@ class FolderWorker:
                 await self._pause(self._account.poll_interval_seconds)
                 continue
             if self._account.idle and session.supports_idle:
-                timeout = self._account.idle_timeout_seconds
+                account = self._account
+                timeout = min(account.idle_timeout_seconds, account.poll_interval_seconds)
                 await self._call("idle", session.wait_for_changes, timeout)
             else:
                 await self._pause(self._account.poll_interval_seconds)
@@ -220,25 +224,25 @@ class FolderWorker:
                 raise result
 
     async def _store(self, session: ImapSession, uid: int, raw: bytes) -> None:
-        sender = normalise_address(read_headers(raw, (RETURN_PATH,)).get(RETURN_PATH, ""))
+        # the envelope sender, as the delivering server wrote it into Return-Path
+        return_path = read_headers(raw, (RETURN_PATH,)).get(RETURN_PATH)
+        sender = normalise_address(return_path or "")
         if len(raw) > _THREAD_KEY_BYTES:
             key = await asyncio.to_thread(mail_dedup_key, raw, sender)
         else:
             key = mail_dedup_key(raw, sender)
         settings = self._settings
+        meta = {
+            "account": settings.account,
+            "folder": settings.folder,
+            "uidvalidity": str(session.uidvalidity),
+            "uid": str(uid),
+            "imap_key": imap_key(settings.account, settings.folder, session.uidvalidity, uid),
+        }
+        if return_path is not None:  # absent: unknown, which is not the null sender
+            meta["mail_from"] = sender
         await self._intake.commit(
-            channel=Channel.IMAP,
-            mailbox=self._mailbox,
-            raw=raw,
-            meta={
-                "account": settings.account,
-                "folder": settings.folder,
-                "uidvalidity": str(session.uidvalidity),
-                "uid": str(uid),
-                "imap_key": imap_key(settings.account, settings.folder, session.uidvalidity, uid),
-                "mail_from": sender,
-            },
-            dedup_key=key,
+            channel=Channel.IMAP, mailbox=self._mailbox, raw=raw, meta=meta, dedup_key=key
         )
 
     def _refuse(self, session: ImapSession, uid: int, size: int) -> None:

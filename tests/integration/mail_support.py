@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from pydantic import SecretStr
 
+from gateway.app import utc_now
+from gateway.config import ImapAccountConfig, Secrets
+from gateway.imap import FolderWorker, SessionOpener, imap_settings
+from gateway.imap_session import ImapSession
+from gateway.mailintake import MailIntake
 from parsers.records import Channel
 from storage import models
 from tests.conftest import PG_ADMIN_URL, require
@@ -208,3 +214,33 @@ async def refusing_connections(database_url: str) -> AsyncIterator[None]:
     finally:
         await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
         await admin.close()
+
+
+@asynccontextmanager
+async def running_worker(
+    daemon: RunningDaemon,
+    account: dict[str, Any],
+    opener: SessionOpener = ImapSession.open,
+) -> AsyncIterator[FolderWorker]:
+    """One IMAP folder worker (of the account's first folder) storing through the daemon."""
+    config = ImapAccountConfig.model_validate(account)
+    services = daemon.services
+    secrets = Secrets({f"imap.{config.name}.password": SecretStr(str(account["password"]))})
+    worker = FolderWorker(
+        settings=imap_settings(config, config.folders[0], secrets),
+        account=config,
+        intake=MailIntake(
+            writer=services.writer,
+            handoff=services.pipeline.notify,
+            metrics=services.metrics,
+            clock=utc_now,
+        ),
+        metrics=services.metrics,
+        open_session=opener,
+    )
+    task = asyncio.create_task(worker.run())
+    try:
+        yield worker
+    finally:
+        await worker.stop()
+        await asyncio.wait_for(task, 10)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import reload
 from gateway.config import LoadedConfig
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import eventually, running_daemon
@@ -388,7 +387,7 @@ async def test_reload_changes_the_accepted_recipients(
         port = smtp_port(daemon)
         newcomer = {"name": "facilities", "address": "facilities@example.org"}
         write_config(smtp=smtp_section(), mailboxes=[*MAILBOXES, newcomer])
-        assert reload(daemon.services)
+        assert await daemon.services.reloader.reload() == []
         await asyncio.to_thread(
             _send, port, "a@client.example", ["facilities@example.org"], message()
         )

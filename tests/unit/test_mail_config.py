@@ -19,7 +19,7 @@ BASE = """\
 storage:
   url: sqlite://{tmp}/g.sqlite3
 rules:
-  dir: {tmp}
+  dir: {tmp}/rules
   catalogue: null
 """
 
@@ -35,6 +35,7 @@ mailboxes:
 
 
 def _load(tmp_path: Path, text: str) -> LoadedConfig:
+    (tmp_path / "rules").mkdir(exist_ok=True)
     path = tmp_path / "gateway.yaml"
     path.write_text(BASE.format(tmp=tmp_path) + text)
     return load_config(path)
