@@ -22,6 +22,7 @@ from gateway.metrics import Metrics
 from parsers.base import Parser
 from parsers.records import Event, IntakeRecord
 from rules.decision import RuleSet
+from storage.atomic import QueryRunner, run_atomic
 from storage.database import Database
 from storage.incidents import IncidentStore, active_silences
 from storage.records import RecordStore
@@ -266,8 +267,9 @@ class Pipeline:
         """Evaluate and apply in one transaction; return the event outcomes."""
         now = self._clock()
         ruleset = self._ruleset()
-        outcomes: list[str] = []
-        async with self._db.transaction() as connection:
+
+        async def unit(connection: QueryRunner) -> list[str]:
+            outcomes: list[str] = []
             silences = await active_silences(connection, self._incidents.sql, now)
             for record, events in parsed:
                 for event in events:
@@ -281,7 +283,12 @@ class Pipeline:
                     )
                     outcomes.append(applied.outcome.value)
             await self._records.mark_processed(connection, [r.id for r, _ in parsed], now)
-        return outcomes
+            return outcomes
+
+        # the fast path holds the connection for the whole batch: only when no
+        # sender is waiting for a commit
+        idle = self._intake_idle is None or self._intake_idle.is_set()
+        return await run_atomic(self._db, unit, direct=idle)
 
     async def _fail(self, record: IntakeRecord, error: str) -> None:
         self._metrics.records_processed.labels(record.kind, "failed").inc()

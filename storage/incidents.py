@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-
 from parsers.records import Event, EventStatus, Severity
 from rules.decision import (
     Decision,
@@ -34,6 +32,7 @@ from rules.decision import (
     SilenceState,
     State,
 )
+from storage.atomic import QueryRunner
 from storage.database import Database
 from storage.sql import Sql, as_json, as_time
 
@@ -110,7 +109,7 @@ def _event_state(row: Mapping[str, Any]) -> EventState:
 
 
 async def active_silences(
-    connection: BaseDBAsyncClient, sql: Sql, now: datetime
+    connection: QueryRunner, sql: Sql, now: datetime
 ) -> tuple[SilenceState, ...]:
     rows = await connection.execute_query_dict(
         sql(
@@ -139,7 +138,7 @@ class IncidentStore:
 
     async def load_state(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         lookup: Lookup,
         silences: tuple[SilenceState, ...],
     ) -> State:
@@ -172,13 +171,13 @@ class IncidentStore:
         )
 
     async def _one(
-        self, connection: BaseDBAsyncClient, statement: str, values: list[Any]
+        self, connection: QueryRunner, statement: str, values: list[Any]
     ) -> dict[str, Any] | None:
         rows = await connection.execute_query_dict(self.sql(statement), values)
         return rows[0] if rows else None
 
     async def _incidents_where(
-        self, connection: BaseDBAsyncClient, condition: str, values: list[Any]
+        self, connection: QueryRunner, condition: str, values: list[Any]
     ) -> tuple[IncidentState, ...]:
         rows = await connection.execute_query_dict(
             self.sql(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {condition}"), values
@@ -186,7 +185,7 @@ class IncidentStore:
         return tuple(incident_state(row) for row in rows)
 
     async def _referenced(
-        self, connection: BaseDBAsyncClient, lookup: Lookup
+        self, connection: QueryRunner, lookup: Lookup
     ) -> tuple[IncidentState, ...]:
         if not lookup.incident_keys and not lookup.message_ids:
             return ()
@@ -200,7 +199,7 @@ class IncidentStore:
         )
 
     async def _ancestors(
-        self, connection: BaseDBAsyncClient, lookup: Lookup
+        self, connection: QueryRunner, lookup: Lookup
     ) -> tuple[IncidentState, ...]:
         if not lookup.ancestor_cis:
             return ()
@@ -209,7 +208,7 @@ class IncidentStore:
             connection, f"ci IN ({_marks(cis)}) AND status IN ('new', 'acknowledged')", cis
         )
 
-    async def _recent_count(self, connection: BaseDBAsyncClient, lookup: Lookup) -> int:
+    async def _recent_count(self, connection: QueryRunner, lookup: Lookup) -> int:
         if lookup.count_since is None:
             return 0
         row = await self._one(
@@ -219,9 +218,7 @@ class IncidentStore:
         )
         return int(row["n"]) if row else 0
 
-    async def _recent_incidents(
-        self, connection: BaseDBAsyncClient, lookup: Lookup
-    ) -> tuple[int, ...]:
+    async def _recent_incidents(self, connection: QueryRunner, lookup: Lookup) -> tuple[int, ...]:
         if lookup.recent_incidents_since is None:
             return ()
         rows = await connection.execute_query_dict(
@@ -240,7 +237,7 @@ class IncidentStore:
         return tuple(int(row["id"]) for row in rows)
 
     async def _firing_sources(
-        self, connection: BaseDBAsyncClient, lookup: Lookup
+        self, connection: QueryRunner, lookup: Lookup
     ) -> tuple[FiringEvent, ...]:
         found: dict[str, FiringEvent] = {}
         for query in lookup.inhibit_queries:
@@ -283,7 +280,7 @@ class IncidentStore:
 
     async def apply(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         event: Event,
         decision: Decision,
         state: State,
@@ -315,7 +312,7 @@ class IncidentStore:
 
     async def _apply_incident(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         event: Event,
         decision: Decision,
         state: State,
@@ -340,7 +337,7 @@ class IncidentStore:
         return current.id, current.key
 
     async def _open(
-        self, connection: BaseDBAsyncClient, event: Event, decision: Decision, now: datetime
+        self, connection: QueryRunner, event: Event, decision: Decision, now: datetime
     ) -> tuple[int, str]:
         sql = self.sql
         fields = decision.incident
@@ -410,7 +407,7 @@ class IncidentStore:
 
     async def _update_incident(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         event: Event,
         decision: Decision,
         state: State,
@@ -485,7 +482,7 @@ class IncidentStore:
 
     async def _timeline_for(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         event: Event,
         decision: Decision,
         current: IncidentState,
@@ -521,7 +518,7 @@ class IncidentStore:
 
     async def _upsert_event(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         event: Event,
         decision: Decision,
         state: State,
@@ -594,7 +591,7 @@ class IncidentStore:
 
     async def _record_occurrence(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         event_id: int,
         decision: Decision,
         incident_id: int | None,
@@ -620,7 +617,7 @@ class IncidentStore:
 
     async def _adopt_pending(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         decision: Decision,
         incident_id: int | None,
         event_id: int,
@@ -664,7 +661,7 @@ class IncidentStore:
 
     async def note(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         incident_id: int,
         now: datetime,
         kind: str,
@@ -689,13 +686,13 @@ class IncidentStore:
         )
 
     async def _notes(
-        self, connection: BaseDBAsyncClient, incident_id: int, decision: Decision, now: datetime
+        self, connection: QueryRunner, incident_id: int, decision: Decision, now: datetime
     ) -> None:
         for item in decision.notes:
             await self.note(connection, incident_id, now, item.kind, item.text, data=item.data)
 
     async def _record_thread(
-        self, connection: BaseDBAsyncClient, event: Event, incident_id: int, now: datetime
+        self, connection: QueryRunner, event: Event, incident_id: int, now: datetime
     ) -> None:
         if event.mail is None or not event.mail.message_id:
             return
@@ -709,7 +706,7 @@ class IncidentStore:
 
     async def _queue_routes(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         incident_id: int,
         event: Event,
         decision: Decision,

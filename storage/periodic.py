@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-
 from rules.decision import IncidentState, Priority
 from rules.sla import Escalation, SlaClock
+from storage.atomic import QueryRunner
 from storage.incidents import IncidentStore, incident_state
 from storage.sql import as_json, as_time
 
@@ -29,7 +28,7 @@ class PeriodicStore:
         self._incidents = incidents
         self.sql = incidents.sql
 
-    async def try_lock(self, connection: BaseDBAsyncClient, key: int) -> bool:
+    async def try_lock(self, connection: QueryRunner, key: int) -> bool:
         """One replica runs the job: a transaction-level advisory lock on PostgreSQL."""
         if not self.sql.postgres:
             return True  # SQLite: one process per database file
@@ -38,7 +37,7 @@ class PeriodicStore:
         )
         return bool(rows[0]["got"])
 
-    async def holding_down(self, connection: BaseDBAsyncClient) -> list[IncidentState]:
+    async def holding_down(self, connection: QueryRunner) -> list[IncidentState]:
         rows = await connection.execute_query_dict(
             self.sql(
                 f"SELECT {_COLUMNS} FROM incidents WHERE status IN ('new', 'acknowledged') "
@@ -48,9 +47,7 @@ class PeriodicStore:
         )
         return [incident_state(row) for row in rows]
 
-    async def resolved(
-        self, connection: BaseDBAsyncClient, before: datetime
-    ) -> list[IncidentState]:
+    async def resolved(self, connection: QueryRunner, before: datetime) -> list[IncidentState]:
         rows = await connection.execute_query_dict(
             self.sql(
                 f"SELECT {_COLUMNS} FROM incidents WHERE status = 'resolved' "
@@ -61,7 +58,7 @@ class PeriodicStore:
         return [incident_state(row) for row in rows]
 
     async def resolve(
-        self, connection: BaseDBAsyncClient, incident_id: int, now: datetime, reason: str
+        self, connection: QueryRunner, incident_id: int, now: datetime, reason: str
     ) -> None:
         await connection.execute_query(
             self.sql(
@@ -76,7 +73,7 @@ class PeriodicStore:
             connection, incident_id, "resolve", f"resolve:{now.isoformat()}", now, reason
         )
 
-    async def close(self, connection: BaseDBAsyncClient, incident_id: int, now: datetime) -> None:
+    async def close(self, connection: QueryRunner, incident_id: int, now: datetime) -> None:
         await connection.execute_query(
             self.sql(
                 "UPDATE incidents SET status = 'closed', closed_at = ?, updated_at = ? "
@@ -89,7 +86,7 @@ class PeriodicStore:
         )
         await self._forward(connection, incident_id, "close", "close", now, "closed")
 
-    async def sla_clocks(self, connection: BaseDBAsyncClient) -> list[SlaClock]:
+    async def sla_clocks(self, connection: QueryRunner) -> list[SlaClock]:
         rows = await connection.execute_query_dict(
             self.sql(
                 "SELECT id, priority, service, created_at, response_due, resolution_due, "
@@ -103,7 +100,7 @@ class PeriodicStore:
         return [_clock(row) for row in rows]
 
     async def escalate(
-        self, connection: BaseDBAsyncClient, escalation: Escalation, now: datetime
+        self, connection: QueryRunner, escalation: Escalation, now: datetime
     ) -> None:
         sql = self.sql
         row = await connection.execute_query_dict(
@@ -150,7 +147,7 @@ class PeriodicStore:
 
     async def _forward(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         incident_id: int,
         action: str,
         suffix: str,
@@ -166,7 +163,7 @@ class PeriodicStore:
 
     async def _queue(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         incident_id: int,
         sink: str,
         action: str,

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from gateway.errors import StorageUnavailable
 from parsers.records import Channel, IntakeRecord
 from storage import models
+from storage.atomic import QueryRunner
 from storage.database import DATABASE_ERRORS, Database, Dialect
+from storage.sql import Sql
 
 
 def record_from_row(row: models.IntakeRecordRow) -> IntakeRecord:
@@ -31,6 +32,7 @@ class RecordStore:
     def __init__(self, db: Database, owner: str) -> None:
         self._db = db
         self._owner = owner
+        self._sql = Sql(db.dialect)
 
     async def claim(
         self, ids: Sequence[int] | None, limit: int, now: datetime, lease: timedelta
@@ -77,12 +79,16 @@ class RecordStore:
             )
 
     async def mark_processed(
-        self, connection: BaseDBAsyncClient, record_ids: Sequence[int], now: datetime
+        self, connection: QueryRunner, record_ids: Sequence[int], now: datetime
     ) -> None:
-        await (
-            models.IntakeRecordRow.filter(id__in=list(record_ids))
-            .using_db(connection)
-            .update(state="processed", processed_at=now, error=None, claimed_until=None)
+        sql = self._sql
+        marks = ", ".join("?" for _ in record_ids)
+        await connection.execute_query(
+            sql(
+                "UPDATE intake_records SET state = 'processed', processed_at = ?, error = NULL, "
+                f"claimed_until = NULL WHERE id IN ({marks})"
+            ),
+            [sql.time(now), *record_ids],
         )
 
     async def mark_failed(self, record_id: int, error: str, now: datetime) -> None:
