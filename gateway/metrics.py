@@ -149,7 +149,7 @@ class Metrics:
         )
         self.imap_errors = Counter(
             f"{_PREFIX}_imap_errors_total",
-            "IMAP failures, by stage (connect, login, select, search, fetch, mark, idle).",
+            "IMAP failures, by stage (connect, search, fetch, mark, idle, internal).",
             ["account", "stage"],
             registry=r,
         )
