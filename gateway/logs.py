@@ -44,3 +44,5 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     )
     logging.getLogger("tortoise").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiosmtpd logs every SMTP command line, addresses included, at INFO
+    logging.getLogger("mail.log").setLevel(max(_LEVELS[level], logging.WARNING))

@@ -6,20 +6,24 @@ import asyncio
 import fcntl
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import structlog
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.connection import get_connections
 from tortoise.exceptions import BaseORMException, IntegrityError
 from tortoise.transactions import in_transaction
 
 from gateway.errors import ConfigError, StorageUnavailable, WriteConflict
+
+log = structlog.get_logger(__name__)
 
 MODELS_MODULE = "storage.models"
 
@@ -194,11 +198,53 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[BaseDBAsyncClient]:
         """One transaction; database faults surface as StorageUnavailable."""
+        context = in_transaction("default")
         try:
-            async with in_transaction("default") as connection:
-                yield connection
+            connection = await context.__aenter__()
+        except BaseException as exc:
+            await _abandon(context)
+            if isinstance(exc, DATABASE_ERRORS):
+                raise StorageUnavailable(f"cannot begin a transaction: {exc}") from exc
+            raise
+        try:
+            yield connection
+        except BaseException as exc:
+            try:
+                await context.__aexit__(type(exc), exc, exc.__traceback__)
+            except DATABASE_ERRORS as cleanup:
+                log.debug("rollback_failed", error=str(cleanup))
+            if isinstance(exc, IntegrityError):
+                # a uniqueness rule said no: another writer got there first
+                raise WriteConflict(str(exc)) from exc
+            if isinstance(exc, DATABASE_ERRORS):
+                raise StorageUnavailable(f"database write failed: {exc}") from exc
+            raise
+        try:
+            await context.__aexit__(None, None, None)
         except IntegrityError as exc:
-            # a uniqueness rule said no: another writer got there first
             raise WriteConflict(str(exc)) from exc
         except DATABASE_ERRORS as exc:
-            raise StorageUnavailable(f"database write failed: {exc}") from exc
+            raise StorageUnavailable(f"commit failed: {exc}") from exc
+
+
+async def _abandon(context: Any) -> None:
+    """Undo a transaction that failed to begin.
+
+    tortoise sets the task's connection to the transaction and takes a pooled
+    connection (or the SQLite lock) before BEGIN, and undoes neither when
+    BEGIN fails, e.g. on a connection PostgreSQL terminated. Left alone, every
+    later transaction of this task would reuse the dead connection.
+    """
+    token = getattr(context, "token", None)
+    if token is not None:
+        with suppress(ValueError, RuntimeError):
+            get_connections().reset(token)
+    client = getattr(context, "client", None)  # the pooled (PostgreSQL) context
+    pool = getattr(getattr(client, "_parent", None), "_pool", None)
+    held = getattr(client, "_connection", None)
+    if pool is not None and held is not None:
+        with suppress(*DATABASE_ERRORS):
+            await pool.release(held)
+    lock = getattr(context, "_trxlock", None)  # the SQLite context
+    if lock is not None and token is not None and lock.locked():
+        lock.release()

@@ -206,12 +206,6 @@ async def test_commit_failure_answers_451(write_config: ConfigWriter, postgres_u
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    reason="storage: when BEGIN fails on a terminated connection, tortoise's pooled "
-    "transaction neither releases the connection nor resets the task's connection context, "
-    "so the writer task keeps using the dead connection until restart",
-    strict=False,
-)
 async def test_message_retried_after_a_database_outage_is_stored_once(
     write_config: ConfigWriter, postgres_url: str
 ) -> None:

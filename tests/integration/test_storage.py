@@ -253,3 +253,39 @@ async def test_incident_list_filters_and_pages_newest_first(db: Database) -> Non
     assert [item["title"] for item in second] == ["check-2 on db1", "check-1 on db1"]
     assert await list_incidents(IncidentFilter(status=("resolved",))) == []
     assert len(await list_incidents(IncidentFilter(priority=("P2",)))) == 5
+
+
+async def test_a_task_recovers_after_postgres_terminated_its_connections(
+    postgres_url: str,
+) -> None:
+    """BEGIN on a terminated pooled connection must not poison the task for good."""
+    import asyncpg
+
+    from gateway.errors import StorageUnavailable
+    from tests.conftest import PG_ADMIN_URL
+
+    name = postgres_url.rsplit("/", 1)[1]
+    database = Database(DatabaseSettings(url=postgres_url, connect_timeout_seconds=2))
+    await database.open()
+    try:
+        await migrate(database)
+        async with database.transaction() as connection:  # a pooled connection, now idle
+            await connection.execute_query("SELECT 1")
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+            )
+            with pytest.raises(StorageUnavailable):
+                async with database.transaction() as connection:
+                    await connection.execute_query("SELECT 1")
+        finally:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            await admin.close()
+        for _ in range(3):  # the same task, again and again: each must work
+            async with database.transaction() as connection:
+                _, rows = await connection.execute_query("SELECT 1 AS one")
+                assert rows[0]["one"] == 1
+    finally:
+        await database.close()
