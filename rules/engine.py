@@ -20,6 +20,7 @@ from rules.decision import (
     IncidentAction,
     IncidentFields,
     IncidentState,
+    IncidentType,
     Lookup,
     Priority,
     SlaDue,
@@ -107,6 +108,7 @@ class CompiledRuleSet:
             ci=event.ci,
             environment=event.environment,
             requester=mail.sender if mail else "",
+            type=_default_type(event),
         )
         for action in self.prelude:
             action.apply(draft)
@@ -219,6 +221,15 @@ class CompiledRuleSet:
 
     def escalations(self, clock: SlaClock, now: datetime) -> list[Escalation]:
         return self.sla.escalations(clock, now) if self.sla else []
+
+
+def _default_type(event: Event) -> IncidentType:
+    """A mailbox may say what its mail is (service@ takes service requests); rules may
+    still change it. Anything else starts as an incident."""
+    try:
+        return IncidentType(event.labels.get("incident_type", IncidentType.INCIDENT.value))
+    except ValueError:
+        return IncidentType.INCIDENT
 
 
 def _incident_by_id(state: State, incident_id: int | None) -> IncidentState | None:

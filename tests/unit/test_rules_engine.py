@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from parsers.records import Severity
 from rules.decision import IncidentType, Priority, State
-from tests.unit.rules_support import NOW, event, ruleset
+from tests.unit.rules_support import NOW, event, mail_event, ruleset
 
 CATALOGUE = """
 assignment_groups:
@@ -230,3 +231,13 @@ def test_ignore_rule_stores_without_incident(tmp_path: Path) -> None:
         IncidentAction.NONE,
         (),
     )
+
+
+def test_a_mailbox_default_type_starts_the_incident_type(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path)
+    request = mail_event(subject="Please reset my password")
+    request = replace(request, labels={**request.labels, "incident_type": "service_request"})
+    decision = rules.evaluate(request, State(), NOW)
+    assert decision.incident.type is IncidentType.SERVICE_REQUEST
+    odd = replace(request, labels={"incident_type": "nonsense"})
+    assert rules.evaluate(odd, State(), NOW).incident.type is IncidentType.INCIDENT
