@@ -39,6 +39,7 @@ from gateway.outbox_policy import (
     Unlimited,
     retry_delay,
 )
+from gateway.outbox_settle import DeliveredWriter
 from gateway.sinkconfig import SinkConfig, sink_problems
 from sinks.delivery import Delivered, Delivery, DeliveryFailed, OutboxAction, Sink
 from sinks.registry import SINKS, templates_for
@@ -68,6 +69,7 @@ class Lane:
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     sink: Sink | None = None
+    fresh: bool = True  # new rows were announced since the last claim
 
     @property
     def name(self) -> str:
@@ -140,6 +142,7 @@ class OutboxDispatcher:
             )
             for config, build in sinks
         }
+        self._settler = DeliveredWriter(store)
         self._stopping = False
         self.heartbeat = time.monotonic()
 
@@ -150,10 +153,12 @@ class OutboxDispatcher:
     def wake(self) -> None:
         """New rows were committed (or the clock moved): look now, not at the next poll."""
         for lane in self._lanes.values():
+            lane.fresh = True
             lane.wakeup.set()
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[OutboxDispatcher]:
+        self._stopping = False
         released = await self._store.release_all_leases()
         if released:
             log.info("outbox_stale_leases_released", rows=released)
@@ -217,6 +222,9 @@ class OutboxDispatcher:
         if not lane.config.enabled:
             return
         wanted = lane.config.max_in_flight - len(lane.tasks)
+        if lane.tasks and not lane.fresh and wanted < lane.config.max_in_flight // 4:
+            return  # busy: refill in batches, one claim transaction for several rows
+        lane.fresh = False
         if lane.breaker.state is CircuitState.OPEN:
             if lane.config.fallback and wanted > 0:
                 await self._hand_over_while_open(lane, wanted)
@@ -228,8 +236,15 @@ class OutboxDispatcher:
         lease = timedelta(seconds=self._settings.lease_seconds)
         claims = await self._store.claim(lane.name, room, now, lease)
         lane.budget.spend(len(claims))
+        if not claims:
+            return
+        # one read for the whole batch, not two per delivery
+        incidents = await self._store.incidents(
+            [claim.head.incident_id for claim in claims if claim.head.incident_id is not None]
+        )
         for claim in claims:
-            task = asyncio.create_task(self._deliver(lane, claim))
+            incident = incidents.get(claim.head.incident_id or 0)
+            task = asyncio.create_task(self._deliver(lane, claim, incident))
             lane.tasks.add(task)
             task.add_done_callback(partial(self._finished, lane))
 
@@ -250,13 +265,13 @@ class OutboxDispatcher:
             await self._store.reschedule(claim, later, None, None)
         self._lanes[lane.config.fallback].wakeup.set()
 
-    async def _deliver(self, lane: Lane, claim: Claim) -> None:
+    async def _deliver(self, lane: Lane, claim: Claim, incident: dict[str, Any] | None) -> None:
         bound = log.bind(
             sink=lane.name, outbox_id=claim.head.id, incident_id=claim.head.incident_id
         )
         started = time.monotonic()
         try:
-            delivery = await self._prepare(lane, claim)
+            delivery = await self._prepare(lane, claim, incident)
             if delivery is None:
                 return
             delivered = await self._send(lane, claim, delivery)
@@ -282,10 +297,11 @@ class OutboxDispatcher:
         except StorageUnavailable as exc:
             bound.warning("outbox_settle_failed", error=str(exc))
 
-    async def _prepare(self, lane: Lane, claim: Claim) -> Delivery | None:
+    async def _prepare(
+        self, lane: Lane, claim: Claim, incident: dict[str, Any] | None
+    ) -> Delivery | None:
         """The delivery, or None when the claim was deferred by the comment throttle."""
         incident_id = claim.head.incident_id
-        incident = await self._store.incident(incident_id) if incident_id is not None else None
         if incident is None:
             raise DeliveryFailed(f"incident {incident_id} does not exist", retryable=False)
         delivery = merge(claim, incident)
@@ -338,7 +354,7 @@ class OutboxDispatcher:
         lane.breaker.succeeded()
         if claim.head.action is not OutboxAction.CREATE:
             await self._remember_messages(claim.head.incident_id, delivered)
-        await self._store.delivered(claim, now, delivered.response)
+        await self._settler.delivered(claim, now, delivered.response)
         self._count(lane, "delivered")
         for item in claim.items:
             age = (now - item.created_at).total_seconds()

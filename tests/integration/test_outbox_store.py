@@ -32,7 +32,7 @@ async def test_rows_of_one_incident_come_one_at_a_time_in_order(db: Database) ->
     # past the lease the create comes back (its holder died); the resolve still waits
     expired = await store.claim("jira", 10, T0 + LEASE * 2, LEASE)
     assert [c.head.action for c in expired] == [OutboxAction.CREATE, OutboxAction.CREATE]
-    await store.delivered(first[0], T0, "ok")
+    await store.delivered([(first[0], T0, "ok")])
     second = await store.claim("jira", 10, T0, LEASE)
     assert [(c.head.incident_id, c.head.action) for c in second] == [(1, OutboxAction.RESOLVE)]
 
@@ -68,7 +68,7 @@ async def test_updates_and_comments_coalesce_up_to_the_next_lifecycle_row(db: Da
 
     (claim,) = await store.claim("jira", 10, T0, LEASE)
     assert [item.idempotency_key for item in claim.items] == ["c1", "u1", "c2"]
-    await store.delivered(claim, T0, "ok")
+    await store.delivered([(claim, T0, "ok")])
     rows = await models.OutboxRow.filter(idempotency_key__in=["c1", "u1", "c2"])
     assert {row.state for row in rows} == {"delivered"}  # merged, never dropped
     (next_claim,) = await store.claim("jira", 10, T0, LEASE)
