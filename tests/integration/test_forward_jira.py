@@ -140,12 +140,14 @@ async def test_a_400_is_dead_lettered_at_once_with_the_answer_kept(
     )
     async with dispatching(db, [config], RealClock()) as running:
         states = await settled(db, 2)
-        assert (
-            running.sample(
-                "intake_gateway_outbox_deliveries_total", {"sink": "jira", "outcome": "dead"}
-            )
-            == 1
-        )
+        await running.dispatcher.refresh_depth()
+        sample = running.sample
+        assert sample("intake_gateway_outbox_dead_letters", {"sink": "jira"}) == 1
+        assert sample("intake_gateway_outbox_depth", {"sink": "jira"}) == 0
+        outcome = {"sink": "jira", "outcome": "dead"}
+        assert sample("intake_gateway_outbox_deliveries_total", outcome) == 1
+        latency = "intake_gateway_outbox_delivery_latency_seconds_count"
+        assert sample(latency, {"sink": "jira"}) == 1
     assert states == {"bad": "dead", "good": "delivered"}
     creates = [r for r in jira.requests if r == ("POST", "/rest/api/2/issue")]
     assert len(creates) == 2  # one each: the 400 was not retried
