@@ -22,7 +22,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import structlog
 
@@ -38,12 +37,10 @@ from gateway.heartbeat_watch import (
 from gateway.metrics import Metrics
 from parsers.records import Event
 from rules.decision import RuleSet
+from storage.atomic import QueryRunner
 from storage.database import Database
 from storage.heartbeats import HeartbeatRow, HeartbeatStore
 from storage.incidents import IncidentStore, active_silences
-
-if TYPE_CHECKING:
-    from tortoise.backends.base.client import BaseDBAsyncClient
 
 log = structlog.get_logger(__name__)
 
@@ -161,7 +158,7 @@ class HeartbeatMonitor:
 
     async def _act(
         self,
-        connection: BaseDBAsyncClient,
+        connection: QueryRunner,
         rules: list[HeartbeatRule],
         rows: Mapping[str, HeartbeatRow],
         now: datetime,
@@ -182,7 +179,7 @@ class HeartbeatMonitor:
             done.append((rule.integration, change))
         return done
 
-    async def _feed(self, connection: BaseDBAsyncClient, event: Event, now: datetime) -> None:
+    async def _feed(self, connection: QueryRunner, event: Event, now: datetime) -> None:
         """The event through the rules and the incident store, as the pipeline applies one."""
         ruleset = self._ruleset()
         incidents = self._incidents

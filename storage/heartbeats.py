@@ -11,8 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-
+from storage.atomic import QueryRunner
 from storage.database import Database
 from storage.sql import Sql, as_time
 
@@ -28,9 +27,7 @@ class HeartbeatStore:
     def __init__(self, db: Database) -> None:
         self.sql = Sql(db.dialect)
 
-    async def record_seen(
-        self, connection: BaseDBAsyncClient, seen: Mapping[str, datetime]
-    ) -> None:
+    async def record_seen(self, connection: QueryRunner, seen: Mapping[str, datetime]) -> None:
         """Store heartbeats seen at this replica's edge; an older time never wins."""
         sql = self.sql
         for integration, at in seen.items():
@@ -46,7 +43,7 @@ class HeartbeatStore:
             )
 
     async def rows(
-        self, connection: BaseDBAsyncClient, integrations: Iterable[str]
+        self, connection: QueryRunner, integrations: Iterable[str]
     ) -> dict[str, HeartbeatRow]:
         names = list(integrations)
         if not names:
@@ -69,7 +66,7 @@ class HeartbeatStore:
         }
 
     async def set_alerted(
-        self, connection: BaseDBAsyncClient, integration: str, alerted_at: datetime | None
+        self, connection: QueryRunner, integration: str, alerted_at: datetime | None
     ) -> None:
         sql = self.sql
         await connection.execute_query(
@@ -80,7 +77,7 @@ class HeartbeatStore:
             [integration, sql.time(alerted_at)],
         )
 
-    async def try_lock(self, connection: BaseDBAsyncClient, key: int) -> bool:
+    async def try_lock(self, connection: QueryRunner, key: int) -> bool:
         """True for the one replica whose transaction holds the job's advisory lock."""
         if not self.sql.postgres:
             return True  # SQLite: one process per database file
