@@ -229,13 +229,14 @@ def scalar_text(value: Any, path: str) -> str:
 def get_text(obj: Mapping[str, Any], key: str, path: str = "", *, required: bool = False) -> str:
     """A field that must be a string when present (null counts as absent)."""
     value = obj.get(key)
-    where = field_path(path, key)
+    if isinstance(value, str) and value:  # the common case, checked first
+        return value
     if value is None or value == "":
         if required:
-            raise missing_field(where)
+            raise missing_field(field_path(path, key))
         return ""
     if not isinstance(value, str):
-        raise wrong_type(where, "a string", value)
+        raise wrong_type(field_path(path, key), "a string", value)
     return value
 
 
@@ -244,22 +245,21 @@ def get_object(
 ) -> Mapping[str, Any]:
     """A field that must be a JSON object when present (null counts as absent)."""
     value = obj.get(key)
-    where = field_path(path, key)
     if value is None:
         if required:
-            raise missing_field(where)
+            raise missing_field(field_path(path, key))
         return {}
     if not isinstance(value, dict):
-        raise wrong_type(where, "an object", value)
+        raise wrong_type(field_path(path, key), "an object", value)
     return value
 
 
 def get_time(obj: Mapping[str, Any], key: str, path: str = "") -> datetime | None:
     """An RFC 3339 time field in UTC; None when absent, empty or Go's zero time."""
     value = obj.get(key)
-    where = field_path(path, key)
-    if value is None or value == "":
+    if value is None or value == "" or value == GO_ZERO_TIME:
         return None
+    where = field_path(path, key)
     if not isinstance(value, str):
         raise wrong_type(where, "an RFC 3339 time string", value)
     parsed = iso_datetime(value)
@@ -272,6 +272,10 @@ def get_time(obj: Mapping[str, Any], key: str, path: str = "") -> datetime | Non
     if in_utc is None:
         raise wrong_type(where, "a time between the years 2 and 9998", value)
     return in_utc
+
+
+# How Go's zero time.Time is written, e.g. in every firing alert's endsAt.
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def as_utc(moment: datetime) -> datetime | None:
@@ -305,6 +309,8 @@ def bounded_labels(
     kept = [name for name in dict.fromkeys(keep) if name in raw]
     kept_set = set(kept)
     names = kept + sorted(name for name in raw if name not in kept_set)
+    if len(names) <= limits.max_count and _short_texts(raw, limits.max_length):
+        return {name: raw[name] for name in names}, False  # nothing to convert or cut
     truncated = len(names) > limits.max_count
     labels: dict[str, str] = {}
     for name in names[: limits.max_count]:
@@ -314,6 +320,14 @@ def bounded_labels(
         truncated = truncated or short_name != name or short_value != value
         labels[short_name] = short_value
     return labels, truncated
+
+
+def _short_texts(raw: Mapping[str, Any], limit: int) -> bool:
+    """Every name and value is a string of at most ``limit`` characters."""
+    for name, value in raw.items():
+        if not isinstance(value, str) or len(value) > limit or len(name) > limit:
+            return False
+    return True
 
 
 def with_meta_labels(
