@@ -74,6 +74,8 @@ class Pipeline:
         self._ready: asyncio.Queue[int] = asyncio.Queue()
         # events the webhook edge already parsed while validating, by record id
         self._parsed: dict[int, list[Event]] = {}
+        # records one loop (fast path or recovery) is applying: the other skips them
+        self._in_flight: set[int] = set()
         self.heartbeat = time.monotonic()
         self.processed = 0
 
@@ -156,9 +158,14 @@ class Pipeline:
         try:
             now = self._clock()
             limit = len(ids) if ids is not None else self._batch_limit()
-            records = await self._records.claim(ids, limit, now, _CLAIM_LEASE)
+            claimed = await self._records.claim(ids, limit, now, _CLAIM_LEASE)
+            records = [record for record in claimed if record.id not in self._in_flight]
             unfinished = [record.id for record in records]
-            await self._process_batch(records)
+            self._in_flight.update(unfinished)
+            try:
+                await self._process_batch(records)
+            finally:
+                self._in_flight.difference_update(record.id for record in records)
             unfinished = []
             if ids is not None:
                 for record_id in ids:  # claimed elsewhere or already done
@@ -270,8 +277,12 @@ class Pipeline:
 
         async def unit(connection: QueryRunner) -> list[str]:
             outcomes: list[str] = []
+            ids = [record.id for record, _ in parsed]
+            pending = await self._records.mark_processed(connection, ids, now)
             silences = await active_silences(connection, self._incidents.sql, now)
             for record, events in parsed:
+                if record.id not in pending:
+                    continue  # applied meanwhile by a replica whose claim had run out
                 for event in events:
                     lookup = ruleset.lookup(event, now)
                     state = await self._incidents.load_state(connection, lookup, silences)
@@ -282,7 +293,6 @@ class Pipeline:
                         connection, event, decision, state, record.id, now
                     )
                     outcomes.append(applied.outcome.value)
-            await self._records.mark_processed(connection, [r.id for r, _ in parsed], now)
             return outcomes
 
         # the fast path holds the connection for the whole batch: only when no

@@ -43,12 +43,15 @@ class RecordStore:
         and another picks the records up. On PostgreSQL ``SKIP LOCKED``
         keeps replicas from waiting on each other.
         """
+        free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
         async with self._db.transaction() as connection:
             if ids is not None:
-                condition = Q(state="pending", id__in=list(ids))
+                # another replica's live claim holds even for records named by id
+                # (both would apply them); our own is taken again (a retried round)
+                mine = Q(claimed_by=self._owner)
+                condition = Q(state="pending", id__in=list(ids)) & (free | mine)
             else:
-                unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-                condition = Q(state="pending") & unclaimed
+                condition = Q(state="pending") & free
             query = (
                 models.IntakeRecordRow.filter(condition)
                 .using_db(connection)
@@ -80,22 +83,30 @@ class RecordStore:
 
     async def mark_processed(
         self, connection: QueryRunner, record_ids: Sequence[int], now: datetime
-    ) -> None:
+    ) -> set[int]:
+        """Mark those of the records still pending as processed; return their ids.
+
+        Run first in the transaction that applies the records: its row locks
+        make another transaction applying the same records (a claim that ran
+        out while a replica was stalled) wait, and then find them done.
+        """
         sql = self._sql
         marks = ", ".join("?" for _ in record_ids)
-        await connection.execute_query(
+        rows = await connection.execute_query_dict(
             sql(
                 "UPDATE intake_records SET state = 'processed', processed_at = ?, error = NULL, "
-                f"claimed_until = NULL WHERE id IN ({marks})"
+                f"claimed_until = NULL WHERE id IN ({marks}) AND state = 'pending' RETURNING id"
             ),
             [sql.time(now), *record_ids],
         )
+        return {int(row["id"]) for row in rows}
 
     async def mark_failed(self, record_id: int, error: str, now: datetime) -> None:
-        """The record stays stored, with why it could not be processed."""
+        """The record stays stored, with why it could not be processed (unless another
+        replica processed it meanwhile)."""
         async with self._db.transaction() as connection:
             await (
-                models.IntakeRecordRow.filter(id=record_id)
+                models.IntakeRecordRow.filter(id=record_id, state="pending")
                 .using_db(connection)
                 .update(state="failed", processed_at=now, error=error[:4000], claimed_until=None)
             )
