@@ -34,6 +34,7 @@ from gateway.jobs import PeriodicJobs
 from gateway.mailintake import MailIntake
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline, PipelineSettings
+from gateway.retention import RetentionJob
 from gateway.runtime import Reloader, Runtime, RuntimeHolder, compile_runtime
 from gateway.smtp import SmtpListener, SmtpSettings
 from gateway.smtp_handler import MailHandler
@@ -47,6 +48,7 @@ from storage.intake import IntakeWriter
 from storage.migrations import migrate
 from storage.periodic import PeriodicStore
 from storage.records import RecordStore
+from storage.retention import RetentionStore
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +68,7 @@ class Services:
     records: RecordStore
     pipeline: Pipeline
     jobs: PeriodicJobs
+    retention: RetentionJob
     reloader: Reloader
     webhooks: WebhookIntake
     api: Api
@@ -107,6 +110,7 @@ class Services:
             await stack.enter_async_context(self.writer.running())
             await stack.enter_async_context(self.pipeline.running())
             await stack.enter_async_context(self.jobs.running())
+            await stack.enter_async_context(self.retention.running())
             stack.push_async_callback(self._drain)
             if self.heartbeats is not None:
                 await stack.enter_async_context(self.heartbeats.running())
@@ -248,6 +252,14 @@ def build(loaded: LoadedConfig) -> Services:
         records=records,
         pipeline=pipeline,
         jobs=jobs,
+        retention=RetentionJob(
+            db=db,
+            store=RetentionStore(db),
+            config=config.retention,
+            registry=metrics.registry,
+            clock=utc_now,
+            intake_idle=writer.idle,
+        ),
         reloader=reloader,
         webhooks=webhooks,
         api=api,

@@ -1,0 +1,124 @@
+"""Deleting old rows, one small batch per transaction.
+
+Each ``prune_*`` call deletes at most ``limit`` rows of its table in one
+short transaction and returns how many went; the caller pauses between
+calls and stops when a call returns less than a full batch. On PostgreSQL
+the rows to delete are picked with ``FOR UPDATE SKIP LOCKED``: a row another
+transaction holds (intake, the pipeline, the dispatcher) is passed over and
+taken at the next run, so deleting never waits on live work.
+
+What goes:
+
+* intake records received before the cutoff and no longer pending;
+* samples of rejected input received before the cutoff;
+* incidents resolved (or closed) before the cutoff, with their timeline,
+  mail threads, ticket references, settled forwarding rows, and their events
+  unless an event was seen after the cutoff (then it is only unlinked);
+  an incident with forwarding work still pending is kept until it is done;
+* occurrences from before the cutoff, and events that belong to no incident
+  and were last seen before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from storage.atomic import QueryRunner
+from storage.database import Database
+from storage.sql import Sql
+
+
+class RetentionStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.sql = Sql(db.dialect)
+
+    async def try_lock(self, connection: QueryRunner, key: int) -> bool:
+        """One replica prunes at a time: an advisory lock held by ``connection``'s
+        transaction for the whole run. SQLite: one process per database file."""
+        if not self.sql.postgres:
+            return True
+        rows = await connection.execute_query_dict(
+            "SELECT pg_try_advisory_xact_lock($1) AS got", [key]
+        )
+        return bool(rows[0]["got"])
+
+    def _pick(self, table: str, condition: str) -> str:
+        """``id IN (...)``: at most ``limit`` ids of ``table`` matching ``condition``."""
+        skip = " FOR UPDATE SKIP LOCKED" if self.sql.postgres else ""
+        return f"id IN (SELECT id FROM {table} WHERE {condition} LIMIT ?{skip})"
+
+    async def _delete(self, table: str, condition: str, values: Sequence[Any]) -> int:
+        async with self._db.transaction() as connection:
+            rows = await connection.execute_query_dict(
+                self.sql(f"DELETE FROM {table} WHERE {self._pick(table, condition)} RETURNING id"),
+                list(values),
+            )
+        return len(rows)
+
+    async def prune_intake(self, cutoff: datetime, limit: int) -> int:
+        return await self._delete(
+            "intake_records",
+            "received_at < ? AND state <> 'pending'",
+            [self.sql.time(cutoff), limit],
+        )
+
+    async def prune_rejected(self, cutoff: datetime, limit: int) -> int:
+        return await self._delete(
+            "rejected_intake", "received_at < ?", [self.sql.time(cutoff), limit]
+        )
+
+    async def prune_occurrences(self, cutoff: datetime, limit: int) -> int:
+        return await self._delete("occurrences", "at < ?", [self.sql.time(cutoff), limit])
+
+    async def prune_loose_events(self, cutoff: datetime, limit: int) -> int:
+        """Events no incident holds (suppressed, held below a threshold) and long quiet."""
+        return await self._delete(
+            "events", "incident_id IS NULL AND last_seen < ?", [self.sql.time(cutoff), limit]
+        )
+
+    async def prune_incidents(self, cutoff: datetime, limit: int) -> int:
+        """Finished incidents and everything that hangs off them; returns incidents deleted."""
+        sql = self.sql
+        skip = " FOR UPDATE SKIP LOCKED" if sql.postgres else ""
+        async with self._db.transaction() as connection:
+            rows = await connection.execute_query_dict(
+                sql(
+                    "SELECT id FROM incidents i WHERE status IN ('resolved', 'closed') "
+                    "AND resolved_at < ? AND NOT EXISTS (SELECT 1 FROM outbox o "
+                    "WHERE o.incident_id = i.id AND o.state = 'pending') "
+                    f"ORDER BY id LIMIT ?{skip}"
+                ),
+                [sql.time(cutoff), limit],
+            )
+            ids = [int(row["id"]) for row in rows]
+            if ids:
+                await self._delete_incidents(connection, ids, cutoff)
+        return len(ids)
+
+    async def _delete_incidents(
+        self, connection: QueryRunner, ids: list[int], cutoff: datetime
+    ) -> None:
+        sql = self.sql
+        marks = ", ".join("?" for _ in ids)
+        for table in ("timeline", "mail_threads", "external_refs"):
+            await connection.execute_query(
+                sql(f"DELETE FROM {table} WHERE incident_id IN ({marks})"), ids
+            )
+        await connection.execute_query(
+            sql(f"DELETE FROM outbox WHERE incident_id IN ({marks}) AND state <> 'pending'"), ids
+        )
+        # an event seen since the cutoff outlives the incident it once belonged to
+        await connection.execute_query(
+            sql(
+                f"UPDATE events SET incident_id = NULL WHERE incident_id IN ({marks}) "
+                "AND last_seen >= ?"
+            ),
+            [*ids, sql.time(cutoff)],
+        )
+        await connection.execute_query(
+            sql(f"DELETE FROM events WHERE incident_id IN ({marks})"), ids
+        )
+        await connection.execute_query(sql(f"DELETE FROM incidents WHERE id IN ({marks})"), ids)
