@@ -21,18 +21,22 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import aiohttp
 import structlog
 from aiohttp import web
 
 from gateway.api import Api
 from gateway.config import LoadedConfig
+from gateway.deadletters_api import DeadLettersApi
 from gateway.errors import StorageUnavailable
 from gateway.heartbeats import HeartbeatMonitor
 from gateway.http import build_http_app
 from gateway.imap import ImapPoller
+from gateway.inbound import InboundHooks
 from gateway.jobs import PeriodicJobs
 from gateway.mailintake import MailIntake
 from gateway.metrics import Metrics
+from gateway.outbox import OutboxDispatcher, build_dispatcher
 from gateway.pipeline import Pipeline, PipelineSettings
 from gateway.retention import RetentionJob
 from gateway.runtime import Reloader, Runtime, RuntimeHolder, compile_runtime
@@ -46,9 +50,11 @@ from storage.heartbeats import HeartbeatStore
 from storage.incidents import IncidentStore
 from storage.intake import IntakeWriter
 from storage.migrations import migrate
+from storage.outbox import OutboxStore
 from storage.periodic import PeriodicStore
 from storage.records import RecordStore
 from storage.retention import RetentionStore
+from storage.sync import SyncStore
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +76,9 @@ class Services:
     jobs: PeriodicJobs
     retention: RetentionJob
     reloader: Reloader
+    dispatcher: OutboxDispatcher
+    deadletters: DeadLettersApi
+    inbound: InboundHooks
     webhooks: WebhookIntake
     api: Api
     notifier: Notifier
@@ -110,6 +119,7 @@ class Services:
             await stack.enter_async_context(self.writer.running())
             await stack.enter_async_context(self.pipeline.running())
             await stack.enter_async_context(self.jobs.running())
+            await stack.enter_async_context(self.dispatcher.running())
             await stack.enter_async_context(self.retention.running())
             stack.push_async_callback(self._drain)
             if self.heartbeats is not None:
@@ -124,6 +134,7 @@ class Services:
                     api=self.api,
                     metrics=self.metrics,
                     readiness=self.readiness,
+                    extra_routes=[*self.deadletters.routes(), *self.inbound.routes()],
                     max_body_bytes=max(
                         [config.http.max_body_bytes]
                         + [i.max_body_bytes or 0 for i in config.integrations]
@@ -145,6 +156,7 @@ class Services:
     async def _drain(self) -> None:
         deadline = time.monotonic() + self.runtime.loaded.config.lifecycle.drain_seconds
         await self.pipeline.drain(deadline)
+        await self.dispatcher.drain(deadline)
 
 
 def _bound_addresses(runner: web.AppRunner) -> list[str]:
@@ -175,6 +187,9 @@ def build(loaded: LoadedConfig) -> Services:
     writer = IntakeWriter(db, max_batch=config.storage.group_commit_max_batch)
     records = RecordStore(db, owner=instance)
 
+    dispatcher = build_dispatcher(
+        config.sinks, db, metrics, utc_now, aiohttp.ClientSession, owner=instance
+    )
     incidents = IncidentStore(db)
     pipeline = Pipeline(
         db=db,
@@ -185,6 +200,7 @@ def build(loaded: LoadedConfig) -> Services:
         metrics=metrics,
         clock=utc_now,
         intake_idle=writer.idle,
+        on_commit=dispatcher.wake,
         settings=PipelineSettings(
             batch_size=config.pipeline.batch_size,
             recovery_interval_seconds=config.pipeline.recovery_interval_seconds,
@@ -221,7 +237,7 @@ def build(loaded: LoadedConfig) -> Services:
     reloader = Reloader(holder, metrics)
     metrics.rules_info.labels(holder.current.ruleset.version).set(1)
     api = Api(
-        actions=Actions(db),
+        actions=Actions(db, on_commit=dispatcher.wake),
         token=loaded.secrets.get("http.api_token"),
         clock=utc_now,
         reload=reloader.reload,
@@ -261,6 +277,9 @@ def build(loaded: LoadedConfig) -> Services:
             intake_idle=writer.idle,
         ),
         reloader=reloader,
+        dispatcher=dispatcher,
+        deadletters=DeadLettersApi(OutboxStore(db, instance), utc_now, dispatcher.wake),
+        inbound=InboundHooks(config.sinks, SyncStore(db), utc_now),
         webhooks=webhooks,
         api=api,
         notifier=Notifier(),

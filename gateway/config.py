@@ -28,7 +28,10 @@ from pydantic import (
 )
 
 from gateway.errors import ConfigError
-from gateway.yamlfile import describe_errors, load_yaml, to_plain
+from gateway.secretref import SecretRef
+from gateway.secretref import inline_secret as _secret
+from gateway.sinkconfig import SinkConfig, sink_problems
+from gateway.yamlfile import describe_errors, line_of, load_yaml, to_plain
 from rules.matchers import MatcherError, compile_block
 from rules.validation import Duration
 
@@ -71,43 +74,6 @@ def parse_listen(value: Any) -> ListenAddress:
 
 
 Listen = Annotated[ListenAddress, Field(json_schema_extra={"type": "string"})]
-
-
-class SecretRef(_Frozen):
-    """A secret from the environment, a file, or (discouraged) inline."""
-
-    env: str | None = Field(default=None, description="name of an environment variable")
-    file: Path | None = Field(default=None, description="path of a file holding the secret")
-    value: SecretStr | None = Field(default=None, description="inline value (tests only)")
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecretRef:
-        given = [name for name in ("env", "file", "value") if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of env, file or value")
-        return self
-
-    def resolve(self) -> SecretStr:
-        if self.env is not None:
-            found = os.environ.get(self.env)
-            if not found:
-                raise ValueError(f"environment variable {self.env} is not set or empty")
-            return SecretStr(found)
-        if self.file is not None:
-            try:
-                text = self.file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"cannot read secret file {self.file}: {exc.strerror}") from None
-            if not text:
-                raise ValueError(f"secret file {self.file} is empty")
-            return SecretStr(text)
-        assert self.value is not None
-        return self.value
-
-
-def _secret(value: Any) -> Any:
-    """Accept a plain string as an inline secret, for brevity in examples."""
-    return {"value": value} if isinstance(value, str) else value
 
 
 class StorageConfig(_Frozen):
@@ -530,7 +496,9 @@ class PipelineConfig(_Frozen):
         default=5.0, gt=0, description="how often stored but unprocessed records are picked up"
     )
     periodic_interval_seconds: float = Field(
-        default=15.0, gt=0, le=3600,
+        default=15.0,
+        gt=0,
+        le=3600,
         description="how often hold-down resolutions, auto-close and SLA escalations run",
     )
     thread_parse_bytes: int = Field(
@@ -609,6 +577,11 @@ class GatewayConfig(_Frozen):
     pipeline: PipelineConfig = PipelineConfig()
     logging: LoggingConfig = LoggingConfig()
     lifecycle: LifecycleConfig = LifecycleConfig()
+    sinks: tuple[SinkConfig, ...] = Field(
+        default=(),
+        description="where incidents are forwarded (ticket systems, chat, mail, webhooks); "
+        "rules name them in routes",
+    )
     retention: RetentionConfig = RetentionConfig()
     instance: str = Field(
         default="", description="this replica's name in logs and leases (default: hostname:pid)"
@@ -677,6 +650,7 @@ def load_config(path: Path) -> LoadedConfig:
     secrets = _resolve_secrets(config, path, document, problems)
     problems.extend(_check_mail(config, path, document))
     problems.extend(_check_kinds(config, path, document))
+    problems.extend(_check_sinks(config, path, document))
     if problems:
         raise ConfigError(problems)
     return LoadedConfig(path=path, config=config, secrets=Secrets(secrets))
@@ -685,7 +659,6 @@ def load_config(path: Path) -> LoadedConfig:
 def _resolve_secrets(
     config: GatewayConfig, path: Path, document: Any, problems: list[str]
 ) -> dict[str, SecretStr]:
-    from gateway.yamlfile import line_of
 
     found: dict[str, SecretStr] = {}
     refs: list[tuple[str, tuple[int | str, ...], SecretRef | None]] = [
@@ -719,7 +692,6 @@ def _resolve_secrets(
 def _check_mail(config: GatewayConfig, path: Path, document: Any) -> list[str]:
     """Mailbox names and addresses are unique, no mailbox shares an integration's name
     (both name the source whose parser reads a record), IMAP accounts name a mailbox."""
-    from gateway.yamlfile import line_of
 
     problems = []
     names = {item.name for item in config.integrations}
@@ -750,9 +722,22 @@ def _check_mail(config: GatewayConfig, path: Path, document: Any) -> list[str]:
     return problems
 
 
+def _check_sinks(config: GatewayConfig, path: Path, document: Any) -> list[str]:
+    """Cross-checks of the sinks section (names, fallbacks, secrets, maps)."""
+    index = {sink.name: position for position, sink in enumerate(config.sinks)}
+    found = []
+    for problem in sink_problems(config.sinks):
+        # problems read "sinks.<name>.<field>: message"
+        parts = problem.split(":", 1)[0].split(".")
+        location: tuple[int | str, ...] = ("sinks",)
+        if len(parts) > 1 and parts[1] in index:
+            location = ("sinks", index[parts[1]], *parts[2:3])
+        found.append(f"{path}:{line_of(document, location)}: {problem}")
+    return found
+
+
 def _check_kinds(config: GatewayConfig, path: Path, document: Any) -> list[str]:
     """Parser kinds must exist and their options (integrations', mailboxes') must validate."""
-    from gateway.yamlfile import line_of
     from parsers.email import EmailParser
     from parsers.registry import PARSERS
 

@@ -17,7 +17,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from gateway.config import GatewayConfig, ListenAddress, SecretRef
+from gateway.config import GatewayConfig, ListenAddress
+from gateway.secretref import SecretRef
 
 DOC_PATH = Path("docs/configuration.md")
 
@@ -118,6 +119,19 @@ def _nested_models(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
+def _shared(model: type[BaseModel]) -> bool:
+    """Sub-sections every kind of sink has alike are documented once, at the first."""
+    return not _variant(model) and model.__module__ == "gateway.sinkconfig"
+
+
+def _variant(model: type[BaseModel]) -> str:
+    """`` (kind: jira)`` for a member of a union told apart by a literal ``kind``."""
+    field = model.model_fields.get("kind")
+    if field is not None and get_origin(field.annotation) is Literal:
+        return f" (kind: {get_args(field.annotation)[0]})"
+    return ""
+
+
 def _section(model: type[BaseModel], path: str, lines: list[str], seen: set[str]) -> None:
     if model is SecretRef:
         return
@@ -136,10 +150,11 @@ def _section(model: type[BaseModel], path: str, lines: list[str], seen: set[str]
         )
         for child in _nested_models(field.annotation):
             suffix = "[]" if get_origin(field.annotation) in (list, tuple) else ""
-            nested.append((f"{path}.{name}{suffix}", child))
+            nested.append((f"{path}.{name}{suffix}{_variant(child)}", child))
     for child_path, child in nested:
-        if child_path not in seen:
-            seen.add(child_path)
+        key = child.__qualname__ if _shared(child) else child_path
+        if key not in seen:
+            seen.add(key)
             _section(child, child_path, lines, seen)
 
 
@@ -150,7 +165,8 @@ def render() -> str:
         models = _nested_models(field.annotation)
         if models:
             suffix = "[]" if get_origin(field.annotation) in (list, tuple) else ""
-            _section(models[0], f"{name}{suffix}", lines, seen)
+            for model in models:  # several: one section per kind of a tagged union
+                _section(model, f"{name}{suffix}{_variant(model)}", lines, seen)
         else:
             lines.append(f"\n## `{name}`\n")
             lines.append(

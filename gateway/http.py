@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import orjson
 from aiohttp import web
@@ -21,6 +21,7 @@ def build_http_app(
     metrics: Metrics,
     readiness: Callable[[], Awaitable[tuple[bool, dict[str, str]]]],
     max_body_bytes: int,
+    extra_routes: Sequence[web.RouteDef] = (),
 ) -> web.Application:
     # webhook bodies are bounded per integration by WebhookIntake; this is the outer cap
     app = web.Application(client_max_size=max_body_bytes + 1, middlewares=[api.guard])
@@ -52,6 +53,7 @@ def build_http_app(
             web.get("/api/v1/openapi.json", openapi_endpoint),
             web.post("/webhooks/{integration}", webhooks.handle),
             *api.routes(),
+            *extra_routes,
         ]
     )
     return app

@@ -61,8 +61,11 @@ class Pipeline:
         clock: Clock,
         settings: PipelineSettings,
         intake_idle: asyncio.Event | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self._intake_idle = intake_idle
+        # tells the outbox dispatcher that new forwarding work may be waiting
+        self._on_commit = on_commit
         self._db = db
         self._records = records
         self._incidents = incidents
@@ -214,6 +217,8 @@ class Pipeline:
                 await self._apply_alone(record, events)
             return
         self._count(parsed, outcomes)
+        if self._on_commit is not None:
+            self._on_commit()
 
     async def _parse_or_fail(self, record: IntakeRecord) -> list[Event] | None:
         bound = log.bind(intake_id=record.id, source=record.source, kind=record.kind)
@@ -244,6 +249,8 @@ class Pipeline:
                 await self._fail(record, f"apply_error: {exc!r}")
                 return
             self._count([(record, events)], outcomes)
+            if self._on_commit is not None:
+                self._on_commit()
             return
         await self._fail(record, "conflict: could not apply after retries")
 

@@ -98,7 +98,7 @@ def compile_runtime(loaded: LoadedConfig) -> Runtime:
         loaded=loaded,
         integrations=integrations,
         parsers=parsers,
-        ruleset=load_ruleset(config.rules.dir, config.rules.catalogue),
+        ruleset=_checked_rules(loaded),
         mailboxes=mailboxes_by_address(config.mailboxes),
     )
 
@@ -138,3 +138,21 @@ class Reloader:
         self._metrics.rules_info.labels(runtime.ruleset.version).set(1)
         log.info("reloaded", rules=runtime.ruleset.version)
         return []
+
+
+def _checked_rules(loaded: LoadedConfig) -> CompiledRuleSet:
+    """The rule set, refused if it routes to a sink the config does not define."""
+    config = loaded.config
+    ruleset = load_ruleset(config.rules.dir, config.rules.catalogue)
+    configured = {sink.name for sink in config.sinks}
+    unknown = sorted(ruleset.route_names() - configured)
+    if unknown:
+        known = ", ".join(sorted(configured)) or "none"
+        raise ConfigError(
+            [
+                f"{config.rules.dir}:0: rules route to sink '{name}', which {loaded.path} "
+                f"does not define under sinks: (defined: {known})"
+                for name in unknown
+            ]
+        )
+    return ruleset

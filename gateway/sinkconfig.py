@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway.config import SecretRef
+from gateway.secretref import SecretRef
 
 _NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 _PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -111,7 +111,7 @@ class _SinkBase(_Frozen):
 class WebhookSinkConfig(_SinkBase):
     """Any HTTP endpoint; the body is the ``body`` template (JSON)."""
 
-    kind: Literal["webhook"]
+    kind: Literal["webhook"] = Field(description="selects this kind of sink")
     url: str = Field(description="endpoint URL")
     method: Literal["POST", "PUT", "PATCH"] = Field(default="POST", description="HTTP method")
     headers: Mapping[str, str] = Field(default_factory=dict, description="extra request headers")
@@ -126,7 +126,7 @@ class WebhookSinkConfig(_SinkBase):
 class JiraSinkConfig(_SinkBase):
     """Jira Cloud (API token) or Data Center (personal access token), REST v2 or v3."""
 
-    kind: Literal["jira"]
+    kind: Literal["jira"] = Field(description="selects this kind of sink")
     url: str = Field(description="base URL, e.g. https://example.atlassian.net")
     api_version: Literal[2, 3] = Field(default=2, description="3 sends ADF documents")
     email: str | None = Field(default=None, description="Cloud: account email (basic auth)")
@@ -156,7 +156,7 @@ class JiraSinkConfig(_SinkBase):
 class ServiceNowSinkConfig(_SinkBase):
     """ServiceNow Table API, table ``incident``; correlation_id holds the incident key."""
 
-    kind: Literal["servicenow"]
+    kind: Literal["servicenow"] = Field(description="selects this kind of sink")
     url: str = Field(description="instance URL, e.g. https://example.service-now.com")
     username: str = Field(description="integration user")
     password: SecretRef = Field(description="its password")
@@ -174,7 +174,7 @@ class ServiceNowSinkConfig(_SinkBase):
 class ZammadSinkConfig(_SinkBase):
     """Zammad REST API (tickets, ticket_articles, search)."""
 
-    kind: Literal["zammad"]
+    kind: Literal["zammad"] = Field(description="selects this kind of sink")
     url: str = Field(description="base URL, e.g. https://helpdesk.example.com")
     token: SecretRef = Field(description="access token (Authorization: Token token=...)")
     group: str = Field(description="group the tickets go to")
@@ -199,7 +199,7 @@ def _default_severities() -> dict[str, Severity]:
 class PagerDutySinkConfig(_SinkBase):
     """PagerDuty Events API v2: dedup_key is the incident key."""
 
-    kind: Literal["pagerduty"]
+    kind: Literal["pagerduty"] = Field(description="selects this kind of sink")
     url: str = Field(
         default="https://events.pagerduty.com/v2/enqueue", description="Events API endpoint"
     )
@@ -221,31 +221,39 @@ class SignedChatSinkConfig(ChatSinkConfig):
 
 
 class SlackSinkConfig(ChatSinkConfig):
-    kind: Literal["slack"]
+    """Slack incoming webhook."""
+
+    kind: Literal["slack"] = Field(description="selects this kind of sink")
 
 
 class TeamsSinkConfig(ChatSinkConfig):
     """Teams incoming webhook or Workflows webhook; the message is an Adaptive Card."""
 
-    kind: Literal["teams"]
+    kind: Literal["teams"] = Field(description="selects this kind of sink")
 
 
 class DingTalkSinkConfig(SignedChatSinkConfig):
-    kind: Literal["dingtalk"]
+    """DingTalk group robot, signed with its secret."""
+
+    kind: Literal["dingtalk"] = Field(description="selects this kind of sink")
 
 
 class WeComSinkConfig(ChatSinkConfig):
-    kind: Literal["wecom"]
+    """WeCom (企业微信) group robot."""
+
+    kind: Literal["wecom"] = Field(description="selects this kind of sink")
 
 
 class FeishuSinkConfig(SignedChatSinkConfig):
-    kind: Literal["feishu"]
+    """Feishu (飞书) custom robot, signed with its secret."""
+
+    kind: Literal["feishu"] = Field(description="selects this kind of sink")
 
 
 class EmailSinkConfig(_SinkBase):
     """Mail through an SMTP relay; replies thread back to the incident."""
 
-    kind: Literal["email"]
+    kind: Literal["email"] = Field(description="selects this kind of sink")
     host: str = Field(description="SMTP relay host")
     port: int = Field(default=25, ge=1, le=65535, description="SMTP port")
     security: Literal["none", "starttls", "tls"] = Field(

@@ -30,7 +30,7 @@ from rules.draft import Draft, Policy
 from rules.known_errors import KnownError, RecurrencePolicy, known_error_notes
 from rules.lifecycle import LifecycleStage, due_closures, due_resolutions
 from rules.priority import MajorPolicy, PriorityMatrix, more_urgent
-from rules.rule import Action, Rule, run_rules
+from rules.rule import Action, AddRoutes, Rule, run_rules
 from rules.sla import Escalation, SlaClock, SlaTable
 from rules.suppress import InhibitRule
 from rules.verdict import Evaluation, Stage, Verdict
@@ -212,6 +212,18 @@ class CompiledRuleSet:
         return None
 
     # Pure helpers for storage's periodic job.
+
+    def route_names(self) -> frozenset[str]:
+        """Every sink name the rule set can route to, for checking against the config."""
+        names = set(self.settings.default_routes)
+        for rule in self.rules:
+            for action in rule.actions:
+                if isinstance(action, AddRoutes):
+                    names.update(action.routes)
+        if self.sla is not None:
+            names.update(self.sla.on_near_breach.routes)
+            names.update(self.sla.on_breach.routes)
+        return frozenset(names)
 
     def due_resolutions(self, incidents: Iterable[IncidentState], now: datetime) -> list[int]:
         return due_resolutions(incidents, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,10 @@ from tortoise.expressions import Q
 
 from rules.decision import IncidentStatus
 from storage import models
+from storage.atomic import QueryRunner
 from storage.database import Database
+from storage.forwarding import queue
+from storage.sql import Sql
 from storage.views import incident_json
 
 
@@ -32,8 +36,11 @@ def _lookup(ident: str) -> Q:
 
 
 class Actions:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, on_commit: Callable[[], None] | None = None) -> None:
         self._db = db
+        self._sql = Sql(db.dialect)
+        # tells the outbox dispatcher that new forwarding work is waiting
+        self._on_commit = on_commit
 
     async def acknowledge(
         self, ident: str, author: str, comment: str, now: datetime
@@ -90,7 +97,7 @@ class Actions:
                 row.resolved_at = now
                 row.open_key = None
             await row.save(using_db=connection)
-            await models.TimelineEntry.create(
+            entry = await models.TimelineEntry.create(
                 using_db=connection,
                 incident_id=row.id,
                 at=now,
@@ -99,8 +106,60 @@ class Actions:
                 text=comment,
                 data={"from": current.value},
             )
+            await self._forward(connection, row, current, target, author, comment, entry.id, now)
             refs = await models.ExternalRef.filter(incident_id=row.id).using_db(connection)
-            return incident_json(row, list(refs))
+            body = incident_json(row, list(refs))
+        if self._on_commit is not None:
+            self._on_commit()
+        return body
+
+    async def _forward(
+        self,
+        connection: QueryRunner,
+        row: models.Incident,
+        current: IncidentStatus,
+        target: IncidentStatus,
+        author: str,
+        comment: str,
+        entry_id: int,
+        now: datetime,
+    ) -> None:
+        """A person's change goes to the incident's sinks, keyed by its timeline entry."""
+        sinks = list(row.routes or [])
+        cause = str(entry_id)
+        if target is IncidentStatus.RESOLVED:
+            await queue(
+                connection,
+                self._sql,
+                incident_id=row.id,
+                sinks=sinks,
+                action="resolve",
+                cause=cause,
+                payload={},
+                now=now,
+            )
+        else:
+            await queue(
+                connection,
+                self._sql,
+                incident_id=row.id,
+                sinks=sinks,
+                action="update",
+                cause=cause,
+                now=now,
+                payload={"changes": {"status": [current.value, target.value]}},
+            )
+        if comment:
+            await queue(
+                connection,
+                self._sql,
+                incident_id=row.id,
+                sinks=sinks,
+                action="comment",
+                cause=cause,
+                now=now,
+                payload={"text": comment, "author": author},
+            )
 
     async def create_silence(self, silence: NewSilence, now: datetime) -> dict[str, Any]:
         async with self._db.transaction() as connection:

@@ -35,7 +35,12 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (BaseORMException, OSError, a
 try:  # asyncpg is only imported when PostgreSQL is used
     import asyncpg
 
-    DATABASE_ERRORS = (*DATABASE_ERRORS, asyncpg.PostgresError, asyncpg.InterfaceError)
+    DATABASE_ERRORS = (
+        *DATABASE_ERRORS,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,  # a connection terminated mid-operation
+    )
 except ImportError:  # pragma: no cover
     pass
 

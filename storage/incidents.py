@@ -34,15 +34,13 @@ from rules.decision import (
 )
 from storage.atomic import QueryRunner
 from storage.database import Database
+from storage.forwarding import count_occurrence, queue
 from storage.sql import Sql, as_json, as_time
 
 _TRANSITIONS_KEPT = 50
 _TRANSITION_HORIZON = timedelta(hours=2)
 _RELATED_LIMIT = 50
 _FIRING_SOURCES_PER_QUERY = 20
-# one occurrence notification per incident and sink per bucket; the sink
-# summarises the count when it delivers
-_OCCURRENCE_BUCKET_SECONDS = 60
 
 _EVENT_COLUMNS = (
     "id, fingerprint, status, severity, count, first_seen, last_seen, incident_id, "
@@ -287,7 +285,9 @@ class IncidentStore:
         intake_id: int | None,
         now: datetime,
     ) -> Applied:
-        incident_id, key = await self._apply_incident(connection, event, decision, state, now)
+        incident_id, key, changes = await self._apply_incident(
+            connection, event, decision, state, now
+        )
         if incident_id is None and state.event is not None:
             incident_id = state.event.incident_id  # e.g. a suppressed repeat keeps its link
         event_id = await self._upsert_event(
@@ -299,7 +299,9 @@ class IncidentStore:
         if incident_id is not None and decision.action is not IncidentAction.NONE:
             await self._notes(connection, incident_id, decision, now)
             await self._record_thread(connection, event, incident_id, now)
-            await self._queue_routes(connection, incident_id, event, decision, occurrence_id, now)
+            await self._queue_routes(
+                connection, incident_id, event, decision, occurrence_id, changes, now
+            )
         if decision.action is IncidentAction.OPEN and decision.adopt_pending_since is not None:
             await self._adopt_pending(connection, decision, incident_id, event_id, now)
         return Applied(
@@ -317,12 +319,13 @@ class IncidentStore:
         decision: Decision,
         state: State,
         now: datetime,
-    ) -> tuple[int | None, str | None]:
+    ) -> tuple[int | None, str | None, dict[str, list[str]]]:
         action = decision.action
         if action is IncidentAction.OPEN:
-            return await self._open(connection, event, decision, now)
+            incident_id, key = await self._open(connection, event, decision, now)
+            return incident_id, key, {}
         if action is IncidentAction.NONE or decision.incident_id is None:
-            return None, None
+            return None, None, {}
         current = _incident_by_id(state, decision.incident_id)
         if current is None:
             row = await self._one(
@@ -333,8 +336,8 @@ class IncidentStore:
             if row is None:
                 raise LookupError(f"decision names incident {decision.incident_id}, which is gone")
             current = incident_state(row)
-        await self._update_incident(connection, event, decision, state, current, now)
-        return current.id, current.key
+        changes = await self._update_incident(connection, event, decision, state, current, now)
+        return current.id, current.key, changes
 
     async def _open(
         self, connection: QueryRunner, event: Event, decision: Decision, now: datetime
@@ -413,7 +416,7 @@ class IncidentStore:
         state: State,
         current: IncidentState,
         now: datetime,
-    ) -> None:
+    ) -> dict[str, list[str]]:
         sql = self.sql
         action = decision.action
         firing = event.status is EventStatus.FIRING
@@ -479,6 +482,12 @@ class IncidentStore:
             [*values, current.id],
         )
         await self._timeline_for(connection, event, decision, current, raised, now)
+        changes: dict[str, list[str]] = {}
+        if raised:
+            changes["priority"] = [current.priority.value, decision.incident.priority.value]
+        if status is not current.status and action is not IncidentAction.RESOLVE:
+            changes["status"] = [current.status.value, status.value]
+        return changes
 
     async def _timeline_for(
         self,
@@ -711,58 +720,82 @@ class IncidentStore:
         event: Event,
         decision: Decision,
         occurrence_id: int,
+        changes: Mapping[str, list[str]],
         now: datetime,
     ) -> None:
         """Forwarding work is written in the same transaction as its cause."""
-        action = _OUTBOX_ACTION.get(decision.action)
-        if action is None or not decision.routes:
+        sinks = decision.routes
+        if not sinks:
             return
-        if action == "occurrence" and event.status is EventStatus.RESOLVED:
-            action = "update"  # an event recovered (the incident waits for the rest)
-        if action == "occurrence":
-            bucket = int(now.timestamp()) // _OCCURRENCE_BUCKET_SECONDS
-            suffix = str(bucket)
-        elif action == "create":
-            suffix = ""
-        else:
-            suffix = str(occurrence_id)
-        text = event.mail.body if event.mail and action == "comment" else event.summary
-        for sink in decision.routes:
-            key = f"{incident_id}:{sink}:{action}" + (f":{suffix}" if suffix else "")
-            await connection.execute_query(
-                self.sql(
-                    "INSERT INTO outbox (incident_id, sink, action, idempotency_key, payload, "
-                    "state, attempts, next_attempt_at, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
-                    "ON CONFLICT (idempotency_key) DO NOTHING"
-                ),
-                [
-                    incident_id,
-                    sink[:64],
-                    action,
-                    key[:255],
-                    self.sql.json(
-                        {
-                            "incident_id": incident_id,
-                            "occurrence_id": occurrence_id,
-                            "text": text[:10_000],
-                            "outcome": decision.outcome.value,
-                        }
-                    ),
-                    self.sql.time(now),
-                    self.sql.time(now),
-                ],
+        action = decision.action
+        sql = self.sql
+        cause = str(occurrence_id)
+        if action is IncidentAction.OPEN:
+            await queue(
+                connection,
+                sql,
+                incident_id=incident_id,
+                sinks=sinks,
+                action="create",
+                cause="",
+                payload={},
+                now=now,
             )
-
-
-_OUTBOX_ACTION: Mapping[IncidentAction, str] = {
-    IncidentAction.OPEN: "create",
-    IncidentAction.JOIN: "comment",
-    IncidentAction.UPDATE: "occurrence",
-    IncidentAction.REOPEN: "reopen",
-    IncidentAction.RESOLVE: "resolve",
-    IncidentAction.COMMENT: "comment",
-}
+            return
+        if changes:
+            await queue(
+                connection,
+                sql,
+                incident_id=incident_id,
+                sinks=sinks,
+                action="update",
+                cause=cause,
+                payload={"changes": dict(changes)},
+                now=now,
+            )
+        if action is IncidentAction.REOPEN:
+            await queue(
+                connection,
+                sql,
+                incident_id=incident_id,
+                sinks=sinks,
+                action="reopen",
+                cause=cause,
+                payload={},
+                now=now,
+            )
+        elif action is IncidentAction.RESOLVE:
+            await queue(
+                connection,
+                sql,
+                incident_id=incident_id,
+                sinks=sinks,
+                action="resolve",
+                cause=cause,
+                payload={},
+                now=now,
+            )
+        elif action is IncidentAction.COMMENT:
+            mail = event.mail
+            payload = {
+                "text": (mail.body if mail else event.summary)[:10_000],
+                "author": mail.sender if mail else event.source,
+            }
+            await queue(
+                connection,
+                sql,
+                incident_id=incident_id,
+                sinks=sinks,
+                action="comment",
+                cause=cause,
+                payload=payload,
+                now=now,
+            )
+        elif event.status is EventStatus.FIRING and action in (
+            IncidentAction.JOIN,
+            IncidentAction.UPDATE,
+        ):
+            await count_occurrence(connection, sql, incident_id=incident_id, sinks=sinks, now=now)
 
 
 def _incident_by_id(state: State, incident_id: int) -> IncidentState | None:

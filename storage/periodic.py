@@ -13,6 +13,7 @@ from typing import Any
 from rules.decision import IncidentState, Priority
 from rules.sla import Escalation, SlaClock
 from storage.atomic import QueryRunner
+from storage.forwarding import queue
 from storage.incidents import IncidentStore, incident_state
 from storage.sql import as_json, as_time
 
@@ -69,9 +70,7 @@ class PeriodicStore:
             [self.sql.time(now), self.sql.time(now), incident_id],
         )
         await self._incidents.note(connection, incident_id, now, "resolved", reason)
-        await self._forward(
-            connection, incident_id, "resolve", f"resolve:{now.isoformat()}", now, reason
-        )
+        await self._forward(connection, incident_id, "resolve", f"hold-down:{now.isoformat()}", now)
 
     async def close(self, connection: QueryRunner, incident_id: int, now: datetime) -> None:
         await connection.execute_query(
@@ -84,7 +83,7 @@ class PeriodicStore:
         await self._incidents.note(
             connection, incident_id, now, "closed", "closed after staying resolved"
         )
-        await self._forward(connection, incident_id, "close", "close", now, "closed")
+        await self._forward(connection, incident_id, "close", "", now)
 
     async def sla_clocks(self, connection: QueryRunner) -> list[SlaClock]:
         rows = await connection.execute_query_dict(
@@ -134,59 +133,45 @@ class PeriodicStore:
         await self._incidents.note(
             connection, escalation.incident_id, now, note.kind, note.text, data=note.data
         )
-        for sink in action.routes:
-            await self._queue(
-                connection,
-                escalation.incident_id,
-                sink,
-                "escalation",
-                escalation.key,
-                now,
-                note.text,
-            )
+        await queue(
+            connection,
+            sql,
+            incident_id=escalation.incident_id,
+            sinks=action.routes,
+            action="escalate",
+            cause=escalation.key,
+            now=now,
+            payload={
+                "escalation": {
+                    "kind": escalation.clock,
+                    "level": escalation.level,
+                    "due": note.data.get("due", ""),
+                }
+            },
+        )
 
     async def _forward(
         self,
         connection: QueryRunner,
         incident_id: int,
         action: str,
-        suffix: str,
+        cause: str,
         now: datetime,
-        text: str,
     ) -> None:
+        """To the sinks the incident was routed to when it opened."""
         rows = await connection.execute_query_dict(
             self.sql("SELECT routes FROM incidents WHERE id = ?"), [incident_id]
         )
-        routes = as_json(rows[0]["routes"]) if rows else []
-        for sink in routes or []:
-            await self._queue(connection, incident_id, sink, action, suffix, now, text)
-
-    async def _queue(
-        self,
-        connection: QueryRunner,
-        incident_id: int,
-        sink: str,
-        action: str,
-        suffix: str,
-        now: datetime,
-        text: str,
-    ) -> None:
-        key = f"{incident_id}:{sink}:{action}:{suffix}"
-        await connection.execute_query(
-            self.sql(
-                "INSERT INTO outbox (incident_id, sink, action, idempotency_key, payload, state, "
-                "attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
-                "ON CONFLICT (idempotency_key) DO NOTHING"
-            ),
-            [
-                incident_id,
-                sink[:64],
-                action,
-                key[:255],
-                self.sql.json({"incident_id": incident_id, "text": text[:10_000]}),
-                self.sql.time(now),
-                self.sql.time(now),
-            ],
+        routes = (as_json(rows[0]["routes"]) if rows else None) or []
+        await queue(
+            connection,
+            self.sql,
+            incident_id=incident_id,
+            sinks=routes,
+            action=action,
+            cause=cause,
+            payload={},
+            now=now,
         )
 
 

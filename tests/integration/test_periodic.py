@@ -115,7 +115,7 @@ async def test_hold_down_then_close(
     kinds = [t.kind for t in await models.TimelineEntry.filter(incident_id=incident.id)]
     assert kinds[-2:] == ["resolved", "closed"]
     actions = [row.action for row in await models.OutboxRow.all().order_by("id")]
-    assert actions == ["create", "update", "resolve", "close"]
+    assert actions == ["create", "resolve", "close"]
 
 
 async def test_a_repeat_during_hold_down_keeps_the_incident_open(
@@ -145,5 +145,5 @@ async def test_sla_near_breach_and_breach_escalate_once(
     assert incident.response_breached and not incident.resolution_breached
     assert incident.priority == "P1"
     assert sorted(incident.escalated) == ["response:breach", "response:near_breach"]
-    escalations = await models.OutboxRow.filter(action="escalation").count()
+    escalations = await models.OutboxRow.filter(action="escalate").count()
     assert escalations == 2

@@ -74,7 +74,11 @@ def test_test_rules_reports_a_missing_file(tmp_path: Path) -> None:
 async def test_replay_dry_run_shows_what_new_rules_would_change(
     write_config: ConfigWriter, tmp_path: Path
 ) -> None:
-    loaded = write_config()
+    # the rules below route to this sink; disabled, its rows just wait
+    sinks = [
+        {"name": "dba-chat", "kind": "webhook", "url": "http://127.0.0.1:9/", "enabled": False}
+    ]
+    loaded = write_config(sinks=sinks)
     async with running_daemon(loaded) as daemon:
         for resource in ("db1", "web1"):
             await daemon.post_json(

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from gateway.config import GatewayConfig, SecretRef
+from gateway.config import GatewayConfig
 from gateway.configdoc import _nested_models, render
+from gateway.secretref import SecretRef
 
 REPO = Path(__file__).resolve().parents[2]
 

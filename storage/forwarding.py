@@ -1,0 +1,96 @@
+"""Forwarding work, written in the same transaction as the change that causes it.
+
+Actions and payloads are the outbox vocabulary the dispatcher and sinks read
+(``sinks.delivery.OutboxAction``). Each row's idempotency key is stable per
+cause, so writing the same cause twice (a retried transaction, a replica
+that lost a race) makes one row.
+
+Repeats of a firing alert are counted, not written one row each: within a
+bucket of ``OCCURRENCE_BUCKET_SECONDS`` one pending ``comment`` row per
+incident and sink carries ``{"occurrences": N}``, and the dispatcher
+summarises it. An alert storm therefore adds a handful of rows, not one per
+alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from storage.atomic import QueryRunner
+from storage.sql import Sql
+
+OCCURRENCE_BUCKET_SECONDS = 60
+
+_INSERT = (
+    "INSERT INTO outbox (incident_id, sink, action, idempotency_key, payload, state, "
+    "attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
+)
+
+
+async def queue(
+    connection: QueryRunner,
+    sql: Sql,
+    *,
+    incident_id: int,
+    sinks: Iterable[str],
+    action: str,
+    cause: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    """One row per sink; ``cause`` makes the key: ``{incident}:{sink}:{action}:{cause}``."""
+    for sink in sinks:
+        key = f"{incident_id}:{sink}:{action}" + (f":{cause}" if cause else "")
+        await connection.execute_query(
+            sql(_INSERT + "ON CONFLICT (idempotency_key) DO NOTHING"),
+            [
+                incident_id,
+                sink[:64],
+                action,
+                key[:255],
+                sql.json(dict(payload)),
+                sql.time(now),
+                sql.time(now),
+            ],
+        )
+
+
+async def count_occurrence(
+    connection: QueryRunner,
+    sql: Sql,
+    *,
+    incident_id: int,
+    sinks: Iterable[str],
+    now: datetime,
+) -> None:
+    """Add one occurrence to this bucket's pending comment row (or start one)."""
+    bucket = int(now.timestamp()) // OCCURRENCE_BUCKET_SECONDS
+    if sql.postgres:
+        bump = (
+            "payload = jsonb_set(outbox.payload, '{occurrences}', to_jsonb("
+            "COALESCE((outbox.payload->>'occurrences')::int, 0) + 1))"
+        )
+    else:
+        bump = (
+            "payload = json_set(outbox.payload, '$.occurrences', "
+            "COALESCE(json_extract(outbox.payload, '$.occurrences'), 0) + 1)"
+        )
+    for sink in sinks:
+        key = f"{incident_id}:{sink}:comment:occurrences:{bucket}"
+        await connection.execute_query(
+            sql(
+                _INSERT + f"ON CONFLICT (idempotency_key) DO UPDATE SET {bump} "
+                "WHERE outbox.state = 'pending'"
+            ),
+            [
+                incident_id,
+                sink[:64],
+                "comment",
+                key[:255],
+                sql.json({"occurrences": 1}),
+                sql.time(now),
+                sql.time(now),
+            ],
+        )
