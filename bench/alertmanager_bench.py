@@ -25,11 +25,14 @@ import argparse
 import asyncio
 import shutil
 import tempfile
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import orjson
 
 from bench import webhook_bench
@@ -104,9 +107,9 @@ def api_body(first: int, batch: int, distinct: int, ends_at: str) -> bytes:
     )
 
 
-def gateway_config(directory: Path, port: int) -> Path:
+def gateway_config(directory: Path, port: int, db_url: str | None) -> Path:
     """The generic webhook benchmark's config, with an Alertmanager integration instead."""
-    path = webhook_bench.gateway_config(directory, port, None)
+    path = webhook_bench.gateway_config(directory, port, db_url)
     document = orjson.loads(path.read_bytes())
     document["integrations"] = [{"name": "alertmanager", "kind": "alertmanager"}]
     path.write_bytes(orjson.dumps(document))
@@ -154,51 +157,95 @@ async def _measure(side: Side, port: int, log: Path, args: argparse.Namespace) -
         return figure(side.name, args.alerts, elapsed, latencies, errors, proc.pid)
 
 
+@asynccontextmanager
+async def scratch_database(admin_url: str | None) -> AsyncIterator[str | None]:
+    """A new PostgreSQL database for one side of one round (None: use SQLite)."""
+    if admin_url is None:
+        yield None
+        return
+    name = f"intake_am_bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        admin = await asyncpg.connect(admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+def _sides(
+    directory: Path, binary: str, ends_at: str, daemon_db: str | None, intake_db: str | None
+) -> list[tuple[Side, int]]:
+    """The whole daemon, its intake path alone and Alertmanager, each on a free port."""
+    directory.mkdir()
+    ports = [free_port() for _ in range(3)]
+    config = gateway_config(directory, ports[0], daemon_db)
+    intake_db = intake_db or f"sqlite://{directory}/intake-only.sqlite3"
+    alertmanager = [
+        binary,
+        f"--config.file={alertmanager_config(directory)}",
+        f"--storage.path={directory / 'alertmanager-data'}",
+        f"--web.listen-address=127.0.0.1:{ports[2]}",
+        "--cluster.listen-address=",
+    ]
+    webhook = "/webhooks/alertmanager"
+    sides = [
+        Side(
+            "intake-gateway",
+            [PYTHON, "-m", "gateway.cli", "run", "--config", str(config)],
+            "/readyz",
+            webhook,
+            webhook_body,
+        ),
+        Side(
+            "intake path only",
+            [PYTHON, "-m", "bench.webhook_intake", str(ports[1]), intake_db, "alertmanager"],
+            "/readyz",
+            webhook,
+            webhook_body,
+        ),
+        Side(
+            "Alertmanager /api/v2/alerts",
+            alertmanager,
+            "/-/ready",
+            "/api/v2/alerts",
+            lambda first, batch, distinct: api_body(first, batch, distinct, ends_at),
+        ),
+    ]
+    return list(zip(sides, ports, strict=True))
+
+
+def _median(figures: list[Figure]) -> Figure:
+    return sorted(figures, key=lambda item: item.per_second)[len(figures) // 2]
+
+
 async def measure(args: argparse.Namespace) -> list[Row]:
+    """Each side once per round, in turn (so drift hits all alike); the median round wins."""
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if binary is None:
         raise SystemExit("Alertmanager is not installed (Debian package prometheus-alertmanager)")
     ends_at = (datetime.now(UTC) + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+    rounds: list[list[Figure]] = [[], [], []]
     with tempfile.TemporaryDirectory(prefix="intake-am-bench-") as raw_dir:
-        directory = Path(raw_dir)
-        ports = [free_port() for _ in range(3)]
-        config = gateway_config(directory, ports[0])
-        daemon = Side(
-            "intake-gateway",
-            [PYTHON, "-m", "gateway.cli", "run", "--config", str(config)],
-            "/readyz",
-            "/webhooks/alertmanager",
-            webhook_body,
-        )
-        intake_db = f"sqlite://{directory}/intake-only.sqlite3"
-        intake_only = Side(
-            "intake path only",
-            [PYTHON, "-m", "bench.webhook_intake", str(ports[1]), intake_db, "alertmanager"],
-            "/readyz",
-            "/webhooks/alertmanager",
-            webhook_body,
-        )
-        alertmanager = Side(
-            "Alertmanager /api/v2/alerts",
-            [
-                binary,
-                f"--config.file={alertmanager_config(directory)}",
-                f"--storage.path={directory / 'alertmanager-data'}",
-                f"--web.listen-address=127.0.0.1:{ports[2]}",
-                "--cluster.listen-address=",
-            ],
-            "/-/ready",
-            "/api/v2/alerts",
-            lambda first, batch, distinct: api_body(first, batch, distinct, ends_at),
-        )
-        figures = [
-            await _measure(side, port, directory / f"{index}.log", args)
-            for index, (side, port) in enumerate(
-                zip((daemon, intake_only, alertmanager), ports, strict=True)
-            )
-        ]
-    ours, alone, peer = figures
-    load = f"{args.batch} alerts/request, {args.concurrency} clients"
+        for number in range(args.rounds):
+            directory = Path(raw_dir) / f"round-{number}"
+            async with (
+                scratch_database(args.db) as daemon_db,
+                scratch_database(args.db) as intake_db,
+            ):
+                sides = _sides(directory, binary, ends_at, daemon_db, intake_db)
+                for index, (side, port) in enumerate(sides):
+                    log = directory / f"{index}.log"
+                    rounds[index].append(await _measure(side, port, log, args))
+    ours, alone, peer = (_median(figures) for figures in rounds)
+    engine = "PostgreSQL" if args.db else "SQLite"
+    load = f"{engine}, {args.batch} alerts/request, {args.concurrency} clients"
     target = ">= 1.0 of Alertmanager's own intake"
     return [
         Row(f"Alertmanager payloads, whole daemon ({load})", ours, peer, "alerts/s", target),
@@ -213,6 +260,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--distinct", type=int, default=1000, help="distinct fingerprints")
     parser.add_argument("--warmup", type=int, default=100, help="requests before measuring")
+    parser.add_argument("--rounds", type=int, default=3, help="the median round is reported")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="PostgreSQL admin URL (postgres://postgres@host:5432/postgres): each side of each "
+        "round gets a new database, dropped afterwards; default SQLite",
+    )
     args = parser.parse_args()
     rows = asyncio.run(measure(args))
     print_table(rows, title="intake-gateway vs Alertmanager: alert intake (unit: alerts/s)")
