@@ -71,15 +71,14 @@ class RecordStore:
         return [record_from_row(row) for row in rows]
 
     async def release_all_claims(self) -> int:
-        """At start on SQLite: one process per file, so every claim is a dead one's."""
+        """At start, release the claims of a dead predecessor: on SQLite every claim (one
+        process per file), on PostgreSQL those under this replica's name (an ``instance``
+        name is one replica's; the default, hostname:pid, is never a live one's)."""
+        held = models.IntakeRecordRow.filter(state="pending", claimed_until__isnull=False)
         if self._db.dialect is not Dialect.SQLITE:
-            return 0
+            held = held.filter(claimed_by=self._owner)
         async with self._db.transaction() as connection:
-            return (
-                await models.IntakeRecordRow.filter(state="pending", claimed_until__isnull=False)
-                .using_db(connection)
-                .update(claimed_by=None, claimed_until=None)
-            )
+            return await held.using_db(connection).update(claimed_by=None, claimed_until=None)
 
     async def mark_processed(
         self, connection: QueryRunner, record_ids: Sequence[int], now: datetime

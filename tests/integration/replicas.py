@@ -158,9 +158,10 @@ def replica_set(directory: Path, count: int, document: dict[str, Any]) -> Iterat
     for index in range(count):
         port = free_port()
         name = f"replica-{index}"
+        http = {**document.get("http", {}), "listen": f"127.0.0.1:{port}"}
+        # a fixed name: a restarted replica knows the leases under it are its dead self's
         config = write_config(
-            directory / f"{name}.yaml",
-            {**document, "http": {**document.get("http", {}), "listen": f"127.0.0.1:{port}"}},
+            directory / f"{name}.yaml", {**document, "http": http, "instance": name}
         )
         members.append(Replica(name, config, port, directory / f"{name}.log"))
     replicas = ReplicaSet(members)

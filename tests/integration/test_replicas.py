@@ -4,7 +4,10 @@ Every promise is checked in the database afterwards: each acknowledged
 delivery stored once, each record processed once (one occurrence per
 record), one event per fingerprint counting exactly its deliveries, one
 incident per correlation key counting exactly its events, and no record
-left behind in a lease.
+left behind in a lease. With replicas killed, a webhook receiver must get
+every incident's ticket, and each forwarding row's key once, except where
+a replica died between sending a row and recording it as sent (the row
+was then claimed again: at least once, with the same idempotency key).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pytest
 
 from tests.integration.alert_load import DELIVERY_HEADER, AlertLoad, fingerprint_of
 from tests.integration.daemon import eventually
+from tests.integration.fakes.receivers import Receiver
 from tests.integration.replicas import ReplicaSet, database_outage, replica_set
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -31,7 +35,8 @@ FINGERPRINTS = 2_000
 GROUPS = 400  # correlation keys: five fingerprints each
 PER_SECOND = 250.0
 KILL_EVERY_SECONDS = 5.0
-SETTLE_SECONDS = 120.0  # a killed replica's claims expire after 30 s
+# a killed replica's record claims expire after 30 s, its forwarding leases after 120 s
+SETTLE_SECONDS = 150.0
 
 RULES = """
 rules:
@@ -42,10 +47,18 @@ rules:
 """
 
 
-def _document(url: str, rules: Path) -> dict[str, Any]:
+def _document(url: str, rules: Path, sink_url: str | None = None) -> dict[str, Any]:
     rules.mkdir(exist_ok=True)
     (rules / "10-groups.yaml").write_text(RULES)
+    sinks = []
+    if sink_url:
+        (rules / "00-routes.yaml").write_text("settings:\n  default_routes: [receiver]\n")
+        # no comment throttle: the outbox drains within the test
+        sinks = [
+            {"name": "receiver", "kind": "webhook", "url": sink_url, "comment_interval_seconds": 0}
+        ]
     return {
+        "sinks": sinks,
         "storage": {"url": url, "pool_size": 4, "connect_timeout_seconds": 2},
         "integrations": [
             {
@@ -72,8 +85,13 @@ async def _rows(url: str, statement: str, *values: Any) -> list[asyncpg.Record]:
 
 
 async def _unfinished(url: str) -> int:
+    """Records not yet processed and forwarding rows not yet delivered."""
     try:
-        rows = await _rows(url, "SELECT count(*) AS n FROM intake_records WHERE state = 'pending'")
+        rows = await _rows(
+            url,
+            "SELECT (SELECT count(*) FROM intake_records WHERE state = 'pending') "
+            "+ (SELECT count(*) FROM outbox WHERE state = 'pending') AS n",
+        )
     except (OSError, asyncpg.PostgresError):
         return -1  # the database is away: not finished
     return int(rows[0]["n"])
@@ -149,6 +167,26 @@ async def _check_incidents(url: str, groups: int) -> None:
     assert loose[0]["n"] == 0
 
 
+async def _check_deliveries(url: str, received: list[str]) -> None:
+    """Every incident's ticket arrived; a key arrived twice only if its row was claimed
+    again after a kill; nothing arrived that the outbox does not hold."""
+    rows = await _rows(url, "SELECT idempotency_key, state, attempts, action FROM outbox")
+    states = Counter(row["state"] for row in rows)
+    assert states == {"delivered": len(rows)}, states
+    attempts = {row["idempotency_key"]: int(row["attempts"]) for row in rows}
+    seen = Counter(received)
+    assert set(seen) <= set(attempts), "the receiver got a key the outbox does not hold"
+    creates = {row["idempotency_key"] for row in rows if row["action"] == "create"}
+    incidents = await _rows(url, "SELECT count(*) AS n FROM incidents")
+    assert len(creates) == incidents[0]["n"] and creates <= set(seen)
+    unexplained = {key: n for key, n in seen.items() if n > 1 and attempts[key] < n}
+    assert unexplained == {}, "a row was delivered more often than it was claimed"
+    print(
+        f"deliveries: {len(received)}, keys {len(seen)}, repeated after a kill: "
+        f"{sum(1 for n in seen.values() if n > 1)}"
+    )
+
+
 def _expected_counts(records: Sequence[asyncpg.Record]) -> Counter[str]:
     return Counter(fingerprint_of(bytes(row["body"])) for row in records)
 
@@ -166,7 +204,17 @@ async def test_three_replicas_killed_at_random_lose_and_double_nothing(
     seed = int(os.environ.get("INTAKE_TEST_SEED") or random.SystemRandom().randrange(10**6))
     print(f"kill order seed: INTAKE_TEST_SEED={seed}")
     rng = random.Random(seed)
-    with replica_set(tmp_path, 3, _document(postgres_url, tmp_path / "rules")) as replicas:
+    async with Receiver() as receiver:
+        received = await _run_killing(tmp_path, postgres_url, receiver, rng)
+    await _check_deliveries(postgres_url, received)
+
+
+async def _run_killing(
+    tmp_path: Path, url: str, receiver: Receiver, rng: random.Random
+) -> list[str]:
+    """The load with a replica killed every few seconds; the receiver's keys, in order."""
+    document = _document(url, tmp_path / "rules", f"{receiver.url}/tickets")
+    with replica_set(tmp_path, 3, document) as replicas:
         await replicas.ready()
         load = AlertLoad(
             urls=lambda: [f"{member.url}/webhooks/alerts" for member in replicas],
@@ -187,11 +235,10 @@ async def test_three_replicas_killed_at_random_lose_and_double_nothing(
             await killer
         print(load.status_line(), f"kills: {kills}")
         assert len(kills) >= 8 and len(load.acked) == TOTAL
-        await eventually(
-            lambda: _unfinished(postgres_url), lambda left: left == 0, within=SETTLE_SECONDS
-        )
-        await _check_all(postgres_url, load, GROUPS)
+        await eventually(lambda: _unfinished(url), lambda left: left == 0, within=SETTLE_SECONDS)
+        await _check_all(url, load, GROUPS)
         assert replicas.error_lines() == []
+    return [request.headers["Idempotency-Key"] for request, _ in receiver.received]
 
 
 async def test_database_outage_answers_503_then_recovers_and_loses_nothing(
