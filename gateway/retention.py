@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter
@@ -132,13 +133,31 @@ class RetentionJob:
 
     @asynccontextmanager
     async def _exclusive(self) -> AsyncIterator[bool]:
-        """On PostgreSQL, hold the retention lock in a transaction that does nothing else
-        while the batches run in their own transactions."""
+        """On PostgreSQL, hold the retention lock for the whole run in a transaction that
+        does nothing else, kept open by a task of its own: an open transaction becomes
+        the connection of everything its task awaits, and the batches must commit one
+        by one, outside it."""
         if self._db.dialect is Dialect.SQLITE:
             yield True  # one process per file; a held transaction would block the batches
             return
-        async with self._db.transaction() as holder:
-            yield await self._store.try_lock(holder, RETENTION_LOCK)
+        decided: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        release = asyncio.Event()
+        holder = asyncio.create_task(self._hold_lock(decided, release), name="retention-lock")
+        try:
+            waiting: set[asyncio.Future[Any]] = {decided, holder}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if not decided.done():
+                holder.result()  # it failed before it could decide: its error
+            yield decided.result()
+        finally:
+            release.set()
+            # the run's outcome is known; the holder only ends a transaction that wrote nothing
+            await asyncio.gather(holder, return_exceptions=True)
+
+    async def _hold_lock(self, decided: asyncio.Future[bool], release: asyncio.Event) -> None:
+        async with self._db.transaction() as connection:
+            decided.set_result(await self._store.try_lock(connection, RETENTION_LOCK))
+            await release.wait()
 
     async def _prune(self, step: Step, cutoff: datetime) -> int:
         total = 0

@@ -7,6 +7,7 @@ the test, so every age boundary is checked exactly.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from gateway.config import RetentionConfig
 from gateway.retention import RETENTION_LOCK, RetentionJob
 from storage import models
-from storage.database import Database, DatabaseSettings, Dialect
+from storage.database import Database, DatabaseSettings, Dialect, sqlite_path
 from storage.migrations import migrate
 from storage.retention import RetentionStore
 from tests.conftest import ConfigWriter
@@ -251,6 +252,39 @@ async def test_one_replica_at_a_time_and_locked_rows_are_passed_over(db: Databas
     assert other not in await _ids(models.IntakeRecordRow)
     await _job(db).run_once(NOW)
     assert await _ids(models.IntakeRecordRow) == set()
+
+
+async def test_each_batch_commits_on_its_own(db: Database) -> None:
+    """Another session sees the table shrink batch by batch while the run goes on."""
+    for _ in range(9):
+        await _intake(OLD, "processed")
+    paced = RetentionConfig(
+        intake_records_days=90,
+        rejected_intake_days=None,
+        incidents_days=None,
+        batch_size=3,
+        pause_seconds=0.3,
+    )
+    run = asyncio.create_task(_job(db, paced).run_once(NOW))
+    seen: set[int] = set()
+    while not run.done():
+        seen.add(await _count_elsewhere(db))
+        await asyncio.sleep(0.05)
+    assert await run == {"intake_records": 9}
+    assert {6, 3} <= seen, f"counts another session saw during the run: {sorted(seen)}"
+
+
+async def _count_elsewhere(db: Database) -> int:
+    """The intake table's size as a session of its own sees it."""
+    if db.dialect is Dialect.POSTGRES:
+        other = await asyncpg.connect(db.settings.url)
+        try:
+            return int(await other.fetchval("SELECT count(*) FROM intake_records"))
+        finally:
+            await other.close()
+    path = sqlite_path(db.settings.url)
+    with sqlite3.connect(path) as other:
+        return int(other.execute("SELECT count(*) FROM intake_records").fetchone()[0])
 
 
 async def test_the_daemon_runs_retention(write_config: ConfigWriter, database_url: str) -> None:
