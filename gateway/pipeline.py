@@ -36,6 +36,12 @@ _CONFLICT_RETRIES = 5
 _CLAIM_LEASE = timedelta(seconds=30)
 _RETRY_SECONDS = 1.0
 _BUSY_BATCH = 32
+# events per transaction: while intake waits for the connection, and when it does not
+_BUSY_EVENTS = 64
+_IDLE_EVENTS = 4096
+# events parsed at the webhook edge kept for the pipeline; past this (a deep
+# backlog) records are parsed again from their raw bytes instead
+_PARSED_CACHE_RECORDS = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +90,7 @@ class Pipeline:
 
     def notify(self, record_id: int, events: list[Event] | None = None) -> None:
         """A record was committed and acknowledged: process it soon."""
-        if events is not None:
+        if events is not None and len(self._parsed) < _PARSED_CACHE_RECORDS:
             self._parsed[record_id] = events
         self._ready.put_nowait(record_id)
 
@@ -201,8 +207,36 @@ class Pipeline:
             events = await self._parse_or_fail(record)
             if events is not None:
                 parsed.append((record, events))
-        if not parsed:
-            return
+        for chunk in self._chunks(parsed):
+            await self._apply_chunk(chunk)
+            await self._defer_to_intake()
+
+    def _chunks(
+        self, parsed: list[tuple[IntakeRecord, list[Event]]]
+    ) -> list[list[tuple[IntakeRecord, list[Event]]]]:
+        """Transactions of bounded size: small while senders wait for the connection.
+
+        A record's events are never split (a record is applied whole or not at
+        all), so one huge payload still makes one transaction.
+        """
+        limit = _BUSY_EVENTS if self._intake_busy() else _IDLE_EVENTS
+        chunks: list[list[tuple[IntakeRecord, list[Event]]]] = []
+        current: list[tuple[IntakeRecord, list[Event]]] = []
+        size = 0
+        for item in parsed:
+            if current and size + len(item[1]) > limit:
+                chunks.append(current)
+                current, size = [], 0
+            current.append(item)
+            size += len(item[1])
+        if current:
+            chunks.append(current)
+        return chunks
+
+    def _intake_busy(self) -> bool:
+        return self._intake_idle is not None and not self._intake_idle.is_set()
+
+    async def _apply_chunk(self, parsed: list[tuple[IntakeRecord, list[Event]]]) -> None:
         try:
             outcomes = await self._apply(parsed)
         except WriteConflict:
