@@ -53,7 +53,9 @@ def test_full_mail_config_loads_with_secrets(
     monkeypatch.setenv("IMAP_PASSWORD", "imap-secret")
     (tmp_path / "smtp-password").write_text("smtp-secret\n")
     cert, key = self_signed_certificate(tmp_path)
-    text = MAILBOXES + f"""\
+    text = (
+        MAILBOXES
+        + f"""\
 smtp:
   enabled: true
   listen: 127.0.0.1:2525
@@ -72,6 +74,7 @@ imap:
       after: move
       processed_folder: Done
 """
+    )
     loaded = _load(tmp_path, text)
     secret = loaded.secrets.get("smtp.auth.monitor")
     assert secret is not None and secret.get_secret_value() == "smtp-secret"
