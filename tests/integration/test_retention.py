@@ -230,9 +230,20 @@ async def test_unset_ages_keep_everything(db: Database) -> None:
     assert await models.Incident.all().count() == 1
 
 
-async def test_one_replica_at_a_time_and_locked_rows_are_passed_over(db: Database) -> None:
-    if db.dialect is not Dialect.POSTGRES:
-        pytest.skip("one process per SQLite file: there is no second replica")
+@pytest.fixture
+async def pg_db(postgres_url: str) -> AsyncIterator[Database]:
+    """PostgreSQL only: SQLite allows one process per file, so there is no second replica."""
+    database = Database(DatabaseSettings(url=postgres_url, pool_size=4))
+    await database.open()
+    await migrate(database)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def test_one_replica_at_a_time_and_locked_rows_are_passed_over(pg_db: Database) -> None:
+    db = pg_db
     held = await _intake(OLD, "processed")
     other = await _intake(OLD, "processed")
     replica = await asyncpg.connect(db.settings.url)  # another replica's session
