@@ -150,7 +150,14 @@ class Event(Model):
 
     class Meta:
         table = "events"
-        indexes = (("incident_id",), ("last_seen",), ("status", "id"))
+        indexes = (
+            ("incident_id",),
+            ("last_seen",),
+            ("status", "id"),
+            # the API filters by source, alone and with status, newest first
+            ("source", "id"),
+            ("source", "status", "id"),
+        )
 
 
 class Occurrence(Model):
