@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import count
@@ -40,15 +41,21 @@ CONFIG = RetentionConfig(
 _numbers = count(1)
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(DatabaseSettings(url=database_url, pool_size=4))
+@asynccontextmanager
+async def _opened(url: str) -> AsyncIterator[Database]:
+    database = Database(DatabaseSettings(url=url, pool_size=4))
     await database.open()
     await migrate(database)
     try:
         yield database
     finally:
         await database.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    async with _opened(database_url) as database:
+        yield database
 
 
 def _job(db: Database, config: RetentionConfig = CONFIG) -> RetentionJob:
@@ -233,13 +240,8 @@ async def test_unset_ages_keep_everything(db: Database) -> None:
 @pytest.fixture
 async def pg_db(postgres_url: str) -> AsyncIterator[Database]:
     """PostgreSQL only: SQLite allows one process per file, so there is no second replica."""
-    database = Database(DatabaseSettings(url=postgres_url, pool_size=4))
-    await database.open()
-    await migrate(database)
-    try:
+    async with _opened(postgres_url) as database:
         yield database
-    finally:
-        await database.close()
 
 
 async def test_one_replica_at_a_time_and_locked_rows_are_passed_over(pg_db: Database) -> None:
