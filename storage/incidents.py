@@ -146,15 +146,18 @@ class IncidentStore:
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE fingerprint = ?{sql.for_update()}",
             [lookup.fingerprint],
         )
+        # locked too: the decision is made on, and its update written over, the
+        # incident as it is (a person's acknowledgement or the periodic job's
+        # resolution committed meanwhile would otherwise be written back over)
         incident_row = await self._one(
             connection,
-            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE open_key = ?",
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE open_key = ?{sql.for_update()}",
             [lookup.correlation_key],
         )
         if incident_row is None and event_row is not None and event_row["incident_id"]:
             incident_row = await self._one(
                 connection,
-                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?",
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?{sql.for_update()}",
                 [event_row["incident_id"]],
             )
         return State(
@@ -326,8 +329,10 @@ class IncidentStore:
             return incident_id, key, {}
         if action is IncidentAction.NONE or decision.incident_id is None:
             return None, None, {}
-        current = _incident_by_id(state, decision.incident_id)
+        current = state.incident if _same(state.incident, decision.incident_id) else None
         if current is None:
+            # a referenced or ancestor incident was read without a lock: read it again,
+            # locked, so that the update starts from what is stored now
             row = await self._one(
                 connection,
                 f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?{self.sql.for_update()}",
@@ -798,9 +803,8 @@ class IncidentStore:
             await count_occurrence(connection, sql, incident_id=incident_id, sinks=sinks, now=now)
 
 
-def _incident_by_id(state: State, incident_id: int) -> IncidentState | None:
-    candidates = (state.incident, *state.referenced, *state.ancestor_incidents)
-    return next((found for found in candidates if found and found.id == incident_id), None)
+def _same(incident: IncidentState | None, incident_id: int) -> bool:
+    return incident is not None and incident.id == incident_id
 
 
 def _marks(values: list[Any]) -> str:
