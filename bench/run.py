@@ -124,7 +124,12 @@ async def alertmanager(load: Load) -> list[Outcome]:
         db=None,  # SQLite
     )
     rows: list[Outcome] = await module.measure(args)
-    return rows
+    missing = await pg.available()
+    if missing:
+        return [*rows, NotRun("Alertmanager payloads (PostgreSQL)", missing)]
+    args.db = pg.ADMIN_URL  # it makes its own scratch databases on this server
+    on_postgres: list[Outcome] = await module.measure(args)
+    return rows + on_postgres
 
 
 async def smtp(load: Load) -> list[Outcome]:
