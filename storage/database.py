@@ -203,6 +203,19 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[BaseDBAsyncClient]:
         """One transaction; database faults surface as StorageUnavailable."""
+        outside = get_connections().get("default")
+        try:
+            async with self._transaction() as connection:
+                yield connection
+        finally:
+            # tortoise gives the connection back to the pool before it resets the
+            # task's connection; when giving back fails (the server dropped it), the
+            # task would keep the dead transaction as its connection for good
+            if get_connections().get("default") is not outside:
+                get_connections().set("default", outside)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[BaseDBAsyncClient]:
         context = in_transaction("default")
         try:
             connection = await context.__aenter__()
