@@ -36,7 +36,6 @@ from typing import Any
 
 from pydantic import Field
 
-from gateway.errors import ParseError
 from parsers.base import (
     SEVERITY_WORDS,
     SUMMARY_LIMIT,
@@ -57,6 +56,7 @@ from parsers.base import (
     with_meta_labels,
     wrong_type,
 )
+from parsers.errors import ParseError
 from parsers.records import Event, EventStatus, IntakeRecord
 
 UNNAMED_ALERT = "unnamed alert"

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from gateway.errors import ParseError
+from parsers.errors import ParseError
 from parsers.records import Event, IntakeRecord, Severity
 
 ORIGINAL_SEVERITY = "original_severity"

@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.errors import ParseError
 from parsers.base import DESCRIPTION_LIMIT, ORIGINAL_SEVERITY, SUMMARY_LIMIT
+from parsers.errors import ParseError
 from parsers.mail.addresses import Mailbox
 from parsers.mail.classify import NO_SUBJECT, IncidentKeys, Signals, event_name, is_forward, kind_of
 from parsers.mail.monitoring import MonitoringAlert, recognize

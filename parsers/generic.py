@@ -33,7 +33,6 @@ import jmespath
 import jmespath.exceptions
 from pydantic import Field, field_validator
 
-from gateway.errors import ParseError
 from parsers.base import (
     DESCRIPTION_LIMIT,
     NAME_LIMIT,
@@ -47,6 +46,7 @@ from parsers.base import (
     parse_timestamp,
     with_meta_labels,
 )
+from parsers.errors import ParseError
 from parsers.records import Event, EventStatus, IntakeRecord
 
 _STATUS_WORDS: Mapping[str, EventStatus] = {

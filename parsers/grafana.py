@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.errors import ParseError
 from parsers.alertmanager import AlertGroupFormat, AlertGroupReader, AlertmanagerOptions
 from parsers.base import (
     SEVERITY_WORDS,
@@ -44,6 +43,7 @@ from parsers.base import (
     with_meta_labels,
     wrong_type,
 )
+from parsers.errors import ParseError
 from parsers.records import Event, EventStatus, IntakeRecord
 
 UNIFIED_FORMAT = AlertGroupFormat(

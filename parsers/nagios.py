@@ -41,7 +41,6 @@ from urllib.parse import parse_qsl
 
 from pydantic import Field
 
-from gateway.errors import ParseError
 from parsers.base import (
     DESCRIPTION_LIMIT,
     NAME_LIMIT,
@@ -58,6 +57,7 @@ from parsers.base import (
     wrong_type,
     zone_named,
 )
+from parsers.errors import ParseError
 from parsers.records import Event, EventStatus, IntakeRecord, Severity
 
 MAX_FORM_FIELDS = 1000

@@ -49,7 +49,6 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field, field_validator
 
-from gateway.errors import ParseError
 from parsers.base import (
     DESCRIPTION_LIMIT,
     NAME_LIMIT,
@@ -70,6 +69,7 @@ from parsers.base import (
     wrong_type,
     zone_named,
 )
+from parsers.errors import ParseError
 from parsers.records import Event, EventStatus, IntakeRecord, Severity
 
 # Each field the parser reads, with the payload names tried in order.

@@ -31,8 +31,8 @@ from typing import Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from gateway.errors import ConfigError, ParseError
 from parsers.base import ParserFactory
+from parsers.errors import ConfigError, ParseError
 from parsers.records import Channel, Event, IntakeRecord
 from parsers.registry import PARSERS
 from rules.decision import Decision, Lookup, RuleSet, State
