@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from gateway.errors import StorageUnavailable
+from gateway.jsonbody import json_error, json_response
 from storage.actions import ActionRefused, Actions, NewSilence
 from storage.views import EventFilter, IncidentFilter, get_incident, list_events, list_incidents
 
@@ -31,10 +32,6 @@ _PRIORITIES = {"P1", "P2", "P3", "P4"}
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-def json_error(status: int, reason: str, message: str) -> web.Response:
-    return web.json_response({"error": reason, "message": message}, status=status, dumps=_dumps)
 
 
 class ActionBody(BaseModel):
@@ -139,12 +136,7 @@ class Api:
         try:
             return await handler(request)
         except StorageUnavailable as exc:
-            return web.json_response(
-                {"error": "unavailable", "message": str(exc)},
-                status=503,
-                headers={"Retry-After": "5"},
-                dumps=_dumps,
-            )
+            return json_error(503, "unavailable", str(exc), {"Retry-After": "5"})
 
     def _allowed(self, request: web.Request) -> bool:
         if self._token is not None:
@@ -176,7 +168,7 @@ class Api:
         found = await get_incident(request.match_info["ident"])
         if found is None:
             return json_error(404, "not_found", "no such incident")
-        return web.json_response(found, dumps=_dumps)
+        return json_response(found)
 
     async def events(self, request: web.Request) -> web.Response:
         limit = min(_int_param(request, "limit", 50) or 50, _MAX_LIMIT)
@@ -194,7 +186,7 @@ class Api:
     @staticmethod
     def _page(items: list[dict[str, Any]], limit: int) -> web.Response:
         next_before = items[-1]["id"] if len(items) == limit else None
-        return web.json_response({"items": items, "next_before": next_before}, dumps=_dumps)
+        return json_response({"items": items, "next_before": next_before})
 
     async def acknowledge(self, request: web.Request) -> web.Response:
         return await self._act(request, self._actions.acknowledge)
@@ -218,27 +210,26 @@ class Api:
             return json_error(409, "conflict", str(exc))
         if found is None:
             return json_error(404, "not_found", "no such incident")
-        return web.json_response(found, dumps=_dumps)
+        return json_response(found)
 
     async def reload(self, request: web.Request) -> web.Response:
         """Re-read config and rules; 422 with every problem if they do not validate."""
         problems = await self._reload()
         if problems:
-            return web.json_response(
+            return json_response(
                 {
                     "error": "invalid_config",
                     "message": "the old configuration stays in use",
                     "problems": problems,
                 },
                 status=422,
-                dumps=_dumps,
             )
-        return web.json_response({"status": "reloaded"}, dumps=_dumps)
+        return json_response({"status": "reloaded"})
 
     async def silences(self, request: web.Request) -> web.Response:
         include = _bool_param(request, "include_expired") or False
         items = await self._actions.list_silences(self._clock(), include)
-        return web.json_response({"items": items}, dumps=_dumps)
+        return json_response({"items": items})
 
     async def create_silence(self, request: web.Request) -> web.Response:
         body = await self._body(request, SilenceBody, allow_empty=False)
@@ -255,13 +246,13 @@ class Api:
             ),
             now,
         )
-        return web.json_response(created, status=201, dumps=_dumps)
+        return json_response(created, status=201)
 
     async def delete_silence(self, request: web.Request) -> web.Response:
         raw = request.match_info["silence_id"]
         if not raw.isdigit() or not await self._actions.expire_silence(int(raw), self._clock()):
             return json_error(404, "not_found", "no such active silence")
-        return web.json_response({"id": int(raw), "state": "expired"}, dumps=_dumps)
+        return json_response({"id": int(raw), "state": "expired"})
 
     @staticmethod
     async def _body(request: web.Request, model: type[M], *, allow_empty: bool) -> M | web.Response:

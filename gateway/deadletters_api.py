@@ -10,20 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-import orjson
 from aiohttp import web
 
+from gateway.jsonbody import json_error, json_response
 from storage.outbox import OutboxStore
 
 _MAX_LIMIT = 500
-
-
-def _dumps(value: object) -> str:
-    return orjson.dumps(value).decode()
-
-
-def _error(status: int, reason: str, message: str) -> web.Response:
-    return web.json_response({"error": reason, "message": message}, status=status, dumps=_dumps)
 
 
 class DeadLettersApi:
@@ -45,19 +37,19 @@ class DeadLettersApi:
         query = request.query
         for name in ("before", "limit"):
             if query.get(name, "1").isdigit() is False:
-                return _error(400, "bad_filter", f"{name} must be a whole number")
+                return json_error(400, "bad_filter", f"{name} must be a whole number")
         limit = min(int(query.get("limit", "50")), _MAX_LIMIT)
         before = int(query["before"]) if query.get("before") else None
         found = await self._store.dead_letters(query.get("sink") or None, before, limit)
         items = [letter.as_json() for letter in found]
         next_before = items[-1]["id"] if len(items) == limit and items else None
-        return web.json_response({"items": items, "next_before": next_before}, dumps=_dumps)
+        return json_response({"items": items, "next_before": next_before})
 
     async def retry(self, request: web.Request) -> web.Response:
         raw = request.match_info["row_id"]
         if not raw.isdigit():
-            return _error(404, "not_found", "no such dead letter")
+            return json_error(404, "not_found", "no such dead letter")
         if not await self._store.retry_dead(int(raw), self._clock()):
-            return _error(404, "not_found", "no such dead letter (or it is not dead any more)")
+            return json_error(404, "not_found", "no such dead letter (or it is not dead any more)")
         self._wake()
-        return web.json_response({"id": int(raw), "state": "pending"}, status=202, dumps=_dumps)
+        return json_response({"id": int(raw), "state": "pending"}, status=202)

@@ -27,6 +27,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from gateway.errors import StorageUnavailable
+from gateway.jsonbody import json_error, json_response
 from gateway.sinkconfig import InboundConfig, SinkConfig
 from rules.decision import IncidentStatus
 from storage.sync import ExternalChange, SyncStore
@@ -50,11 +51,7 @@ class BadPayload(ValueError):
 
 
 def _json(error: str, message: str, status: int) -> web.Response:
-    return web.json_response(
-        {"error": error, "message": message},
-        status=status,
-        dumps=lambda value: orjson.dumps(value).decode(),
-    )
+    return json_error(status, error, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +208,7 @@ class InboundHooks:
         except (orjson.JSONDecodeError, BadPayload) as exc:
             return _json("invalid_body", str(exc), 400)
         if change.status is None and not change.assignee:
-            return web.json_response({"status": "ignored"}, status=202)
+            return json_response({"status": "ignored"}, status=202)
         try:
             result = await self._store.apply(change, self._clock())
         except StorageUnavailable as exc:
@@ -224,4 +221,4 @@ class InboundHooks:
             incident_key=result.incident_key,
             changed=list(result.changed),
         )
-        return web.json_response({"incident": result.incident_key, "changed": list(result.changed)})
+        return json_response({"incident": result.incident_key, "changed": list(result.changed)})

@@ -19,13 +19,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
 import structlog
 from aiohttp import web
 
 from gateway.auth import Authenticator
 from gateway.config import IntegrationConfig
 from gateway.errors import ParseError, StorageUnavailable
+from gateway.jsonbody import json_error, json_response
 from gateway.metrics import Metrics
 from gateway.ratelimit import TokenBucket
 from parsers.base import Parser
@@ -61,12 +61,7 @@ class Integration:
 
 def _reject(status: int, reason: str, message: str, **extra: str) -> web.Response:
     headers = {key.replace("_", "-"): value for key, value in extra.items()}
-    return web.json_response(
-        {"error": reason, "message": message},
-        status=status,
-        headers=headers or None,
-        dumps=lambda value: orjson.dumps(value).decode(),
-    )
+    return json_error(status, reason, message, headers or None)
 
 
 def _media_type(content_type: str) -> str:
@@ -220,7 +215,7 @@ class WebhookIntake:
         if self._heartbeats is not None:
             # a re-delivery is a sign of life too
             self._heartbeats(integration.config, events)
-        return web.json_response(
+        return json_response(
             {
                 "status": "accepted",
                 "intake_id": committed.id,

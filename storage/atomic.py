@@ -100,5 +100,5 @@ async def run_atomic(
             return await run(_in_sqlite_transaction, unit, handle._conn)
     except sqlite3.IntegrityError as exc:
         raise WriteConflict(str(exc)) from exc
-    except sqlite3.OperationalError as exc:  # locked, I/O error, disk full
+    except sqlite3.DatabaseError as exc:  # locked, I/O error, disk full, corrupt file
         raise StorageUnavailable(f"database write failed: {exc}") from exc

@@ -25,9 +25,11 @@ from typing import Any
 import orjson
 import structlog
 
-from gateway.errors import StorageUnavailable
+from gateway.errors import StorageUnavailable, WriteConflict
 from parsers.records import Channel
+from storage.atomic import QueryRunner, run_atomic
 from storage.database import DATABASE_ERRORS, Database
+from storage.sql import Sql
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +44,10 @@ _COLUMNS = (
     "size",
     "state",
 )
+
+
+# what makes a commit fail as a whole: the sender is told to retry
+_COMMIT_ERRORS: tuple[type[BaseException], ...] = (*DATABASE_ERRORS, WriteConflict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,7 @@ class IntakeWriter:
 
     def __init__(self, db: Database, *, max_batch: int = 512) -> None:
         self._db = db
+        self._sql = Sql(db.dialect)
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -182,7 +189,7 @@ class IntakeWriter:
                     intake.channel.value,
                     intake.source,
                     intake.kind,
-                    intake.received_at,
+                    self._sql.time(intake.received_at),
                     item.key,
                     orjson.dumps(dict(intake.meta)).decode(),
                     intake.raw,
@@ -194,10 +201,14 @@ class IntakeWriter:
             f"INSERT INTO intake_records ({', '.join(_COLUMNS)}) VALUES {rows} "
             "ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key"
         )
+
+        async def unit(connection: QueryRunner) -> list[dict[Any, Any]]:
+            return await connection.execute_query_dict(sql, values)
+
         try:
-            async with self._db.transaction() as connection:
-                result = await connection.execute_query_dict(sql, values)
-        except DATABASE_ERRORS as exc:
+            # one hop to SQLite's connection thread for BEGIN, INSERT and COMMIT
+            result = await run_atomic(self._db, unit)
+        except _COMMIT_ERRORS as exc:
             raise StorageUnavailable(f"intake commit failed: {exc}") from exc
         return {row["dedup_key"]: int(row["id"]) for row in result}
 

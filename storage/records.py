@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from tortoise.expressions import Q
+import orjson
 
-from gateway.errors import StorageUnavailable
+from gateway.errors import StorageUnavailable, WriteConflict
 from parsers.records import Channel, IntakeRecord
 from storage import models
-from storage.atomic import QueryRunner
+from storage.atomic import QueryRunner, run_atomic
 from storage.database import DATABASE_ERRORS, Database, Dialect
-from storage.sql import Sql
+from storage.sql import Sql, as_time
 
 
 def record_from_row(row: models.IntakeRecordRow) -> IntakeRecord:
@@ -25,6 +26,24 @@ def record_from_row(row: models.IntakeRecordRow) -> IntakeRecord:
         received_at=row.received_at,
         raw=bytes(row.body),
         meta={str(k): str(v) for k, v in (row.meta or {}).items()},
+    )
+
+
+def _record(row: Mapping[str, Any]) -> IntakeRecord:
+    """An intake record from a plain row (SQLite gives times and JSON as text)."""
+    meta = row["meta"]
+    if isinstance(meta, str | bytes):
+        meta = orjson.loads(meta)
+    received_at = as_time(row["received_at"])
+    assert received_at is not None  # the column is NOT NULL
+    return IntakeRecord(
+        id=int(row["id"]),
+        channel=Channel(row["channel"]),
+        source=row["source"],
+        kind=row["kind"],
+        received_at=received_at,
+        raw=bytes(row["body"]),
+        meta={str(k): str(v) for k, v in (meta or {}).items()},
     )
 
 
@@ -43,32 +62,34 @@ class RecordStore:
         and another picks the records up. On PostgreSQL ``SKIP LOCKED``
         keeps replicas from waiting on each other.
         """
-        free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-        async with self._db.transaction() as connection:
-            if ids is not None:
-                # another replica's live claim holds even for records named by id
-                # (both would apply them); our own is taken again (a retried round)
-                mine = Q(claimed_by=self._owner)
-                condition = Q(state="pending", id__in=list(ids)) & (free | mine)
-            else:
-                condition = Q(state="pending") & free
-            query = (
-                models.IntakeRecordRow.filter(condition)
-                .using_db(connection)
-                .order_by("id")
-                .limit(limit)
-            )
-            if self._db.dialect is Dialect.POSTGRES:
-                query = query.select_for_update(skip_locked=True)
-            rows = await query
-            if not rows:
-                return []
-            await (
-                models.IntakeRecordRow.filter(id__in=[row.id for row in rows])
-                .using_db(connection)
-                .update(claimed_by=self._owner, claimed_until=now + lease)
-            )
-        return [record_from_row(row) for row in rows]
+        sql = self._sql
+        free = "(claimed_until IS NULL OR claimed_until < ?)"
+        if ids is not None:
+            # another replica's live claim holds even for records named by id
+            # (both would apply them); our own is taken again (a retried round)
+            marks = ", ".join("?" for _ in ids)
+            where = f"state = 'pending' AND id IN ({marks}) AND ({free} OR claimed_by = ?)"
+            params: list[Any] = [*ids, sql.time(now), self._owner]
+        else:
+            where = f"state = 'pending' AND {free}"
+            params = [sql.time(now)]
+        skip_locked = " FOR UPDATE SKIP LOCKED" if sql.postgres else ""
+        statement = sql(
+            "UPDATE intake_records SET claimed_by = ?, claimed_until = ? WHERE id IN "
+            f"(SELECT id FROM intake_records WHERE {where} ORDER BY id LIMIT ?{skip_locked}) "
+            "RETURNING id, channel, source, kind, received_at, meta, body"
+        )
+        values = [self._owner, sql.time(now + lease), *params, limit]
+
+        async def unit(connection: QueryRunner) -> list[dict[Any, Any]]:
+            return await connection.execute_query_dict(statement, values)
+
+        try:
+            # one statement, one hop: claiming is on the path of every record
+            rows = await run_atomic(self._db, unit)
+        except WriteConflict as exc:
+            raise StorageUnavailable(f"claim failed: {exc}") from exc
+        return sorted((_record(row) for row in rows), key=lambda record: record.id)
 
     async def release_all_claims(self) -> int:
         """At start, release the claims of a dead predecessor: on SQLite every claim (one
