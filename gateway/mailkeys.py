@@ -34,11 +34,19 @@ def _text(value: bytes) -> str:
     return value.decode("utf-8", "surrogateescape")
 
 
+def _header_block(raw: bytes) -> bytes:
+    """The leading bytes up to the blank line that ends the headers (within the scan
+    limit): the body is never split into lines."""
+    scan = raw[:HEADER_SCAN_BYTES]
+    ends = [at for at in (scan.find(b"\n\r\n"), scan.find(b"\n\n")) if at >= 0]
+    return scan[: min(ends) + 1] if ends else scan
+
+
 def read_headers(raw: bytes, names: Collection[bytes]) -> dict[bytes, str]:
     """The first value of each wanted header (lower-case names), unfolded and stripped."""
     found: dict[bytes, str] = {}
     current: bytes | None = None
-    for line in raw[:HEADER_SCAN_BYTES].split(b"\n"):
+    for line in _header_block(raw).split(b"\n"):
         line = line.removesuffix(b"\r")
         if not line:
             break  # the blank line that ends the header block

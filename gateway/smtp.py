@@ -32,6 +32,7 @@ from pydantic import SecretStr
 from gateway.config import Secrets, SmtpConfig, SmtpTlsConfig
 from gateway.metrics import Metrics
 from gateway.smtp_handler import MailHandler
+from gateway.smtp_paths import session_address
 
 log = structlog.get_logger(__name__)
 
@@ -188,6 +189,9 @@ class _Session(SMTP):
         if text.startswith("552"):
             self._metrics.mail_messages.labels("smtp", "too_large").inc()
         await super().push(status)
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        return session_address(arg, self.local_part_limit)
 
     def close_with(self, reply: str) -> None:
         transport = cast(asyncio.Transport | None, self.transport)

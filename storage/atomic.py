@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol, TypeVar
 
 from gateway.errors import StorageUnavailable, WriteConflict
-from storage.database import Database, Dialect
+from storage.database import DATABASE_ERRORS, Database, Dialect
 
 T = TypeVar("T")
 
@@ -102,3 +102,21 @@ async def run_atomic(
         raise WriteConflict(str(exc)) from exc
     except sqlite3.DatabaseError as exc:  # locked, I/O error, disk full, corrupt file
         raise StorageUnavailable(f"database write failed: {exc}") from exc
+
+
+async def write_statement(
+    db: Database, statement: str, values: list[Any], what: str
+) -> list[dict[Any, Any]]:
+    """One writing statement in its own transaction (one hop on SQLite); its rows.
+
+    Every fault, a uniqueness conflict included, is StorageUnavailable naming
+    ``what``: callers of a single statement have nothing to retry against.
+    """
+
+    async def unit(connection: QueryRunner) -> list[dict[Any, Any]]:
+        return await connection.execute_query_dict(statement, values)
+
+    try:
+        return await run_atomic(db, unit)
+    except (*DATABASE_ERRORS, WriteConflict) as exc:  # type: ignore[misc]
+        raise StorageUnavailable(f"{what} failed: {exc}") from exc

@@ -25,9 +25,9 @@ from typing import Any
 import orjson
 import structlog
 
-from gateway.errors import StorageUnavailable, WriteConflict
+from gateway.errors import StorageUnavailable
 from parsers.records import Channel
-from storage.atomic import QueryRunner, run_atomic
+from storage.atomic import write_statement
 from storage.database import DATABASE_ERRORS, Database
 from storage.sql import Sql
 
@@ -44,10 +44,6 @@ _COLUMNS = (
     "size",
     "state",
 )
-
-
-# what makes a commit fail as a whole: the sender is told to retry
-_COMMIT_ERRORS: tuple[type[BaseException], ...] = (*DATABASE_ERRORS, WriteConflict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,15 +197,8 @@ class IntakeWriter:
             f"INSERT INTO intake_records ({', '.join(_COLUMNS)}) VALUES {rows} "
             "ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key"
         )
-
-        async def unit(connection: QueryRunner) -> list[dict[Any, Any]]:
-            return await connection.execute_query_dict(sql, values)
-
-        try:
-            # one hop to SQLite's connection thread for BEGIN, INSERT and COMMIT
-            result = await run_atomic(self._db, unit)
-        except _COMMIT_ERRORS as exc:
-            raise StorageUnavailable(f"intake commit failed: {exc}") from exc
+        # one hop to SQLite's connection thread for BEGIN, INSERT and COMMIT
+        result = await write_statement(self._db, sql, values, "intake commit")
         return {row["dedup_key"]: int(row["id"]) for row in result}
 
     async def _existing_ids(self, keys: list[str]) -> dict[str, int]:

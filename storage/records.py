@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import StorageUnavailable, WriteConflict
+from gateway.errors import StorageUnavailable
 from parsers.records import Channel, IntakeRecord
 from storage import models
-from storage.atomic import QueryRunner, run_atomic
+from storage.atomic import QueryRunner, write_statement
 from storage.database import DATABASE_ERRORS, Database, Dialect
 from storage.sql import Sql, as_time
 
@@ -80,15 +80,8 @@ class RecordStore:
             "RETURNING id, channel, source, kind, received_at, meta, body"
         )
         values = [self._owner, sql.time(now + lease), *params, limit]
-
-        async def unit(connection: QueryRunner) -> list[dict[Any, Any]]:
-            return await connection.execute_query_dict(statement, values)
-
-        try:
-            # one statement, one hop: claiming is on the path of every record
-            rows = await run_atomic(self._db, unit)
-        except WriteConflict as exc:
-            raise StorageUnavailable(f"claim failed: {exc}") from exc
+        # one statement, one hop: claiming is on the path of every record
+        rows = await write_statement(self._db, statement, values, "claim")
         return sorted((_record(row) for row in rows), key=lambda record: record.id)
 
     async def release_all_claims(self) -> int:
