@@ -36,7 +36,7 @@ def test_same_answer_as_aiosmtpd(argument: str, local_part_limit: int) -> None:
     session = SimpleNamespace(local_part_limit=local_part_limit)
     try:
         expected: object = SMTP._getaddr(session, argument)  # type: ignore[arg-type]
-    except Exception as exc:  # noqa: BLE001 - an error must be the same error
+    except Exception as exc:  # an error must be the same error
         with pytest.raises(type(exc)):
             session_address(argument, local_part_limit)
         return
