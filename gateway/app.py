@@ -37,6 +37,7 @@ from gateway.jobs import PeriodicJobs
 from gateway.mailintake import MailIntake
 from gateway.metrics import Metrics
 from gateway.outbox import OutboxDispatcher, build_dispatcher
+from gateway.parsepool import default_workers
 from gateway.pipeline import Pipeline, PipelineSettings
 from gateway.retention import RetentionJob
 from gateway.runtime import Reloader, Runtime, RuntimeHolder, compile_runtime
@@ -199,12 +200,19 @@ def build(loaded: LoadedConfig) -> Services:
         ruleset=lambda: holder.current.ruleset,
         metrics=metrics,
         clock=utc_now,
-        intake_idle=writer.idle,
+        intake=writer,
         on_commit=dispatcher.wake,
         settings=PipelineSettings(
             batch_size=config.pipeline.batch_size,
             recovery_interval_seconds=config.pipeline.recovery_interval_seconds,
             thread_parse_bytes=config.pipeline.thread_parse_bytes,
+            parse_workers=(
+                default_workers()
+                if config.pipeline.parse_workers == "auto"
+                else config.pipeline.parse_workers
+            ),
+            parse_worker_nice=config.pipeline.parse_worker_nice,
+            busy_share=config.pipeline.busy_share,
         ),
     )
     heartbeats = HeartbeatMonitor(

@@ -504,6 +504,34 @@ class PipelineConfig(_Frozen):
     thread_parse_bytes: int = Field(
         default=64 * 1024, ge=0, description="records larger than this are parsed in a thread"
     )
+    busy_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="while senders keep coming, the largest share of the daemon's time that "
+        "correlation takes (acknowledging comes first; it runs at full speed once intake "
+        "pauses); 1: no limit",
+    )
+    parse_workers: int | Literal["auto"] = Field(
+        default="auto",
+        description="worker processes that parse mail (MIME parsing is CPU-heavy) so that "
+        "acknowledging senders never waits behind it; auto: one per core beyond the first, "
+        "at least one; 0: parse in the daemon's own process",
+    )
+    parse_worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="nice value added to the parse workers: a busy machine runs intake first "
+        "and parsing catches up when there is room",
+    )
+
+    @field_validator("parse_workers")
+    @classmethod
+    def _workers_in_range(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 0 <= value <= 64:
+            raise ValueError("parse_workers must be auto or a number from 0 to 64")
+        return value
 
 
 class LoggingConfig(_Frozen):

@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import structlog
 
 from gateway.errors import ParseError, StorageUnavailable, WriteConflict
+from gateway.mailintake import MAIL_KIND
 from gateway.metrics import Metrics
+from gateway.parsepool import Outcome, ParsePool
 from parsers.base import Parser
 from parsers.records import Event, IntakeRecord
 from rules.decision import RuleSet
@@ -37,11 +40,22 @@ _CLAIM_LEASE = timedelta(seconds=30)
 _RETRY_SECONDS = 1.0
 _BUSY_BATCH = 32
 # events per transaction: while intake waits for the connection, and when it does not
-_BUSY_EVENTS = 64
+_BUSY_EVENTS = 16
 _IDLE_EVENTS = 4096
 # events parsed at the webhook edge kept for the pipeline; past this (a deep
 # backlog) records are parsed again from their raw bytes instead
 _PARSED_CACHE_RECORDS = 2048
+# intake counts as busy for this long after its latest commit request
+_BUSY_WINDOW_SECONDS = 0.5
+
+
+class IntakeActivity(Protocol):
+    """What the pipeline needs to know of the intake writer to let it go first."""
+
+    @property
+    def idle(self) -> asyncio.Event: ...
+
+    def active_within(self, seconds: float) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +66,11 @@ class PipelineSettings:
     # while intake is committing, wait up to this long before the next batch:
     # acknowledging senders comes first, correlation may lag a little
     max_defer_seconds: float = 0.25
+    # while senders keep coming, the share of the loop's time correlation may take
+    busy_share: float = 0.2
+    # worker processes that parse mail; 0 parses it in the daemon's own process
+    parse_workers: int = 0
+    parse_worker_nice: int = 10
 
 
 class Pipeline:
@@ -66,10 +85,10 @@ class Pipeline:
         metrics: Metrics,
         clock: Clock,
         settings: PipelineSettings,
-        intake_idle: asyncio.Event | None = None,
+        intake: IntakeActivity | None = None,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
-        self._intake_idle = intake_idle
+        self._intake = intake
         # tells the outbox dispatcher that new forwarding work may be waiting
         self._on_commit = on_commit
         self._db = db
@@ -87,6 +106,11 @@ class Pipeline:
         self._in_flight: set[int] = set()
         self.heartbeat = time.monotonic()
         self.processed = 0
+        self._pool = (
+            ParsePool(settings.parse_workers, settings.parse_worker_nice)
+            if settings.parse_workers > 0
+            else None
+        )
 
     def notify(self, record_id: int, events: list[Event] | None = None) -> None:
         """A record was committed and acknowledged: process it soon."""
@@ -99,12 +123,20 @@ class Pipeline:
         released = await self._records.release_all_claims()
         if released:
             log.info("stale_claims_released", records=released)
+        async with AsyncExitStack() as stack:
+            if self._pool is not None:
+                await stack.enter_async_context(self._pool.running())
+            async with self._workers():
+                yield self
+
+    @asynccontextmanager
+    async def _workers(self) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(self._fast_path(), name="pipeline-fast"),
             asyncio.create_task(self._recovery(), name="pipeline-recovery"),
         ]
         try:
-            yield self
+            yield
         finally:
             for task in tasks:
                 task.cancel()
@@ -150,16 +182,26 @@ class Pipeline:
 
     def _batch_limit(self) -> int:
         """Short transactions while intake is busy: it waits for the connection."""
-        if self._intake_idle is not None and not self._intake_idle.is_set():
+        if self._intake_busy():
             return min(self._settings.batch_size, _BUSY_BATCH)
         return self._settings.batch_size
 
     async def _defer_to_intake(self) -> None:
-        idle = self._intake_idle
-        if idle is None or idle.is_set():
+        if self._intake is None or self._intake.idle.is_set():
             return
         with suppress(TimeoutError):
-            await asyncio.wait_for(idle.wait(), self._settings.max_defer_seconds)
+            await asyncio.wait_for(self._intake.idle.wait(), self._settings.max_defer_seconds)
+
+    async def _pace(self, worked_seconds: float) -> None:
+        """While senders keep coming, rest so that correlation takes at most its share.
+
+        Acknowledging comes first: a sender that waits retries, and retries
+        make a storm worse. Correlation still advances at its share, and runs
+        at full speed again as soon as intake pauses.
+        """
+        share = self._settings.busy_share
+        if self._intake_busy() and 0 < share < 1:
+            await asyncio.sleep(worked_seconds * (1 - share) / share)
 
     async def _round(self, ids: list[int] | None) -> int:
         """One claim-and-process round; storage faults are logged, never fatal."""
@@ -202,13 +244,17 @@ class Pipeline:
         record trips over something unexpected, each record is applied on
         its own so that one cannot hold back the others.
         """
-        parsed: list[tuple[IntakeRecord, list[Event]]] = []
-        for record in records:
-            events = await self._parse_or_fail(record)
-            if events is not None:
-                parsed.append((record, events))
+        # concurrently: mail goes to the parse workers, several at a time
+        results = await self._parse_records(records)
+        parsed = [
+            (record, events)
+            for record, events in zip(records, results, strict=True)
+            if events is not None
+        ]
         for chunk in self._chunks(parsed):
+            started = time.perf_counter()
             await self._apply_chunk(chunk)
+            await self._pace(time.perf_counter() - started)
             await self._defer_to_intake()
 
     def _chunks(
@@ -234,7 +280,9 @@ class Pipeline:
         return chunks
 
     def _intake_busy(self) -> bool:
-        return self._intake_idle is not None and not self._intake_idle.is_set()
+        """Senders asked for commits within the last moment (not only right now: between
+        two group commits the writer is idle for an instant)."""
+        return self._intake is not None and self._intake.active_within(_BUSY_WINDOW_SECONDS)
 
     async def _apply_chunk(self, parsed: list[tuple[IntakeRecord, list[Event]]]) -> None:
         try:
@@ -254,10 +302,37 @@ class Pipeline:
         if self._on_commit is not None:
             self._on_commit()
 
-    async def _parse_or_fail(self, record: IntakeRecord) -> list[Event] | None:
+    async def _parse_records(self, records: list[IntakeRecord]) -> list[list[Event] | None]:
+        """Each record's events; None for a record that failed (marked so, with why).
+
+        Mail goes to the parse workers, the whole batch at once; the rest is
+        parsed here (or was already, at the webhook edge).
+        """
+        pooled: dict[int, Outcome] = {}
+        if self._pool is not None:
+            parsers = self._parsers()
+            mail = [
+                (parser, record)
+                for record in records
+                if record.kind == MAIL_KIND
+                and record.id not in self._parsed
+                and (parser := parsers.get(record.source)) is not None
+            ]
+            if mail:
+                outcomes = await self._pool.parse_many(mail)
+                pooled = {
+                    record.id: outcome for (_, record), outcome in zip(mail, outcomes, strict=True)
+                }
+        return [await self._parse_or_fail(record, pooled.get(record.id)) for record in records]
+
+    async def _parse_or_fail(
+        self, record: IntakeRecord, ready: Outcome | None = None
+    ) -> list[Event] | None:
         bound = log.bind(intake_id=record.id, source=record.source, kind=record.kind)
         try:
-            return await self._parse(record)
+            if isinstance(ready, Exception):
+                raise ready
+            return ready if ready is not None else await self._parse(record)
         except ParseError as exc:
             bound.info("record_unparseable", reason=exc.reason, error=str(exc))
             await self._fail(record, f"{exc.reason}: {exc}")
@@ -336,10 +411,9 @@ class Pipeline:
                     outcomes.append(applied.outcome.value)
             return outcomes
 
-        # the fast path holds the connection for the whole batch: only when no
-        # sender is waiting for a commit
-        idle = self._intake_idle is None or self._intake_idle.is_set()
-        return await run_atomic(self._db, unit, direct=idle)
+        # on SQLite the unit runs in the connection's thread and holds the connection
+        # throughout: while senders wait for it, chunks are small (see _chunks)
+        return await run_atomic(self._db, unit)
 
     async def _fail(self, record: IntakeRecord, error: str) -> None:
         self._metrics.records_processed.labels(record.kind, "failed").inc()

@@ -81,16 +81,14 @@ def _in_sqlite_transaction(
     return result
 
 
-async def run_atomic(
-    db: Database, unit: Callable[[QueryRunner], Coroutine[Any, Any, T]], *, direct: bool = True
-) -> T:
+async def run_atomic(db: Database, unit: Callable[[QueryRunner], Coroutine[Any, Any, T]]) -> T:
     """Run ``unit`` in one transaction. Raises WriteConflict or StorageUnavailable.
 
-    ``direct=False`` keeps a SQLite unit on the event loop, one statement per
-    hop: slower for the unit, but it holds neither the connection nor the
-    GIL for long, so concurrent intake commits interleave with it.
+    On SQLite the unit holds the connection (and mostly the GIL) until it
+    ends, as any transaction on the one connection would: callers keep units
+    short while others wait for the connection.
     """
-    if db.dialect is Dialect.POSTGRES or not direct:
+    if db.dialect is Dialect.POSTGRES:
         async with db.transaction() as connection:
             return await unit(connection)
     client = db.connection

@@ -15,6 +15,7 @@ duplicate together with the id of the original.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -88,6 +89,7 @@ class IntakeWriter:
         # set while nothing waits to be committed: background work defers to intake
         self.idle = asyncio.Event()
         self.idle.set()
+        self._last_commit = -float("inf")  # monotonic time of the latest commit request
         # unique keys for records with no natural one: a per-process prefix and a counter
         self._auto_prefix = f"auto:{uuid.uuid4().hex}:"
         self._auto_counter = 0
@@ -99,6 +101,10 @@ class IntakeWriter:
             yield self
         finally:
             await self._drain_and_stop()
+
+    def active_within(self, seconds: float) -> bool:
+        """Whether a sender asked for a commit in the last ``seconds``."""
+        return time.monotonic() - self._last_commit < seconds
 
     @property
     def queue_depth(self) -> int:
@@ -114,6 +120,7 @@ class IntakeWriter:
             self._auto_counter += 1
             key = f"{self._auto_prefix}{self._auto_counter}"
         self.idle.clear()
+        self._last_commit = time.monotonic()
         done: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(intake, key, done))
         # shield: a client that hangs up must not cancel a commit others share
