@@ -413,7 +413,8 @@ class Pipeline:
 
         # on SQLite the unit runs in the connection's thread and holds the connection
         # throughout: while senders wait for it, chunks are small (see _chunks)
-        return await run_atomic(self._db, unit)
+        # derived: the records stay pending until this commits, so it needs no fsync
+        return await run_atomic(self._db, unit, derived=True)
 
     async def _fail(self, record: IntakeRecord, error: str) -> None:
         self._metrics.records_processed.labels(record.kind, "failed").inc()

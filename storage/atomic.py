@@ -22,6 +22,8 @@ from storage.database import DATABASE_ERRORS, Database, Dialect
 
 T = TypeVar("T")
 
+_NORMAL = 1  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
+
 
 class QueryRunner(Protocol):
     """The two calls storage's hot paths make; tortoise's clients satisfy it."""
@@ -69,6 +71,25 @@ def _drive(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 def _in_sqlite_transaction(
+    unit: Callable[[QueryRunner], Coroutine[Any, Any, T]],
+    connection: sqlite3.Connection,
+    derived: bool,
+) -> T:
+    # synchronous can only change outside a transaction; the connection's own
+    # setting (re-read, so a configured NORMAL or OFF is honoured) comes back after
+    if not derived:
+        return _transaction(unit, connection)
+    mode = int(connection.execute("PRAGMA synchronous").fetchone()[0])
+    if mode <= _NORMAL:
+        return _transaction(unit, connection)
+    connection.execute(f"PRAGMA synchronous = {_NORMAL}")
+    try:
+        return _transaction(unit, connection)
+    finally:
+        connection.execute(f"PRAGMA synchronous = {mode}")
+
+
+def _transaction(
     unit: Callable[[QueryRunner], Coroutine[Any, Any, T]], connection: sqlite3.Connection
 ) -> T:
     connection.execute("BEGIN IMMEDIATE")
@@ -81,12 +102,25 @@ def _in_sqlite_transaction(
     return result
 
 
-async def run_atomic(db: Database, unit: Callable[[QueryRunner], Coroutine[Any, Any, T]]) -> T:
+async def run_atomic(
+    db: Database,
+    unit: Callable[[QueryRunner], Coroutine[Any, Any, T]],
+    *,
+    derived: bool = False,
+) -> T:
     """Run ``unit`` in one transaction. Raises WriteConflict or StorageUnavailable.
 
     On SQLite the unit holds the connection (and mostly the GIL) until it
     ends, as any transaction on the one connection would: callers keep units
     short while others wait for the connection.
+
+    ``derived=True`` says the unit only writes what can be derived again from
+    rows already committed (the pipeline: its records stay pending until the
+    unit that applies them commits). On SQLite its COMMIT then skips the
+    fsync (WAL with synchronous=NORMAL): a crash of the process loses nothing,
+    a power failure can lose such a transaction but never a part of one, and
+    the next durable commit (an intake record, an outbox claim before a
+    send) makes it durable with itself, as the WAL is written in order.
     """
     if db.dialect is Dialect.POSTGRES:
         async with db.transaction() as connection:
@@ -95,7 +129,7 @@ async def run_atomic(db: Database, unit: Callable[[QueryRunner], Coroutine[Any, 
     try:
         async with client.acquire_connection() as handle:  # holds the client's lock
             run: Callable[..., Awaitable[T]] = handle._execute  # the connection's thread
-            return await run(_in_sqlite_transaction, unit, handle._conn)
+            return await run(_in_sqlite_transaction, unit, handle._conn, derived)
     except sqlite3.IntegrityError as exc:
         raise WriteConflict(str(exc)) from exc
     except sqlite3.DatabaseError as exc:  # locked, I/O error, disk full, corrupt file

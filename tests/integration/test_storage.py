@@ -14,6 +14,7 @@ from rules.decision import EventOutcome, IncidentAction
 from rules.placeholder import FingerprintRuleSet
 from storage import models
 from storage.actions import ActionRefused, Actions, NewSilence
+from storage.atomic import QueryRunner, run_atomic
 from storage.database import Database, DatabaseSettings, Dialect
 from storage.incidents import IncidentStore, active_silences
 from storage.intake import IntakeWriter, NewIntake
@@ -86,6 +87,38 @@ async def test_sqlite_runs_in_wal_with_full_sync(tmp_path: object) -> None:
         _, sync = await database.connection.execute_query("PRAGMA synchronous")
         assert str(mode[0][0]).lower() == "wal"
         assert sync[0][0] == 2  # FULL
+    finally:
+        await database.close()
+
+
+async def test_derived_writes_skip_the_fsync_and_leave_full_sync_for_the_rest(
+    tmp_path: object,
+) -> None:
+    database = Database(DatabaseSettings(url=f"sqlite://{tmp_path}/x.sqlite3"))
+    await database.open()
+    seen: list[int] = []
+
+    async def unit(connection: QueryRunner) -> int:
+        rows = await connection.execute_query_dict("PRAGMA synchronous")
+        seen.append(int(rows[0]["synchronous"]))
+        await connection.execute_query("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
+        await connection.execute_query("INSERT INTO t (n) VALUES (1)")
+        return 1
+
+    async def failing(connection: QueryRunner) -> int:
+        await connection.execute_query("INSERT INTO t (n) VALUES (2)")
+        raise RuntimeError("unit fails")
+
+    try:
+        await run_atomic(database, unit, derived=True)
+        await run_atomic(database, unit)
+        with pytest.raises(RuntimeError):
+            await run_atomic(database, failing, derived=True)
+        assert seen == [1, 2]  # NORMAL inside the derived unit, FULL otherwise
+        _, sync = await database.connection.execute_query("PRAGMA synchronous")
+        assert sync[0][0] == 2
+        _, rows = await database.connection.execute_query("SELECT n FROM t ORDER BY n")
+        assert [row[0] for row in rows] == [1, 1]  # the failed unit left nothing
     finally:
         await database.close()
 
