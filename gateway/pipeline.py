@@ -244,7 +244,7 @@ class Pipeline:
         record trips over something unexpected, each record is applied on
         its own so that one cannot hold back the others.
         """
-        # concurrently: mail goes to the parse workers, several at a time
+        # mail goes to the parse workers (one task per worker), the rest is parsed here
         results = await self._parse_records(records)
         parsed = [
             (record, events)
