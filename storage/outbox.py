@@ -258,15 +258,21 @@ class OutboxStore:
         await self._settle(claim.ids, **values)
 
     async def blocked_behind(self, claim: Claim) -> bool:
-        """Whether later rows of the claim's incident and sink wait for it."""
+        """Whether later rows of the claim's incident and sink, other than comments, wait
+        for it. A comment that came meanwhile only joins the deferred ones (the next
+        claim merges them); anything else must not wait behind the comment throttle."""
         if claim.head.incident_id is None:
             return False
-        return await models.OutboxRow.filter(
-            incident_id=claim.head.incident_id,
-            sink=claim.head.sink,
-            state=PENDING,
-            id__gt=max(claim.ids),
-        ).exists()
+        return (
+            await models.OutboxRow.filter(
+                incident_id=claim.head.incident_id,
+                sink=claim.head.sink,
+                state=PENDING,
+                id__gt=max(claim.ids),
+            )
+            .exclude(action=OutboxAction.COMMENT.value)
+            .exists()
+        )
 
     async def dead_letter(
         self,

@@ -297,6 +297,32 @@ async def test_comments_are_throttled_and_summarised(db: Database) -> None:
     assert [b["occurrences"] for b in receiver.bodies()] == [1, 6]
 
 
+async def test_a_resolve_is_not_held_behind_a_throttled_comment(db: Database) -> None:
+    from tests.integration.forwarding import FakeClock
+
+    clock = FakeClock()
+    async with Receiver() as receiver:
+        incident_id, _ = await new_incident(db)
+        config = sink(name="hook", kind="webhook", url=receiver.url, comment_interval_seconds=300)
+        async with dispatching(db, [config], clock) as running:
+            await queue(
+                db, incident_id, "hook", OutboxAction.COMMENT, "c0", now=clock.now, occurrences=1
+            )
+            await eventually(lambda: _received(receiver), lambda n: n == 1)
+            clock.advance(10)
+            await queue(
+                db, incident_id, "hook", OutboxAction.COMMENT, "c1", now=clock.now, occurrences=1
+            )
+            await queue(db, incident_id, "hook", OutboxAction.RESOLVE, "r", now=clock.now)
+            running.dispatcher.wake()
+            # the clock stands still: only skipping the throttle delivers these
+            states = await eventually(
+                lambda: outbox_states(db), lambda s: s["c1"] == s["r"] == "delivered"
+            )
+            assert states["c0"] == "delivered"
+    assert len(receiver.received) == 3
+
+
 def _dingtalk_sign(secret: str, stamp: str) -> str:
     digest = hmac.new(secret.encode(), f"{stamp}\n{secret}".encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
