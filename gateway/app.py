@@ -12,6 +12,7 @@ ones if the new ones do not validate.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -319,6 +320,7 @@ async def serve(loaded: LoadedConfig) -> int:
     loop.add_signal_handler(signal.SIGHUP, hup.set)
     try:
         async with services.started():
+            _settle_heap()
             services.notifier.ready()
             log.info("ready", instance=services.instance, rules=services.runtime.ruleset.version)
             watchdog = asyncio.create_task(_watchdog(services), name="watchdog")
@@ -340,6 +342,14 @@ async def serve(loaded: LoadedConfig) -> int:
             loop.remove_signal_handler(sig)
     log.info("stopped")
     return 0
+
+
+def _settle_heap() -> None:
+    """Exempt what startup built (config, rules, parsers, imported modules) from garbage
+    collection: a full collection otherwise walks all of it again and again, a
+    pause of milliseconds in whatever request is running (an API page's p99)."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _watchdog(services: Services) -> None:

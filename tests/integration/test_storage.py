@@ -286,6 +286,29 @@ async def test_incident_list_filters_and_pages_newest_first(db: Database) -> Non
     assert [item["title"] for item in second] == ["check-2 on db1", "check-1 on db1"]
     assert await list_incidents(IncidentFilter(status=("resolved",))) == []
     assert len(await list_incidents(IncidentFilter(priority=("P2",)))) == 5
+    assert len(await list_incidents(IncidentFilter(major=False, service="", type="incident"))) == 5
+    assert await list_incidents(IncidentFilter(major=True)) == []
+
+
+async def test_a_listed_incident_reads_as_its_detail_does(db: Database) -> None:
+    """The list reads plain rows and the detail ORM objects: the JSON must not differ."""
+    await _evaluate_and_apply(db, _event(name="disk"), T0)
+    async with db.transaction() as connection:
+        await connection.execute_query(
+            "INSERT INTO external_refs (incident_id, sink, ticket_id, url, created_at) "
+            f"VALUES ({db.placeholders(5)})",
+            [1, "jira", "OPS-7", "https://jira.example/OPS-7", T0],
+        )
+    (listed,) = await list_incidents(IncidentFilter())
+    detail = await get_incident(str(listed["id"]))
+    assert detail is not None
+    del detail["events"], detail["timeline"]
+    assert listed == detail
+    assert listed["external_refs"] == [
+        {"sink": "jira", "ticket_id": "OPS-7", "url": "https://jira.example/OPS-7"}
+    ]
+    assert listed["major"] is False and listed["sla"]["response_breached"] is False
+    assert listed["created_at"].endswith("Z")
 
 
 async def test_a_task_recovers_after_postgres_terminated_its_connections(
