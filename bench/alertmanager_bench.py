@@ -42,6 +42,7 @@ from bench.common import (
     Row,
     figure,
     free_port,
+    median_figure,
     post_load,
     print_table,
     process,
@@ -221,10 +222,6 @@ def _sides(
     return list(zip(sides, ports, strict=True))
 
 
-def _median(figures: list[Figure]) -> Figure:
-    return sorted(figures, key=lambda item: item.per_second)[len(figures) // 2]
-
-
 async def measure(args: argparse.Namespace) -> list[Row]:
     """Each side once per round, in turn (so drift hits all alike); the median round wins."""
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
@@ -243,7 +240,7 @@ async def measure(args: argparse.Namespace) -> list[Row]:
                 for index, (side, port) in enumerate(sides):
                     log = directory / f"{index}.log"
                     rounds[index].append(await _measure(side, port, log, args))
-    ours, alone, peer = (_median(figures) for figures in rounds)
+    ours, alone, peer = (median_figure(figures) for figures in rounds)
     engine = "PostgreSQL" if args.db else "SQLite"
     load = f"{engine}, {args.batch} alerts/request, {args.concurrency} clients"
     target = ">= 1.0 of Alertmanager's own intake"

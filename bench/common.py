@@ -173,6 +173,12 @@ def figure(
     )
 
 
+def median_figure(figures: Sequence[Figure]) -> Figure:
+    """The round with the median throughput (rounds alternate the sides, so a machine
+    that speeds up or slows down during the run moves both sides alike)."""
+    return sorted(figures, key=lambda item: item.per_second)[len(figures) // 2]
+
+
 def print_table(rows: Sequence[Row], title: str = "intake-gateway benchmarks") -> None:
     print(f"\n{title}\nmachine: {machine()}\n")
     header = (

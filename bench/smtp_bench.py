@@ -23,7 +23,16 @@ from pathlib import Path
 
 import orjson
 
-from bench.common import PYTHON, Figure, Row, figure, free_port, print_table, process
+from bench.common import (
+    PYTHON,
+    Figure,
+    Row,
+    figure,
+    free_port,
+    median_figure,
+    print_table,
+    process,
+)
 
 RECIPIENT = "helpdesk@example.org"
 MESSAGE_BYTES = 4096
@@ -146,40 +155,18 @@ async def _measure_one(
         return figure(name, total, elapsed, latencies, errors, proc.pid)
 
 
-async def measure(total: int, clients: int, db_url: str | None) -> list[Row]:
-    """The whole daemon, the intake path alone and the bare server, on the same load."""
+async def measure(total: int, clients: int, db_url: str | None, rounds: int = 3) -> list[Row]:
+    """The whole daemon, the intake path alone and the bare server, on the same load:
+    each side once per round, in turn; the median round of each side is reported."""
     label = "PostgreSQL" if db_url else "SQLite FULL"
+    sides: tuple[list[Figure], list[Figure], list[Figure]] = ([], [], [])
     with tempfile.TemporaryDirectory(prefix="intake-smtp-bench-") as raw:
-        directory = Path(raw)
-        port = free_port()
-        config = gateway_config(directory, port, db_url)
-        daemon = await _measure_one(
-            "intake-gateway",
-            [PYTHON, "-m", "gateway.cli", "run", "--config", str(config)],
-            directory / "gateway.log",
-            port,
-            total,
-            clients,
-        )
-        intake_port = free_port()
-        intake_db = db_url or f"sqlite://{directory}/intake-only.sqlite3"
-        intake_only = await _measure_one(
-            "intake path only",
-            [PYTHON, "-m", "bench.smtp_intake", str(intake_port), intake_db],
-            directory / "intake.log",
-            intake_port,
-            total,
-            clients,
-        )
-        bare_port = free_port()
-        bare = await _measure_one(
-            "bare aiosmtpd (stores nothing)",
-            [PYTHON, "-m", "bench.bare_smtp", str(bare_port)],
-            directory / "bare.log",
-            bare_port,
-            total,
-            clients,
-        )
+        for number in range(rounds):
+            directory = Path(raw) / f"round-{number}"
+            directory.mkdir()
+            for side, figures in zip(_sides(directory, db_url), sides, strict=True):
+                figures.append(await _measure_one(*side, total, clients))
+    daemon, intake_only, bare = (median_figure(figures) for figures in sides)
     target = ">= 1000 msg/s and >= 0.80 of bare"
     return [
         Row(f"SMTP 4 KB, {clients} clients, whole daemon ({label})", daemon, bare, "msg/s", target),
@@ -189,6 +176,33 @@ async def measure(total: int, clients: int, db_url: str | None) -> list[Row]:
             bare,
             "msg/s",
             target,
+        ),
+    ]
+
+
+def _sides(directory: Path, db_url: str | None) -> list[tuple[str, list[str], Path, int]]:
+    """(name, command, log, port) of the whole daemon, the intake path alone, the bare server."""
+    port, intake_port, bare_port = free_port(), free_port(), free_port()
+    config = gateway_config(directory, port, db_url)
+    intake_db = db_url or f"sqlite://{directory}/intake-only.sqlite3"
+    return [
+        (
+            "intake-gateway",
+            [PYTHON, "-m", "gateway.cli", "run", "--config", str(config)],
+            directory / "gateway.log",
+            port,
+        ),
+        (
+            "intake path only",
+            [PYTHON, "-m", "bench.smtp_intake", str(intake_port), intake_db],
+            directory / "intake.log",
+            intake_port,
+        ),
+        (
+            "bare aiosmtpd (stores nothing)",
+            [PYTHON, "-m", "bench.bare_smtp", str(bare_port)],
+            directory / "bare.log",
+            bare_port,
         ),
     ]
 

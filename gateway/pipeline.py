@@ -44,7 +44,7 @@ _BUSY_EVENTS = 16
 _IDLE_EVENTS = 4096
 # events parsed at the webhook edge kept for the pipeline; past this (a deep
 # backlog) records are parsed again from their raw bytes instead
-_PARSED_CACHE_RECORDS = 2048
+_PARSED_CACHE_EVENTS = 10_000
 # intake counts as busy for this long after its latest commit request
 _BUSY_WINDOW_SECONDS = 0.5
 
@@ -102,6 +102,7 @@ class Pipeline:
         self._ready: asyncio.Queue[int] = asyncio.Queue()
         # events the webhook edge already parsed while validating, by record id
         self._parsed: dict[int, list[Event]] = {}
+        self._parsed_events = 0  # in self._parsed: what bounds its memory
         # records one loop (fast path or recovery) is applying: the other skips them
         self._in_flight: set[int] = set()
         self.heartbeat = time.monotonic()
@@ -114,8 +115,9 @@ class Pipeline:
 
     def notify(self, record_id: int, events: list[Event] | None = None) -> None:
         """A record was committed and acknowledged: process it soon."""
-        if events is not None and len(self._parsed) < _PARSED_CACHE_RECORDS:
+        if events is not None and self._parsed_events + len(events) <= _PARSED_CACHE_EVENTS:
             self._parsed[record_id] = events
+            self._parsed_events += len(events)
         self._ready.put_nowait(record_id)
 
     @asynccontextmanager
@@ -220,7 +222,7 @@ class Pipeline:
             unfinished = []
             if ids is not None:
                 for record_id in ids:  # claimed elsewhere or already done
-                    self._parsed.pop(record_id, None)
+                    self._take_parsed(record_id)
             self.heartbeat = time.monotonic()
             self._metrics.database_up.set(1)
             return len(records)
@@ -373,8 +375,14 @@ class Pipeline:
         newest = parsed[-1][0]
         self._metrics.pipeline_lag.set(max(0.0, (now - newest.received_at).total_seconds()))
 
+    def _take_parsed(self, record_id: int) -> list[Event] | None:
+        events = self._parsed.pop(record_id, None)
+        if events is not None:
+            self._parsed_events -= len(events)
+        return events
+
     async def _parse(self, record: IntakeRecord) -> list[Event]:
-        cached = self._parsed.pop(record.id, None)
+        cached = self._take_parsed(record.id)
         if cached is not None:
             return cached
         parser = self._parsers().get(record.source)
