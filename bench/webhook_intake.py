@@ -15,6 +15,7 @@ from gateway.auth import Authenticator
 from gateway.config import IntegrationConfig
 from gateway.metrics import Metrics
 from gateway.ratelimit import TokenBucket
+from gateway.runtime import edge_tally
 from gateway.webhooks import Integration, WebhookIntake
 from parsers.registry import PARSERS
 from storage.database import Database, DatabaseSettings
@@ -25,9 +26,11 @@ from storage.records import RecordStore
 
 def _integration(kind: str) -> Integration:
     config = IntegrationConfig.model_validate({"name": kind, "kind": kind})
+    parser = PARSERS[kind]({})
     return Integration(
         config=config,
-        parser=PARSERS[kind]({}),
+        parser=parser,
+        tally=edge_tally(parser, config),
         auth=Authenticator(config.auth, {}),
         max_body_bytes=1024 * 1024,
         limiter=None,

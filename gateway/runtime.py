@@ -15,13 +15,13 @@ import structlog
 from pydantic import SecretStr
 
 from gateway.auth import Authenticator
-from gateway.config import LoadedConfig, MailboxConfig, load_config
+from gateway.config import IntegrationConfig, LoadedConfig, MailboxConfig, load_config
 from gateway.errors import ConfigError
 from gateway.mailintake import Mailbox, mailboxes_by_address
 from gateway.metrics import Metrics
 from gateway.ratelimit import TokenBucket
-from gateway.webhooks import Integration
-from parsers.base import Parser
+from gateway.webhooks import Integration, TallyFunction
+from parsers.base import Parser, Tallying
 from parsers.email import EmailParser
 from parsers.records import Event, IntakeRecord
 from parsers.registry import PARSERS
@@ -83,9 +83,11 @@ def compile_runtime(loaded: LoadedConfig) -> Runtime:
             limiter = TokenBucket(
                 item.rate_limit.per_second, item.rate_limit.per_second + item.rate_limit.burst
             )
+        parser = PARSERS[item.kind](item.options)
         integrations[item.name] = Integration(
             config=item,
-            parser=PARSERS[item.kind](item.options),
+            parser=parser,
+            tally=edge_tally(parser, item),
             auth=Authenticator(item.auth, secrets),
             max_body_bytes=item.max_body_bytes or config.http.max_body_bytes,
             limiter=limiter,
@@ -101,6 +103,16 @@ def compile_runtime(loaded: LoadedConfig) -> Runtime:
         ruleset=_checked_rules(loaded),
         mailboxes=mailboxes_by_address(config.mailboxes),
     )
+
+
+def edge_tally(parser: Parser, config: IntegrationConfig) -> TallyFunction | None:
+    """The parser's tally, for the edge to validate without parsing; none when the
+    parser has none or the edge needs the events themselves (a heartbeat with a match)."""
+    if not isinstance(parser, Tallying):
+        return None
+    if config.heartbeat is not None and config.heartbeat.match:
+        return None
+    return parser.tally
 
 
 class RuntimeHolder:

@@ -4,9 +4,10 @@ The answer follows what senders rely on: 202 only after the raw body is
 committed; 503 with Retry-After when the database cannot take it (so
 Alertmanager and friends retry); 4xx with a JSON reason only for requests
 that will never succeed. A repeated delivery is acknowledged and changes
-nothing. Parsing here only validates (and its events are handed to the
-pipeline so they are not parsed twice); correlation and forwarding never run
-in the request path.
+nothing. The body is validated here, never correlated or forwarded: alert
+groups by their parser's tally (a pass over the decoded document; the
+pipeline makes the events later), other kinds by parsing, whose events are
+handed to the pipeline so they are not parsed twice.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import hashlib
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,7 @@ from gateway.errors import ParseError, StorageUnavailable
 from gateway.jsonbody import json_error, json_response
 from gateway.metrics import Metrics
 from gateway.ratelimit import TokenBucket
-from parsers.base import Parser
+from parsers.base import Parser, Tally
 from parsers.records import Channel, Event, EventStatus, IntakeRecord
 from storage.intake import IntakeWriter, NewIntake
 from storage.records import RecordStore
@@ -48,6 +49,9 @@ _THREAD_VALIDATE_BYTES = 256 * 1024
 _RETRY_AFTER_SECONDS = "5"
 
 
+TallyFunction = Callable[[IntakeRecord], Tally | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Integration:
     """An integration as the request path needs it, built once per config load."""
@@ -58,6 +62,8 @@ class Integration:
     max_body_bytes: int
     limiter: TokenBucket | None
     sample_limiter: TokenBucket
+    # validates without making events (the pipeline parses later); None: parse here
+    tally: TallyFunction | None = None
 
 
 def _reject(status: int, reason: str, message: str, **extra: str) -> web.Response:
@@ -115,6 +121,17 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _validate(integration: Integration, probe: IntakeRecord) -> tuple[Tally, list[Event] | None]:
+    """Vouch for a body: by its tally where the parser has one (the pipeline makes the
+    events later), else by parsing it (and the events go along). Raises ParseError."""
+    if integration.tally is not None:
+        tally = integration.tally(probe)
+        if tally is not None:
+            return tally, None
+    events = integration.parser.parse(probe)
+    return Tally.of(events), events
+
+
 class WebhookIntake:
     def __init__(
         self,
@@ -122,11 +139,11 @@ class WebhookIntake:
         integrations: Callable[[], Mapping[str, Integration]],
         writer: IntakeWriter,
         records: RecordStore,
-        handoff: Callable[[int, list[Event]], None],
+        handoff: Callable[[int, list[Event] | None], None],
         metrics: Metrics,
         clock: Callable[[], datetime],
         sample_bytes: int,
-        heartbeats: Callable[[IntegrationConfig, list[Event]], None] | None = None,
+        heartbeats: Callable[[IntegrationConfig, Sequence[Event]], None] | None = None,
     ) -> None:
         self._integrations = integrations
         self._heartbeats = heartbeats
@@ -212,9 +229,9 @@ class WebhookIntake:
         probe = IntakeRecord(0, Channel.HTTP, name, integration.config.kind, now, body, meta)
         try:
             if len(body) > _THREAD_VALIDATE_BYTES:
-                events = await asyncio.to_thread(integration.parser.parse, probe)
+                tally, events = await asyncio.to_thread(_validate, integration, probe)
             else:
-                events = integration.parser.parse(probe)
+                tally, events = _validate(integration, probe)
         except ParseError as exc:
             return await self._bad_input(request, integration, body, exc.reason, str(exc))
         intake = NewIntake(
@@ -241,16 +258,16 @@ class WebhookIntake:
         (counters.duplicate if committed.duplicate else counters.stored).inc()
         if not committed.duplicate:
             self._handoff(committed.id, events)
-            self._count_alerts(counters, events)
+            self._count_alerts(counters, tally)
         if self._heartbeats is not None:
             # a re-delivery is a sign of life too
-            self._heartbeats(integration.config, events)
+            self._heartbeats(integration.config, events or ())
         return json_response(
             {
                 "status": "accepted",
                 "intake_id": committed.id,
                 "duplicate": committed.duplicate,
-                "events": len(events),
+                "events": tally.events,
             },
             status=202,
         )
@@ -274,12 +291,11 @@ class WebhookIntake:
         return _reject(401, reason, message, WWW_Authenticate='Bearer realm="intake-gateway"')
 
     @staticmethod
-    def _count_alerts(counters: _Counters, events: list[Event]) -> None:
-        firing = sum(1 for event in events if event.status is EventStatus.FIRING)
-        if firing:
-            counters.firing.inc(firing)
-        if len(events) > firing:
-            counters.resolved.inc(len(events) - firing)
+    def _count_alerts(counters: _Counters, tally: Tally) -> None:
+        if tally.firing:
+            counters.firing.inc(tally.firing)
+        if tally.events > tally.firing:
+            counters.resolved.inc(tally.events - tally.firing)
 
     def _count_rejected(self, name: str, reason: str) -> None:
         self._metrics.intake_rejected.labels("http", name, reason).inc()

@@ -41,9 +41,11 @@ from parsers.base import (
     SUMMARY_LIMIT,
     LabelledOptions,
     LabelLimits,
+    Tally,
     as_text,
     bounded_labels,
     decode_json,
+    decode_json_or_none,
     describe,
     field_path,
     first_value,
@@ -51,8 +53,10 @@ from parsers.base import (
     get_text,
     get_time,
     missing_field,
+    plain_texts,
     require_object,
     scalar_text,
+    valid_time,
     with_meta_labels,
     wrong_type,
 )
@@ -177,6 +181,51 @@ class AlertGroupReader:
             for index, alert in enumerate(alerts)
         ]
 
+    def tally(self, body: Mapping[str, Any]) -> Tally | None:
+        """What ``events(body)`` makes, counted without making it (see ``Tallying``).
+
+        Vouches only for the plain shape senders post: the exact status
+        words, string labels and annotations, readable times. Anything else
+        gets None, and ``events`` reads it (or says precisely what is wrong).
+        """
+        version = body.get("version")
+        if version is not None and version != self._form.version:
+            return None
+        alerts = body.get("alerts")
+        if type(alerts) is not list or len(alerts) > self._options.max_alerts:
+            return None
+        group_key = body.get("groupKey")
+        truncated = body.get("truncatedAlerts")
+        if (group_key is not None and type(group_key) is not str) or (
+            truncated is not None and (type(truncated) is not int or truncated < 0)
+        ):
+            return None
+        group_status = body.get("status")
+        if group_status is not None and group_status != "firing" and group_status != "resolved":
+            return None
+        firing = 0
+        for alert in alerts:
+            if type(alert) is not dict:
+                return None
+            status = alert.get("status")
+            if status is None:
+                status = group_status
+            if status == "firing":
+                firing += 1
+            elif status != "resolved":
+                return None
+            annotations = alert.get("annotations")
+            fingerprint = alert.get("fingerprint")
+            if not (
+                plain_texts(alert.get("labels"))
+                and (annotations is None or plain_texts(annotations))
+                and (fingerprint is None or type(fingerprint) is str)
+                and valid_time(alert.get("startsAt"))
+                and valid_time(alert.get("endsAt"))
+            ):
+                return None
+        return Tally(len(alerts), firing)
+
     def _alerts(self, body: Mapping[str, Any]) -> list[Any]:
         alerts = body.get("alerts")
         if alerts is None:
@@ -296,3 +345,7 @@ class AlertmanagerParser:
     def parse(self, record: IntakeRecord) -> list[Event]:
         body = require_object(decode_json(record.raw))
         return self._reader.events(body, record)
+
+    def tally(self, record: IntakeRecord) -> Tally | None:
+        body = decode_json_or_none(record.raw)
+        return self._reader.tally(body) if type(body) is dict else None

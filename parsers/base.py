@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from types import MappingProxyType
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from parsers.errors import ParseError
-from parsers.records import Event, IntakeRecord, Severity
+from parsers.records import Event, EventStatus, IntakeRecord, Severity
 
 ORIGINAL_SEVERITY = "original_severity"
 LABELS_TRUNCATED = "labels_truncated"
@@ -44,6 +44,34 @@ class Parser(Protocol):
     """Turns one intake record into events. Must be pure and thread-safe."""
 
     def parse(self, record: IntakeRecord) -> list[Event]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """How many events a record makes, and how many of them fire."""
+
+    events: int
+    firing: int
+
+    @classmethod
+    def of(cls, events: Sequence[Event]) -> Tally:
+        firing = sum(1 for event in events if event.status is EventStatus.FIRING)
+        return cls(len(events), firing)
+
+
+@runtime_checkable
+class Tallying(Protocol):
+    """A parser that can vouch for a record without making its events.
+
+    The webhook edge answers a sender only after validating its body, and an
+    alert group of fifty alerts costs fifty events to parse; a tally costs a
+    pass over the decoded document. ``tally`` returns a Tally only when
+    ``parse`` of the same record succeeds and makes exactly that many events
+    (a test holds every implementation to this), and None when it cannot tell
+    quickly; the caller then parses, which also gives the precise error.
+    """
+
+    def tally(self, record: IntakeRecord) -> Tally | None: ...
 
 
 # Builds a parser from the integration's ``options`` mapping in config.
@@ -177,6 +205,14 @@ def decode_json(raw: bytes) -> Any:
         raise ParseError("invalid_json", f"body is not valid JSON: {exc}") from exc
 
 
+def decode_json_or_none(raw: bytes) -> Any:
+    """The decoded JSON body, or None when it is not JSON (``decode_json`` says why)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
 def require_object(value: Any, what: str = "body") -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ParseError("wrong_shape", f"{what} must be a JSON object, got {json_type(value)}")
@@ -257,21 +293,53 @@ def get_object(
 def get_time(obj: Mapping[str, Any], key: str, path: str = "") -> datetime | None:
     """An RFC 3339 time field in UTC; None when absent, empty or Go's zero time."""
     value = obj.get(key)
+    try:
+        return read_time(value)
+    except _BadTime as bad:
+        raise wrong_type(field_path(path, key), bad.expected, value) from None
+
+
+class _BadTime(Exception):
+    def __init__(self, expected: str) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+def read_time(value: Any) -> datetime | None:
+    """A time field's value in UTC (None: unset); _BadTime when it is not a time."""
     if value is None or value == "" or value == GO_ZERO_TIME:
         return None
-    where = field_path(path, key)
     if not isinstance(value, str):
-        raise wrong_type(where, "an RFC 3339 time string", value)
+        raise _BadTime("an RFC 3339 time string")
     parsed = iso_datetime(value)
     if parsed is None:
-        raise wrong_type(where, "an RFC 3339 time such as '2024-05-01T10:00:00Z'", value)
+        raise _BadTime("an RFC 3339 time such as '2024-05-01T10:00:00Z'")
     # Go's zero time.Time ("0001-01-01T00:00:00Z") is how Go sources say "unset".
     if parsed.year == 1:
         return None
     in_utc = as_utc(parsed)
     if in_utc is None:
-        raise wrong_type(where, "a time between the years 2 and 9998", value)
+        raise _BadTime("a time between the years 2 and 9998")
     return in_utc
+
+
+def valid_time(value: Any) -> bool:
+    """Whether ``get_time`` accepts ``value`` as a field's value."""
+    try:
+        read_time(value)
+    except _BadTime:
+        return False
+    return True
+
+
+def plain_texts(value: Any) -> bool:
+    """A JSON object whose values are all strings (labels as every sender posts them)."""
+    if type(value) is not dict:
+        return False
+    for item in value.values():  # noqa: SIM110 - a loop: all() over a generator is slower
+        if type(item) is not str:
+            return False
+    return True
 
 
 # How Go's zero time.Time is written, e.g. in every firing alert's endsAt.

@@ -31,9 +31,11 @@ from parsers.base import (
     SEVERITY_WORDS,
     SUMMARY_LIMIT,
     LabelLimits,
+    Tally,
     as_text,
     bounded_labels,
     decode_json,
+    decode_json_or_none,
     first_value,
     get_object,
     get_text,
@@ -203,3 +205,10 @@ class GrafanaParser:
             "body is neither a Grafana alerting payload (no 'alerts' array) nor a legacy "
             "one (none of 'ruleId', 'ruleName', 'ruleUrl', 'evalMatches')",
         )
+
+    def tally(self, record: IntakeRecord) -> Tally | None:
+        """Unified alerting groups are tallied; a legacy payload (one event) is parsed."""
+        body = decode_json_or_none(record.raw)
+        if type(body) is not dict or "alerts" not in body:
+            return None
+        return self._unified.tally(body)
