@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -54,10 +56,27 @@ class ParserCrashed(Exception):
 Outcome = list[Event] | ParseError | ParserCrashed
 
 
-def _lower_priority(niceness: int) -> None:
-    """Worker initializer: step back from the CPU (a no-op where not permitted)."""
+# how often a worker looks whether the daemon that started it is still there
+_PARENT_CHECK_SECONDS = 1.0
+
+
+def _start_worker(niceness: int, daemon_pid: int) -> None:
+    """Worker initializer: step back from the CPU (a no-op where not permitted), and
+    end with the daemon."""
     with suppress(OSError):
         os.nice(niceness)
+    threading.Thread(
+        target=_exit_without, args=(daemon_pid,), name="daemon-watch", daemon=True
+    ).start()
+
+
+def _exit_without(daemon_pid: int) -> None:
+    """End the worker once its daemon is gone. A daemon killed outright (SIGKILL, the
+    OOM killer) cannot stop its workers, and they would wait for work forever: the
+    queue they read is still open, held by the workers themselves."""
+    while os.getppid() == daemon_pid:
+        time.sleep(_PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _parse_slice(
@@ -101,8 +120,8 @@ class ParsePool:
         return ProcessPoolExecutor(
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_lower_priority,
-            initargs=(self._niceness,),
+            initializer=_start_worker,
+            initargs=(self._niceness, os.getpid()),
         )
 
     @asynccontextmanager

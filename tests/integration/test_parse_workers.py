@@ -156,3 +156,55 @@ def test_busy_share_must_be_a_fraction(write_config: ConfigWriter, share: float)
 
     with pytest.raises(ConfigError, match="busy_share"):
         write_config(pipeline={"busy_share": share})
+
+
+_ABANDONING_DAEMON = """
+import asyncio, sys
+from datetime import UTC, datetime
+from gateway.parsepool import ParsePool
+from parsers.records import Channel, IntakeRecord
+from tests.integration.test_parse_workers import WhoParses
+
+async def main() -> None:
+    record = IntakeRecord(1, Channel.SMTP, "helpdesk", "email", datetime.now(UTC), b"x", {})
+    async with ParsePool(workers=2, niceness=0).running() as pool:
+        await pool.parse_many([(WhoParses(), record), (WhoParses(), record)])
+        assert pool._executor is not None
+        print(*pool._executor._processes, flush=True)
+        await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def test_workers_end_when_the_daemon_is_killed_outright() -> None:
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    daemon = subprocess.Popen(
+        [sys.executable, "-c", _ABANDONING_DAEMON],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert daemon.stdout is not None
+        workers = [int(pid) for pid in daemon.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+    finally:
+        daemon.kill()
+        daemon.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers), "parse workers outlived their daemon"
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for a parent to collect it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
