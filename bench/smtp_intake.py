@@ -31,7 +31,7 @@ async def serve(port: int, url: str) -> None:
     mailboxes = mailboxes_by_address((MailboxConfig(name="helpdesk", address=RECIPIENT),))
     intake = MailIntake(
         writer=writer,
-        handoff=lambda record_id: None,
+        handoff=lambda record: None,
         metrics=metrics,
         clock=lambda: datetime.now(UTC),
     )

@@ -48,7 +48,7 @@ async def serve(port: int, url: str, kind: str) -> None:
         integrations=lambda: integrations,
         writer=writer,
         records=RecordStore(db, owner="bench"),
-        handoff=lambda record_id, events: None,
+        handoff=lambda record, events: None,
         metrics=Metrics(),
         clock=lambda: datetime.now(UTC),
         sample_bytes=4096,

@@ -16,7 +16,7 @@ from datetime import datetime
 from gateway.config import MailboxConfig
 from gateway.errors import StorageUnavailable
 from gateway.metrics import Metrics
-from parsers.records import Channel
+from parsers.records import Channel, IntakeRecord
 from storage.intake import Committed, IntakeWriter, NewIntake
 
 MAIL_KIND = "email"
@@ -44,7 +44,7 @@ class MailIntake:
         self,
         *,
         writer: IntakeWriter,
-        handoff: Callable[[int], None],
+        handoff: Callable[[IntakeRecord], None],
         metrics: Metrics,
         clock: Callable[[], datetime],
     ) -> None:
@@ -84,7 +84,7 @@ class MailIntake:
         ).inc()
         self.count(channel, "duplicate" if committed.duplicate else "accepted")
         if not committed.duplicate:
-            self._handoff(committed.id)
+            self._handoff(intake.stored(committed.id))
         return committed
 
     def count(self, channel: Channel, outcome: str) -> None:

@@ -42,9 +42,10 @@ _BUSY_BATCH = 32
 # events per transaction: while intake waits for the connection, and when it does not
 _BUSY_EVENTS = 16
 _IDLE_EVENTS = 4096
-# events parsed at the webhook edge kept for the pipeline; past this (a deep
-# backlog) records are parsed again from their raw bytes instead
+# what the edge hands over is kept for the pipeline within these bounds; past them
+# (a deep backlog) records are read back, and parsed, from storage instead
 _PARSED_CACHE_EVENTS = 10_000
+_HANDED_CACHE_BYTES = 64 * 1024 * 1024
 # intake counts as busy for this long after its latest commit request
 _BUSY_WINDOW_SECONDS = 0.5
 
@@ -100,7 +101,11 @@ class Pipeline:
         self._clock = clock
         self._settings = settings
         self._ready: asyncio.Queue[int] = asyncio.Queue()
-        # events the webhook edge already parsed while validating, by record id
+        # ids handed over and not yet applied (queued, or in a round of the fast path)
+        self._queued: set[int] = set()
+        # records as the edge committed them, and the events it parsed while validating
+        self._handed: dict[int, IntakeRecord] = {}
+        self._handed_bytes = 0
         self._parsed: dict[int, list[Event]] = {}
         self._parsed_events = 0  # in self._parsed: what bounds its memory
         # records one loop (fast path or recovery) is applying: the other skips them
@@ -113,11 +118,16 @@ class Pipeline:
             else None
         )
 
-    def notify(self, record_id: int, events: list[Event] | None = None) -> None:
+    def notify(self, record: IntakeRecord, events: list[Event] | None = None) -> None:
         """A record was committed and acknowledged: process it soon."""
+        record_id = record.id
+        if self._handed_bytes + len(record.raw) <= _HANDED_CACHE_BYTES:
+            self._handed[record_id] = record
+            self._handed_bytes += len(record.raw)
         if events is not None and self._parsed_events + len(events) <= _PARSED_CACHE_EVENTS:
             self._parsed[record_id] = events
             self._parsed_events += len(events)
+        self._queued.add(record_id)
         self._ready.put_nowait(record_id)
 
     @asynccontextmanager
@@ -210,9 +220,13 @@ class Pipeline:
         unfinished: list[int] = list(ids or ())
         try:
             now = self._clock()
-            limit = len(ids) if ids is not None else self._batch_limit()
-            claimed = await self._records.claim(ids, limit, now, _CLAIM_LEASE)
-            records = [record for record in claimed if record.id not in self._in_flight]
+            if ids is not None:
+                taken = await self._records.take(ids, self._handed, now, _CLAIM_LEASE)
+            else:
+                taken = await self._records.claim(
+                    None, self._batch_limit(), now, _CLAIM_LEASE, below=self._recovery_bound()
+                )
+            records = [record for record in taken if record.id not in self._in_flight]
             unfinished = [record.id for record in records]
             self._in_flight.update(unfinished)
             try:
@@ -221,8 +235,8 @@ class Pipeline:
                 self._in_flight.difference_update(record.id for record in records)
             unfinished = []
             if ids is not None:
-                for record_id in ids:  # claimed elsewhere or already done
-                    self._take_parsed(record_id)
+                for record_id in ids:  # applied now, or elsewhere before
+                    self._forget(record_id)
             self.heartbeat = time.monotonic()
             self._metrics.database_up.set(1)
             return len(records)
@@ -374,6 +388,22 @@ class Pipeline:
             self._metrics.records_processed.labels(record.kind, "processed").inc()
         newest = parsed[-1][0]
         self._metrics.pipeline_lag.set(max(0.0, (now - newest.received_at).total_seconds()))
+
+    def _recovery_bound(self) -> int | None:
+        """Where the recovery loop stops: on storage that one process owns, every record
+        from the oldest one handed over on is the fast path's (and one re-queued by
+        ``replay`` meanwhile waits until the fast path is idle). With replicas there is
+        no bound: a dead replica's records are anywhere."""
+        if self._records.shared or not self._queued:
+            return None
+        return min(self._queued)
+
+    def _forget(self, record_id: int) -> None:
+        self._take_parsed(record_id)
+        self._queued.discard(record_id)
+        record = self._handed.pop(record_id, None)
+        if record is not None:
+            self._handed_bytes -= len(record.raw)
 
     def _take_parsed(self, record_id: int) -> list[Event] | None:
         events = self._parsed.pop(record_id, None)

@@ -139,7 +139,7 @@ class WebhookIntake:
         integrations: Callable[[], Mapping[str, Integration]],
         writer: IntakeWriter,
         records: RecordStore,
-        handoff: Callable[[int, list[Event] | None], None],
+        handoff: Callable[[IntakeRecord, list[Event] | None], None],
         metrics: Metrics,
         clock: Callable[[], datetime],
         sample_bytes: int,
@@ -257,7 +257,7 @@ class WebhookIntake:
         counters = self._counted(name)
         (counters.duplicate if committed.duplicate else counters.stored).inc()
         if not committed.duplicate:
-            self._handoff(committed.id, events)
+            self._handoff(intake.stored(committed.id), events)
             self._count_alerts(counters, tally)
         if self._heartbeats is not None:
             # a re-delivery is a sign of life too

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from gateway.errors import StorageUnavailable, WriteConflict
@@ -166,4 +167,45 @@ async def write_statement(
             run: Callable[..., Awaitable[list[dict[Any, Any]]]] = handle._execute
             return await run(_statement_rows, handle._conn, statement, values)
     except (*DATABASE_ERRORS, sqlite3.DatabaseError) as exc:  # type: ignore[misc]
+        raise StorageUnavailable(f"{what} failed: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    """What one INSERT into an AUTOINCREMENT table did: its rows have ids above ``floor``."""
+
+    floor: int  # the highest id the table had ever given before the statement
+    count: int  # rows inserted
+    last: int  # id of the last row inserted
+
+
+def _insert_rows(
+    connection: sqlite3.Connection, table: str, statement: str, values: list[Any]
+) -> Inserted:
+    row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
+    cursor = connection.execute(statement, values)
+    try:
+        return Inserted(int(row[0]) if row else 0, cursor.rowcount, cursor.lastrowid or 0)
+    finally:
+        cursor.close()
+
+
+async def insert_sqlite(
+    db: Database, table: str, statement: str, values: list[Any], what: str
+) -> Inserted:
+    """One multi-row INSERT into ``table`` on SQLite, atomic and durable on its own.
+
+    Without RETURNING the statement runs in one step, and each step is a
+    return to the connection's thread that must take the GIL back from a busy
+    event loop (RETURNING makes a step per row). The caller learns which ids
+    are new from ``Inserted``: the client's lock keeps every other statement
+    of this process out between reading the table's id high-water mark and
+    the insert, and the file lock keeps other processes out. Faults are
+    StorageUnavailable naming ``what``.
+    """
+    try:
+        async with db.connection.acquire_connection() as handle:  # holds the client's lock
+            run: Callable[..., Awaitable[Inserted]] = handle._execute
+            return await run(_insert_rows, handle._conn, table, statement, values)
+    except sqlite3.DatabaseError as exc:
         raise StorageUnavailable(f"{what} failed: {exc}") from exc

@@ -27,9 +27,9 @@ import orjson
 import structlog
 
 from gateway.errors import StorageUnavailable
-from parsers.records import Channel
-from storage.atomic import write_statement
-from storage.database import DATABASE_ERRORS, Database
+from parsers.records import Channel, IntakeRecord
+from storage.atomic import insert_sqlite, write_statement
+from storage.database import DATABASE_ERRORS, Database, Dialect
 from storage.sql import Sql
 
 log = structlog.get_logger(__name__)
@@ -60,6 +60,12 @@ class NewIntake:
     # Message-ID, (account, folder, UIDVALIDITY, UID), delivery id or body hash;
     # None: every delivery is new.
     dedup_key: str | None = None
+
+    def stored(self, record_id: int) -> IntakeRecord:
+        """The record as it was stored under ``record_id``."""
+        return IntakeRecord(
+            record_id, self.channel, self.source, self.kind, self.received_at, self.raw, self.meta
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,11 +208,20 @@ class IntakeWriter:
             )
         sql = (
             f"INSERT INTO intake_records ({', '.join(_COLUMNS)}) VALUES {rows} "
-            "ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key"
+            "ON CONFLICT (dedup_key) DO NOTHING"
         )
-        # one hop to SQLite's connection thread for BEGIN, INSERT and COMMIT
-        result = await write_statement(self._db, sql, values, "intake commit")
-        return {row["dedup_key"]: int(row["id"]) for row in result}
+        if self._db.dialect is Dialect.POSTGRES:
+            returned = await write_statement(
+                self._db, f"{sql} RETURNING id, dedup_key", values, "intake commit"
+            )
+            return {row["dedup_key"]: int(row["id"]) for row in returned}
+        inserted = await insert_sqlite(self._db, "intake_records", sql, values, "intake commit")
+        if inserted.count == len(items):
+            # nothing conflicted: the rows took consecutive ids, in order
+            first = inserted.last - inserted.count + 1
+            return {item.key: first + index for index, item in enumerate(items)}
+        stored = await self._existing_ids([item.key for item in items])
+        return {key: record_id for key, record_id in stored.items() if record_id > inserted.floor}
 
     async def _existing_ids(self, keys: list[str]) -> dict[str, int]:
         if not keys:

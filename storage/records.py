@@ -3,6 +3,7 @@ and keeping bounded samples of rejected input."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,14 +54,58 @@ class RecordStore:
         self._owner = owner
         self._sql = Sql(db.dialect)
 
+    @property
+    def shared(self) -> bool:
+        """Whether other processes (replicas) may take records too: on PostgreSQL."""
+        return self._sql.postgres
+
+    async def take(
+        self,
+        ids: Sequence[int],
+        handed: Mapping[int, IntakeRecord],
+        now: datetime,
+        lease: timedelta,
+    ) -> list[IntakeRecord]:
+        """The records of ``ids`` this replica may apply now, oldest first.
+
+        ``handed`` holds records this process committed and still has in
+        memory. On PostgreSQL the records are claimed (other replicas may want
+        them); on SQLite only one process uses the file, so nothing needs
+        claiming: handed records are used as they are and the rest are read.
+        Whether a record is still pending is settled where it is applied
+        (``mark_processed``), so a record taken twice is applied once.
+        """
+        if self.shared:
+            return await self.claim(ids, len(ids), now, lease)
+        found = [handed[record_id] for record_id in ids if record_id in handed]
+        missing = [record_id for record_id in ids if record_id not in handed]
+        if missing:
+            marks = ", ".join("?" for _ in missing)
+            try:
+                rows = await self._db.connection.execute_query_dict(
+                    "SELECT id, channel, source, kind, received_at, meta, body "
+                    f"FROM intake_records WHERE state = 'pending' AND id IN ({marks})",
+                    missing,
+                )
+            except (*DATABASE_ERRORS, sqlite3.DatabaseError) as exc:  # type: ignore[misc]
+                raise StorageUnavailable(f"cannot read records: {exc}") from exc
+            found.extend(_record(row) for row in rows)
+        return sorted(found, key=lambda record: record.id)
+
     async def claim(
-        self, ids: Sequence[int] | None, limit: int, now: datetime, lease: timedelta
+        self,
+        ids: Sequence[int] | None,
+        limit: int,
+        now: datetime,
+        lease: timedelta,
+        below: int | None = None,
     ) -> list[IntakeRecord]:
         """Claim pending records (given ids, or the oldest) for this replica.
 
         A claim is a lease: a replica that dies leaves its claims to expire
         and another picks the records up. On PostgreSQL ``SKIP LOCKED``
-        keeps replicas from waiting on each other.
+        keeps replicas from waiting on each other. ``below`` leaves out
+        records from that id on (the ones this process is about to apply).
         """
         sql = self._sql
         free = "(claimed_until IS NULL OR claimed_until < ?)"
@@ -73,6 +118,9 @@ class RecordStore:
         else:
             where = f"state = 'pending' AND {free}"
             params = [sql.time(now)]
+            if below is not None:
+                where += " AND id < ?"
+                params.append(below)
         skip_locked = " FOR UPDATE SKIP LOCKED" if sql.postgres else ""
         statement = sql(
             "UPDATE intake_records SET claimed_by = ?, claimed_until = ? WHERE id IN "

@@ -168,6 +168,30 @@ async def test_redelivery_with_same_key_is_a_duplicate_of_the_original(db: Datab
     assert await models.IntakeRecordRow.filter(dedup_key="delivery:generic:twin").count() == 1
 
 
+async def test_batch_mixing_new_and_known_keys_gives_each_record_its_own_id(db: Database) -> None:
+    writer = IntakeWriter(db, max_batch=512)
+    async with writer.running():
+        known = await asyncio.gather(
+            *(writer.commit(_intake(f"old {n}".encode(), key=f"k{n}")) for n in range(0, 40, 3))
+        )
+        # one batch: every third key was stored before, the rest are new
+        results = await asyncio.gather(
+            *(writer.commit(_intake(f"new {n}".encode(), key=f"k{n}")) for n in range(40))
+        )
+    originals = {f"k{n}": result.id for n, result in zip(range(0, 40, 3), known, strict=True)}
+    rows = {row.id: row for row in await models.IntakeRecordRow.all()}
+    assert len(rows) == 40
+    for n, result in enumerate(results):
+        key = f"k{n}"
+        if key in originals:
+            assert result.duplicate and result.id == originals[key]
+            assert bytes(rows[result.id].body) == f"old {n}".encode()
+        else:
+            assert not result.duplicate
+            assert rows[result.id].dedup_key == key
+            assert bytes(rows[result.id].body) == f"new {n}".encode()
+
+
 async def test_commit_after_stop_is_refused(db: Database) -> None:
     from gateway.errors import StorageUnavailable
 
