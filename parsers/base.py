@@ -374,11 +374,11 @@ def bounded_labels(
     on the order of the payload. Names and values are cut to
     ``limits.max_length`` characters.
     """
+    if len(raw) <= limits.max_count and _short_texts(raw, limits.max_length):
+        return dict(raw), False  # nothing to convert or cut: the order cannot matter
     kept = [name for name in dict.fromkeys(keep) if name in raw]
     kept_set = set(kept)
     names = kept + sorted(name for name in raw if name not in kept_set)
-    if len(names) <= limits.max_count and _short_texts(raw, limits.max_length):
-        return {name: raw[name] for name in names}, False  # nothing to convert or cut
     truncated = len(names) > limits.max_count
     labels: dict[str, str] = {}
     for name in names[: limits.max_count]:
