@@ -50,6 +50,7 @@ def queries(incidents: int) -> list[tuple[str, str]]:
         ("events, source with no events", "/api/v1/events?source=nagios-legacy"),
         ("events, status=firing&source=zabbix", "/api/v1/events?status=firing&source=zabbix"),
         ("events, page deep (before)", "/api/v1/events?before=1000"),
+        ("events, limit=500", "/api/v1/events?limit=500"),
     ]
 
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import Q
 
 from storage import models
 from storage.database import Dialect
-from storage.sql import Sql, as_time
+from storage.sql import Sql, as_json, as_time
 
 # A row as the ORM gives it (a model) or as plain SQL does (a mapping of columns).
-Row = models.Incident | models.ExternalRef | Mapping[str, Any]
+Row = models.Incident | models.ExternalRef | models.Event | Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +42,17 @@ class EventFilter:
 
 
 def _time(value: datetime | str | None) -> str | None:
-    # plain SQL on SQLite gives times as text
-    moment = as_time(value) if isinstance(value, str) else value
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+    """A time as the API writes it: ISO 8601 in UTC with Z, microseconds only if any."""
+    if isinstance(value, str):
+        # plain SQL on SQLite gives times as the text storage wrote them; that text is
+        # rewritten directly (a 500-row page has 3,500 of them), anything else parsed
+        if len(value) == 32 and value[10] == " " and value.endswith("+00:00"):
+            fraction = "" if value[20:26] == "000000" else value[19:26]
+            return f"{value[:10]}T{value[11:19]}{fraction}Z"
+        moment = as_time(value)
+    else:
+        moment = value
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def _reader(row: Row) -> Callable[[str], Any]:
@@ -102,31 +110,40 @@ _INCIDENT_COLUMNS = (
 )
 
 
-def event_json(row: models.Event) -> dict[str, Any]:
+def event_json(row: models.Event | Mapping[str, Any]) -> dict[str, Any]:
+    get = _reader(row)
     return {
-        "id": row.id,
-        "fingerprint": row.fingerprint,
-        "source": row.source,
-        "kind": row.kind,
-        "name": row.name,
-        "resource": row.resource,
-        "service": row.service,
-        "ci": row.ci,
-        "environment": row.environment,
-        "severity": row.severity,
-        "status": row.status,
-        "summary": row.summary,
-        "description": row.description,
-        "labels": row.labels,
-        "url": row.url,
-        "count": row.count,
-        "first_seen": _time(row.first_seen),
-        "last_seen": _time(row.last_seen),
-        "outcome": row.last_outcome,
-        "suppressed_by": row.suppressed_by,
-        "flapping": row.flapping,
-        "incident_id": row.incident_id,
+        "id": get("id"),
+        "fingerprint": get("fingerprint"),
+        "source": get("source"),
+        "kind": get("kind"),
+        "name": get("name"),
+        "resource": get("resource"),
+        "service": get("service"),
+        "ci": get("ci"),
+        "environment": get("environment"),
+        "severity": get("severity"),
+        "status": get("status"),
+        "summary": get("summary"),
+        "description": get("description"),
+        # plain SQL gives JSON as text
+        "labels": as_json(get("labels")),
+        "url": get("url"),
+        "count": get("count"),
+        "first_seen": _time(get("first_seen")),
+        "last_seen": _time(get("last_seen")),
+        "outcome": get("last_outcome"),
+        "suppressed_by": get("suppressed_by"),
+        "flapping": bool(get("flapping")),
+        "incident_id": get("incident_id"),
     }
+
+
+_EVENT_COLUMNS = (
+    "id, fingerprint, source, kind, name, resource, service, ci, environment, severity, "
+    "status, summary, description, labels, url, count, first_seen, last_seen, last_outcome, "
+    "suppressed_by, flapping, incident_id"
+)
 
 
 def timeline_json(row: models.TimelineEntry) -> dict[str, Any]:
@@ -140,17 +157,21 @@ def timeline_json(row: models.TimelineEntry) -> dict[str, Any]:
     }
 
 
-async def _refs_by_incident(ids: list[int]) -> dict[int, list[models.ExternalRef]]:
-    found: dict[int, list[models.ExternalRef]] = {}
+async def _refs_by_incident(ids: list[int]) -> dict[int, list[Row]]:
+    found: dict[int, list[Row]] = {}
     if ids:
-        for ref in await models.ExternalRef.filter(incident_id__in=ids):
-            found.setdefault(ref.incident_id, []).append(ref)
+        rows = await _query(
+            "SELECT incident_id, sink, ticket_id, url FROM external_refs "
+            f"WHERE incident_id IN ({', '.join('?' for _ in ids)}) ORDER BY id",
+            ids,
+        )
+        for row in rows:
+            found.setdefault(int(row["incident_id"]), []).append(row)
     return found
 
 
 async def list_incidents(query: IncidentFilter) -> list[dict[str, Any]]:
-    """A page of incidents, read as plain rows: a 500-row page built from ORM objects
-    spent most of its time creating them, none of it in the database."""
+    """A page of incidents, newest first."""
     where: list[str] = []
     values: list[Any] = []
     for column, chosen in (("status", query.status), ("priority", query.priority)):
@@ -167,15 +188,27 @@ async def list_incidents(query: IncidentFilter) -> list[dict[str, Any]]:
     if query.before is not None:
         where.append("id < ?")
         values.append(query.before)
-    condition = f" WHERE {' AND '.join(where)}" if where else ""
-    client = models.Incident._meta.db
-    sql = Sql(Dialect.POSTGRES if client.capabilities.dialect == "postgres" else Dialect.SQLITE)
-    rows = await client.execute_query_dict(
-        sql(f"SELECT {_INCIDENT_COLUMNS} FROM incidents{condition} ORDER BY id DESC LIMIT ?"),
-        [*values, query.limit],
-    )
+    rows = await _newest_first("incidents", _INCIDENT_COLUMNS, where, values, query.limit)
     refs = await _refs_by_incident([int(row["id"]) for row in rows])
     return [incident_json(row, refs.get(int(row["id"]), [])) for row in rows]
+
+
+async def _newest_first(
+    table: str, columns: str, where: list[str], values: list[Any], limit: int
+) -> list[dict[str, Any]]:
+    """A page of plain rows: a 500-row page built from ORM objects spent most of its
+    time creating them, none of it in the database."""
+    condition = f" WHERE {' AND '.join(where)}" if where else ""
+    return await _query(
+        f"SELECT {columns} FROM {table}{condition} ORDER BY id DESC LIMIT ?", [*values, limit]
+    )
+
+
+async def _query(statement: str, values: list[Any]) -> list[dict[str, Any]]:
+    """Plain rows of a statement written with ``?`` markers, on either engine."""
+    client = models.Incident._meta.db
+    sql = Sql(Dialect.POSTGRES if client.capabilities.dialect == "postgres" else Dialect.SQLITE)
+    return await client.execute_query_dict(sql(statement), values)
 
 
 async def get_incident(ident: str) -> dict[str, Any] | None:
@@ -194,14 +227,19 @@ async def get_incident(ident: str) -> dict[str, Any] | None:
 
 
 async def list_events(query: EventFilter) -> list[dict[str, Any]]:
-    condition = Q()
-    if query.status is not None:
-        condition &= Q(status=query.status)
-    if query.incident_id is not None:
-        condition &= Q(incident_id=query.incident_id)
-    if query.source is not None:
-        condition &= Q(source=query.source)
+    """A page of events, newest first."""
+    where: list[str] = []
+    values: list[Any] = []
+    for column, value in (
+        ("status", query.status),
+        ("incident_id", query.incident_id),
+        ("source", query.source),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            values.append(value)
     if query.before is not None:
-        condition &= Q(id__lt=query.before)
-    rows = await models.Event.filter(condition).order_by("-id").limit(query.limit)
+        where.append("id < ?")
+        values.append(query.before)
+    rows = await _newest_first("events", _EVENT_COLUMNS, where, values, query.limit)
     return [event_json(row) for row in rows]

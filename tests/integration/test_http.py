@@ -364,3 +364,21 @@ async def test_reload_api_swaps_valid_rules_and_refuses_broken_ones(
         metrics = await (await daemon.http.get("/metrics")).text()
         assert "intake_gateway_config_last_reload_successful 0.0" in metrics
         assert f'intake_gateway_rules_loaded{{version="{good}"}} 1.0' in metrics
+
+
+async def test_list_pages_and_the_detail_view_give_the_same_json(
+    write_config: ConfigWriter, database_url: str
+) -> None:
+    """Lists are read as plain rows, one incident with its events through the models:
+    on either engine an item must read the same in both."""
+    async with running_daemon(write_config(database_url)) as daemon:
+        await daemon.post_json("/webhooks/generic", {**ALERT, "labels": {"team": "dba", "n": 1}})
+        incidents = await eventually(lambda: _open_incidents(daemon), bool)
+        _, detail = await daemon.get_json(f"/api/v1/incidents/{incidents[0]['id']}")
+        _, events = await daemon.get_json(f"/api/v1/events?incident_id={incidents[0]['id']}")
+    listed_event = events["items"][0]
+    assert listed_event == detail["events"][0]
+    assert listed_event["labels"]["team"] == "dba" and listed_event["flapping"] is False
+    assert listed_event["first_seen"].endswith("Z")
+    del detail["events"], detail["timeline"]
+    assert incidents[0] == detail
