@@ -58,6 +58,10 @@ class IntakeActivity(Protocol):
 
     def active_within(self, seconds: float) -> bool: ...
 
+    def waiting(self) -> bool:
+        """Whether intake has commits queued; may be asked from another thread."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class PipelineSettings:
@@ -268,10 +272,11 @@ class Pipeline:
             if events is not None
         ]
         for chunk in self._chunks(parsed):
-            started = time.perf_counter()
-            await self._apply_chunk(chunk)
-            await self._pace(time.perf_counter() - started)
-            await self._defer_to_intake()
+            while chunk:
+                started = time.perf_counter()
+                chunk = chunk[await self._apply_chunk(chunk) :]
+                await self._pace(time.perf_counter() - started)
+                await self._defer_to_intake()
 
     def _chunks(
         self, parsed: list[tuple[IntakeRecord, list[Event]]]
@@ -300,9 +305,11 @@ class Pipeline:
         two group commits the writer is idle for an instant)."""
         return self._intake is not None and self._intake.active_within(_BUSY_WINDOW_SECONDS)
 
-    async def _apply_chunk(self, parsed: list[tuple[IntakeRecord, list[Event]]]) -> None:
+    async def _apply_chunk(self, parsed: list[tuple[IntakeRecord, list[Event]]]) -> int:
+        """Apply the records in one transaction; how many of them (from the first) it
+        applied: the rest, if any, waited while intake took the connection."""
         try:
-            outcomes = await self._apply(parsed)
+            outcomes, applied = await self._apply(parsed, may_yield=self._db.shares_connection)
         except WriteConflict:
             outcomes = None
         except StorageUnavailable:
@@ -313,10 +320,11 @@ class Pipeline:
         if outcomes is None:
             for record, events in parsed:
                 await self._apply_alone(record, events)
-            return
-        self._count(parsed, outcomes)
+            return len(parsed)
+        self._count(parsed[:applied], outcomes)
         if self._on_commit is not None:
             self._on_commit()
+        return applied
 
     async def _parse_records(self, records: list[IntakeRecord]) -> list[list[Event] | None]:
         """Each record's events; None for a record that failed (marked so, with why).
@@ -361,7 +369,7 @@ class Pipeline:
         bound = log.bind(intake_id=record.id, source=record.source, kind=record.kind)
         for attempt in range(_CONFLICT_RETRIES):
             try:
-                outcomes = await self._apply([(record, events)])
+                outcomes, _ = await self._apply([(record, events)])
             except WriteConflict:
                 # another writer created the same event or incident first:
                 # evaluate again against the state it left
@@ -424,17 +432,31 @@ class Pipeline:
             return await asyncio.to_thread(parser.parse, record)
         return parser.parse(record)
 
-    async def _apply(self, parsed: list[tuple[IntakeRecord, list[Event]]]) -> list[str]:
-        """Evaluate and apply in one transaction; return the event outcomes."""
+    async def _apply(
+        self, parsed: list[tuple[IntakeRecord, list[Event]]], *, may_yield: bool = False
+    ) -> tuple[list[str], int]:
+        """Evaluate and apply in one transaction; the event outcomes, and how many
+        records (from the first) were applied.
+
+        ``may_yield``: where intake shares the pipeline's connection (SQLite), a
+        commit that waits for it ends the transaction after the record at hand,
+        at least one record in: an acknowledgement waits for one record's rows,
+        not for a whole chunk's.
+        """
         now = self._clock()
         ruleset = self._ruleset()
+        intake = self._intake
 
-        async def unit(connection: QueryRunner) -> list[str]:
+        async def unit(connection: QueryRunner) -> tuple[list[str], int]:
             outcomes: list[str] = []
             ids = [record.id for record, _ in parsed]
             pending = await self._records.mark_processed(connection, ids, now)
             silences = await active_silences(connection, self._incidents.sql, now)
-            for record, events in parsed:
+            for index, (record, events) in enumerate(parsed):
+                if index and may_yield and intake is not None and intake.waiting():
+                    later = [item.id for item, _ in parsed[index:] if item.id in pending]
+                    await self._records.mark_pending(connection, later)
+                    return outcomes, index
                 if record.id not in pending:
                     continue  # applied meanwhile by a replica whose claim had run out
                 for event in events:
@@ -447,7 +469,7 @@ class Pipeline:
                         connection, event, decision, state, record.id, now
                     )
                     outcomes.append(applied.outcome.value)
-            return outcomes
+            return outcomes, len(parsed)
 
         # on SQLite the unit runs in the connection's thread and holds the connection
         # throughout: while senders wait for it, chunks are small (see _chunks)

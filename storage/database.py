@@ -186,6 +186,12 @@ class Database:
             self._lock = None
 
     @property
+    def shares_connection(self) -> bool:
+        """Whether every writer takes turns on one connection (SQLite): a long
+        transaction then delays intake's commits, and with them acknowledgements."""
+        return self.dialect is Dialect.SQLITE
+
+    @property
     def connection(self) -> BaseDBAsyncClient:
         return Tortoise.get_connection("default")
 

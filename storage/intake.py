@@ -116,6 +116,10 @@ class IntakeWriter:
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
+    def waiting(self) -> bool:
+        """Whether commits are queued. Safe from another thread: it reads one length."""
+        return self._queue.qsize() > 0
+
     async def commit(self, intake: NewIntake) -> Committed:
         """Store the record durably. Raises StorageUnavailable if it was not stored."""
         if self._closing or self._task is None or self._task.done():

@@ -162,6 +162,19 @@ class RecordStore:
         )
         return {int(row["id"]) for row in rows}
 
+    async def mark_pending(self, connection: QueryRunner, record_ids: Sequence[int]) -> None:
+        """Undo ``mark_processed`` within its transaction, for records it will not apply."""
+        if not record_ids:
+            return
+        marks = ", ".join("?" for _ in record_ids)
+        await connection.execute_query(
+            self._sql(
+                "UPDATE intake_records SET state = 'pending', processed_at = NULL "
+                f"WHERE id IN ({marks})"
+            ),
+            list(record_ids),
+        )
+
     async def mark_failed(self, record_id: int, error: str, now: datetime) -> None:
         """The record stays stored, with why it could not be processed (unless another
         replica processed it meanwhile)."""
