@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from gateway.pipeline import Pipeline
-from parsers.records import Channel
+from gateway.app import Services
+from parsers.records import Channel, Event, IntakeRecord
 from storage import models
 from storage.intake import NewIntake
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import running_daemon
+
+Parsed = tuple[IntakeRecord, list[Event]]
 
 
 class _IntakeAlwaysWaiting:
@@ -27,41 +29,43 @@ class _IntakeAlwaysWaiting:
         return True
 
 
-def _keep_recovery_away(pipeline: Pipeline) -> None:
-    """The recovery loop leaves alone every record from the oldest one handed to the
-    fast path on: an id 0 handed over keeps it off the records of these tests."""
-    pipeline._queued.add(0)
+async def _five_pending(services: Services) -> tuple[list[int], list[Parsed]]:
+    """Five records committed and left to this test: their ids and events."""
+    # the recovery loop leaves alone every record from the oldest one handed to the
+    # fast path on: an id 0 handed over keeps it off these
+    services.pipeline._queued.add(0)
+    now = datetime.now(UTC)
+    ids = []
+    for number in range(5):
+        body = f'{{"name": "disk {number}", "resource": "db{number}"}}'.encode()
+        intake = NewIntake(Channel.HTTP, "generic", "generic", body, now, {}, None)
+        ids.append((await services.writer.commit(intake)).id)
+    records = await services.records.take(ids, {}, now, timedelta(seconds=30))
+    parser = services.runtime.parsers["generic"]
+    return ids, [(record, parser.parse(record)) for record in records]
+
+
+async def _states(ids: list[int]) -> dict[int, str]:
+    return {row.id: row.state for row in await models.IntakeRecordRow.filter(id__in=ids)}
 
 
 async def test_a_waiting_commit_ends_the_transaction_after_one_record(
     write_config: ConfigWriter,
 ) -> None:
     async with running_daemon(write_config()) as daemon:
-        services = daemon.services
-        _keep_recovery_away(services.pipeline)
-        now = datetime.now(UTC)
-        ids = []
-        for number in range(5):
-            body = f'{{"name": "disk {number}", "resource": "db{number}"}}'.encode()
-            intake = NewIntake(Channel.HTTP, "generic", "generic", body, now, {}, None)
-            ids.append((await services.writer.commit(intake)).id)
-        records = await services.records.take(ids, {}, now, timedelta(seconds=30))
-        parser = services.runtime.parsers["generic"]
-        parsed = [(record, parser.parse(record)) for record in records]
-        pipeline = services.pipeline
+        ids, parsed = await _five_pending(daemon.services)
+        pipeline = daemon.services.pipeline
         pipeline._intake = _IntakeAlwaysWaiting()
 
         outcomes, applied = await pipeline._apply(parsed, may_yield=True)
         assert (len(outcomes), applied) == (1, 1)
-        states = {row.id: row.state for row in await models.IntakeRecordRow.filter(id__in=ids)}
-        assert states == {ids[0]: "processed", **{i: "pending" for i in ids[1:]}}
+        assert await _states(ids) == {ids[0]: "processed", **{i: "pending" for i in ids[1:]}}
 
         # the rest, one transaction each, and nothing twice
         rest = parsed[1:]
         while rest:
             rest = rest[await pipeline._apply_chunk(rest) :]
-        states = {row.id: row.state for row in await models.IntakeRecordRow.filter(id__in=ids)}
-        assert set(states.values()) == {"processed"}
+        assert set((await _states(ids)).values()) == {"processed"}
         counts = sorted(event.count for event in await models.Event.all())
         assert counts == [1, 1, 1, 1, 1]
 
@@ -70,17 +74,7 @@ async def test_without_a_waiting_commit_the_whole_chunk_is_one_transaction(
     write_config: ConfigWriter,
 ) -> None:
     async with running_daemon(write_config()) as daemon:
-        services = daemon.services
-        _keep_recovery_away(services.pipeline)
-        now = datetime.now(UTC)
-        ids = []
-        for number in range(5):
-            body = f'{{"name": "disk {number}", "resource": "db{number}"}}'.encode()
-            intake = NewIntake(Channel.HTTP, "generic", "generic", body, now, {}, None)
-            ids.append((await services.writer.commit(intake)).id)
-        records = await services.records.take(ids, {}, now, timedelta(seconds=30))
-        parser = services.runtime.parsers["generic"]
-        outcomes, applied = await services.pipeline._apply(
-            [(record, parser.parse(record)) for record in records], may_yield=True
-        )
+        ids, parsed = await _five_pending(daemon.services)
+        outcomes, applied = await daemon.services.pipeline._apply(parsed, may_yield=True)
         assert (len(outcomes), applied) == (5, 5)
+        assert set((await _states(ids)).values()) == {"processed"}
