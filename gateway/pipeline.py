@@ -228,7 +228,7 @@ class Pipeline:
                 taken = await self._records.take(ids, self._handed, now, _CLAIM_LEASE)
             else:
                 taken = await self._records.claim(
-                    None, self._batch_limit(), now, _CLAIM_LEASE, below=self._recovery_bound()
+                    None, self._batch_limit(), now, _CLAIM_LEASE, leave=self._queued
                 )
             records = [record for record in taken if record.id not in self._in_flight]
             unfinished = [record.id for record in records]
@@ -397,15 +397,6 @@ class Pipeline:
         newest = parsed[-1][0]
         self._metrics.pipeline_lag.set(max(0.0, (now - newest.received_at).total_seconds()))
 
-    def _recovery_bound(self) -> int | None:
-        """Where the recovery loop stops: on storage that one process owns, every record
-        from the oldest one handed over on is the fast path's (and one re-queued by
-        ``replay`` meanwhile waits until the fast path is idle). With replicas there is
-        no bound: a dead replica's records are anywhere."""
-        if self._records.shared or not self._queued:
-            return None
-        return min(self._queued)
-
     def _forget(self, record_id: int) -> None:
         self._take_parsed(record_id)
         self._queued.discard(record_id)
@@ -452,6 +443,13 @@ class Pipeline:
             ids = [record.id for record, _ in parsed]
             pending = await self._records.mark_processed(connection, ids, now)
             silences = await active_silences(connection, self._incidents.sql, now)
+            lookups = {
+                id(event): ruleset.lookup(event, now)
+                for record, events in parsed
+                if record.id in pending
+                for event in events
+            }
+            ahead = await self._incidents.read_ahead(connection, lookups.values())
             for index, (record, events) in enumerate(parsed):
                 if index and may_yield and intake is not None and intake.waiting():
                     later = [item.id for item, _ in parsed[index:] if item.id in pending]
@@ -460,13 +458,13 @@ class Pipeline:
                 if record.id not in pending:
                     continue  # applied meanwhile by a replica whose claim had run out
                 for event in events:
-                    lookup = ruleset.lookup(event, now)
-                    state = await self._incidents.load_state(connection, lookup, silences)
+                    lookup = lookups[id(event)]
+                    state = await self._incidents.load_state(connection, lookup, silences, ahead)
                     decision = ruleset.evaluate(event, state, now)
                     if decision.rule_errors:
                         self._metrics.rule_errors.inc(len(decision.rule_errors))
                     applied = await self._incidents.apply(
-                        connection, event, decision, state, record.id, now
+                        connection, event, decision, state, record.id, now, ahead
                     )
                     outcomes.append(applied.outcome.value)
             return outcomes, len(parsed)

@@ -33,6 +33,9 @@ Connection = BaseDBAsyncClient
 
 # What a lost or refused database connection raises, through tortoise or below it.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (BaseORMException, OSError, asyncio.TimeoutError)
+# What says "try again": a uniqueness rule said no, or PostgreSQL ended this
+# transaction for a concurrent one's sake.
+_CONFLICTS: tuple[type[BaseException], ...] = (IntegrityError,)
 try:  # asyncpg is only imported when PostgreSQL is used
     import asyncpg
 
@@ -42,6 +45,8 @@ try:  # asyncpg is only imported when PostgreSQL is used
         asyncpg.InterfaceError,
         asyncpg.InternalClientError,  # a connection terminated mid-operation
     )
+    # deadlock_detected (40P01), serialization_failure (40001)
+    _CONFLICTS = (IntegrityError, asyncpg.exceptions.TransactionRollbackError)
 except ImportError:  # pragma: no cover
     pass
 
@@ -241,15 +246,16 @@ class Database:
                 await context.__aexit__(type(exc), exc, exc.__traceback__)
             except DATABASE_ERRORS as cleanup:
                 log.debug("rollback_failed", error=str(cleanup))
-            if isinstance(exc, IntegrityError):
-                # a uniqueness rule said no: another writer got there first
+            if isinstance(exc, _CONFLICTS):
+                # a uniqueness rule said no, or PostgreSQL gave up on this transaction
+                # for another's sake (deadlock, serialization): another writer got there first
                 raise WriteConflict(str(exc)) from exc
             if isinstance(exc, DATABASE_ERRORS):
                 raise StorageUnavailable(f"database write failed: {exc}") from exc
             raise
         try:
             await context.__aexit__(None, None, None)
-        except IntegrityError as exc:
+        except _CONFLICTS as exc:
             raise WriteConflict(str(exc)) from exc
         except DATABASE_ERRORS as exc:
             raise StorageUnavailable(f"commit failed: {exc}") from exc

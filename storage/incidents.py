@@ -33,8 +33,10 @@ from rules.decision import (
     State,
 )
 from storage.atomic import QueryRunner
+from storage.batched import Batched, write_returning
 from storage.database import Database
 from storage.forwarding import count_occurrence, queue
+from storage.readahead import UNKNOWN, ReadAhead, Row, Unknown
 from storage.sql import Sql, as_json, as_time
 
 _TRANSITIONS_KEPT = 50
@@ -134,25 +136,51 @@ class IncidentStore:
 
     # -- State -------------------------------------------------------------
 
+    async def read_ahead(self, connection: QueryRunner, lookups: Iterable[Lookup]) -> ReadAhead:
+        """The event and open-incident rows of a batch's events, in two statements."""
+        fingerprints = list(dict.fromkeys(lookup.fingerprint for lookup in lookups))
+        keys = list(dict.fromkeys(lookup.correlation_key for lookup in lookups))
+        if not fingerprints:
+            return ReadAhead.of((), (), (), ())
+        lock = self.sql.for_update()
+        event_rows = await connection.execute_query_dict(
+            self.sql(
+                f"SELECT {_EVENT_COLUMNS} FROM events "
+                f"WHERE fingerprint IN ({_marks(fingerprints)}) ORDER BY id{lock}"
+            ),
+            fingerprints,
+        )
+        incident_rows = await connection.execute_query_dict(
+            self.sql(
+                f"SELECT {_INCIDENT_COLUMNS}, open_key FROM incidents "
+                f"WHERE open_key IN ({_marks(keys)}) ORDER BY id{lock}"
+            ),
+            keys,
+        )
+        return ReadAhead.of(fingerprints, keys, event_rows, incident_rows)
+
     async def load_state(
         self,
         connection: QueryRunner,
         lookup: Lookup,
         silences: tuple[SilenceState, ...],
+        ahead: ReadAhead | None = None,
     ) -> State:
         sql = self.sql
-        event_row = await self._one(
+        event_row = await self._known_or_read(
+            ahead.event(lookup.fingerprint) if ahead is not None else UNKNOWN,
             connection,
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE fingerprint = ?{sql.for_update()}",
-            [lookup.fingerprint],
+            lookup.fingerprint,
         )
         # locked too: the decision is made on, and its update written over, the
         # incident as it is (a person's acknowledgement or the periodic job's
         # resolution committed meanwhile would otherwise be written back over)
-        incident_row = await self._one(
+        incident_row = await self._known_or_read(
+            ahead.incident(lookup.correlation_key) if ahead is not None else UNKNOWN,
             connection,
             f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE open_key = ?{sql.for_update()}",
-            [lookup.correlation_key],
+            lookup.correlation_key,
         )
         if incident_row is None and event_row is not None and event_row["incident_id"]:
             incident_row = await self._one(
@@ -170,6 +198,14 @@ class IncidentStore:
             recent_incidents=await self._recent_incidents(connection, lookup),
             firing_sources=await self._firing_sources(connection, lookup),
         )
+
+    async def _known_or_read(
+        self, known: Row | Unknown | None, connection: QueryRunner, statement: str, key: str
+    ) -> Row | None:
+        """The row read ahead, or, when there is none to trust, the row read now."""
+        if isinstance(known, Unknown):
+            return await self._one(connection, statement, [key])
+        return known
 
     async def _one(
         self, connection: QueryRunner, statement: str, values: list[Any]
@@ -287,26 +323,38 @@ class IncidentStore:
         state: State,
         intake_id: int | None,
         now: datetime,
+        ahead: ReadAhead | None = None,
     ) -> Applied:
-        incident_id, key, changes = await self._apply_incident(
-            connection, event, decision, state, now
-        )
+        """Write the decision; ``ahead``, if the state came from it, learns what changed."""
+        if ahead is not None:
+            ahead.wrote(
+                fingerprints=(decision.fingerprint,),
+                keys=(decision.correlation_key,),
+                incidents=(decision.incident_id, state.incident.id if state.incident else None),
+            )
+        # on PostgreSQL the writes go to the server a few at a time: see storage.batched
+        runner: QueryRunner = Batched(connection) if self.sql.postgres else connection
+        incident_id, key, changes = await self._apply_incident(runner, event, decision, state, now)
         if incident_id is None and state.event is not None:
             incident_id = state.event.incident_id  # e.g. a suppressed repeat keeps its link
         event_id = await self._upsert_event(
-            connection, event, decision, state, incident_id, intake_id, now
+            runner, event, decision, state, incident_id, intake_id, now
         )
         occurrence_id = await self._record_occurrence(
-            connection, event_id, decision, incident_id, intake_id, now
+            runner, event_id, decision, incident_id, intake_id, now
         )
         if incident_id is not None and decision.action is not IncidentAction.NONE:
-            await self._notes(connection, incident_id, decision, now)
-            await self._record_thread(connection, event, incident_id, now)
+            await self._notes(runner, incident_id, decision, now)
+            await self._record_thread(runner, event, incident_id, now)
             await self._queue_routes(
-                connection, incident_id, event, decision, occurrence_id, changes, now
+                runner, incident_id, event, decision, occurrence_id, changes, now
             )
         if decision.action is IncidentAction.OPEN and decision.adopt_pending_since is not None:
-            await self._adopt_pending(connection, decision, incident_id, event_id, now)
+            await self._adopt_pending(runner, decision, incident_id, event_id, now)
+            if ahead is not None:
+                ahead.wrote_anything()  # other events joined the incident
+        if isinstance(runner, Batched):
+            await runner.flush()
         return Applied(
             event_id=event_id,
             incident_id=incident_id,
@@ -350,7 +398,8 @@ class IncidentStore:
         sql = self.sql
         fields = decision.incident
         sla = decision.sla
-        rows = await connection.execute_query_dict(
+        rows = await write_returning(
+            connection,
             sql(
                 "INSERT INTO incidents (title, type, status, priority, impact, urgency, major, "
                 "service, ci, environment, category, assignment_group, requester, owner, "
@@ -560,7 +609,8 @@ class IncidentStore:
             (fields.environment or event.environment)[:64],
         ]
         if state.event is None:
-            rows = await connection.execute_query_dict(
+            rows = await write_returning(
+                connection,
                 sql(
                     "INSERT INTO events (severity, status, summary, description, labels, url, "
                     "last_outcome, suppressed_by, flapping, correlation_key, incident_id, "
@@ -612,7 +662,8 @@ class IncidentStore:
         intake_id: int | None,
         now: datetime,
     ) -> int:
-        rows = await connection.execute_query_dict(
+        rows = await write_returning(
+            connection,
             self.sql(
                 "INSERT INTO occurrences (event_id, fingerprint, correlation_key, incident_id, "
                 "intake_id, outcome, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"

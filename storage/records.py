@@ -4,7 +4,7 @@ and keeping bounded samples of rejected input."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,14 +98,19 @@ class RecordStore:
         limit: int,
         now: datetime,
         lease: timedelta,
-        below: int | None = None,
+        leave: Collection[int] = (),
     ) -> list[IntakeRecord]:
         """Claim pending records (given ids, or the oldest) for this replica.
 
         A claim is a lease: a replica that dies leaves its claims to expire
         and another picks the records up. On PostgreSQL ``SKIP LOCKED``
-        keeps replicas from waiting on each other. ``below`` leaves out
-        records from that id on (the ones this process is about to apply).
+        keeps replicas from waiting on each other.
+
+        ``leave``: records this process has in hand (the recovery loop must not
+        race the fast path for them, which on PostgreSQL ends in conflicts and
+        record-by-record retries). Where one process owns the storage (SQLite)
+        every record from the oldest of them on is in hand, so that is the bound;
+        with replicas each one is named.
         """
         sql = self._sql
         free = "(claimed_until IS NULL OR claimed_until < ?)"
@@ -118,9 +123,12 @@ class RecordStore:
         else:
             where = f"state = 'pending' AND {free}"
             params = [sql.time(now)]
-            if below is not None:
+            if leave and sql.postgres:
+                where += " AND NOT (id = ANY(?))"
+                params.append(list(leave))
+            elif leave:
                 where += " AND id < ?"
-                params.append(below)
+                params.append(min(leave))
         skip_locked = " FOR UPDATE SKIP LOCKED" if sql.postgres else ""
         statement = sql(
             "UPDATE intake_records SET claimed_by = ?, claimed_until = ? WHERE id IN "
