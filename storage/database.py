@@ -107,8 +107,16 @@ def _connection_config(settings: DatabaseSettings) -> dict[str, Any]:
             "timeout": settings.connect_timeout_seconds,
             "command_timeout": float(query.get("command_timeout", 30)),
             "server_settings": {"application_name": "intake-gateway"},
+            "reset": _keep_session,
         },
     }
+
+
+async def _keep_session(connection: Any) -> None:
+    """Give a connection back to the pool without asyncpg's reset query, a round trip
+    on every release (after every intake commit, for one). Nothing here outlives a
+    transaction: advisory locks are transaction-scoped, and nothing is set, listened
+    to or declared for a session; an open transaction the pool still rolls back."""
 
 
 class SqliteLock:

@@ -88,6 +88,7 @@ class IntakeWriter:
         self._db = db
         self._sql = Sql(db.dialect)
         self._max_batch = max_batch
+        self._values_clauses: dict[int, str] = {}  # at most max_batch of them
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -189,11 +190,7 @@ class IntakeWriter:
 
     async def _insert(self, items: list[_Pending]) -> dict[str, int]:
         """Insert in one transaction; return dedup key -> id of the rows inserted."""
-        width = len(_COLUMNS)
-        rows = ", ".join(
-            f"({self._db.placeholders(width, start=1 + index * width)})"
-            for index in range(len(items))
-        )
+        rows = self._values_clause(len(items))
         values: list[Any] = []
         for item in items:
             intake = item.intake
@@ -226,6 +223,18 @@ class IntakeWriter:
             return {item.key: first + index for index, item in enumerate(items)}
         stored = await self._existing_ids([item.key for item in items])
         return {key: record_id for key, record_id in stored.items() if record_id > inserted.floor}
+
+    def _values_clause(self, count: int) -> str:
+        """``(?, ...), (?, ...)`` for ``count`` rows, built once per count."""
+        clause = self._values_clauses.get(count)
+        if clause is None:
+            width = len(_COLUMNS)
+            clause = ", ".join(
+                f"({self._db.placeholders(width, start=1 + index * width)})"
+                for index in range(count)
+            )
+            self._values_clauses[count] = clause
+        return clause
 
     async def _existing_ids(self, keys: list[str]) -> dict[str, int]:
         if not keys:
