@@ -508,9 +508,10 @@ class PipelineConfig(_Frozen):
         default=0.2,
         gt=0,
         le=1,
-        description="while senders keep coming, the largest share of the daemon's time that "
-        "correlation takes (acknowledging comes first; it runs at full speed once intake "
-        "pauses); 1: no limit",
+        description="while senders press intake (it spends half its time committing), the "
+        "largest share of the daemon's time that correlation takes (acknowledging comes "
+        "first; correlation runs at full speed once the pressure ends, and under a steady "
+        "load that leaves intake time to spare); 1: no limit",
     )
     parse_workers: int | Literal["auto"] = Field(
         default="auto",

@@ -48,6 +48,8 @@ _PARSED_CACHE_EVENTS = 10_000
 _HANDED_CACHE_BYTES = 64 * 1024 * 1024
 # intake counts as busy for this long after its latest commit request
 _BUSY_WINDOW_SECONDS = 0.5
+# intake counts as pressed when it spends this share of its time committing
+_PRESSED_LOAD = 0.5
 
 
 class IntakeActivity(Protocol):
@@ -57,6 +59,10 @@ class IntakeActivity(Protocol):
     def idle(self) -> asyncio.Event: ...
 
     def active_within(self, seconds: float) -> bool: ...
+
+    def load(self) -> float:
+        """The share of the last second or so intake spent committing."""
+        ...
 
     def waiting(self) -> bool:
         """Whether intake has commits queued; may be asked from another thread."""
@@ -216,7 +222,7 @@ class Pipeline:
         at full speed again as soon as intake pauses.
         """
         share = self._settings.busy_share
-        if self._intake_busy() and 0 < share < 1:
+        if self._intake_pressed() and 0 < share < 1:
             await asyncio.sleep(worked_seconds * (1 - share) / share)
 
     async def _round(self, ids: list[int] | None) -> int:
@@ -299,6 +305,12 @@ class Pipeline:
         if current:
             chunks.append(current)
         return chunks
+
+    def _intake_pressed(self) -> bool:
+        """Senders wait for each other: intake spent most of the last second committing.
+        A steady trickle of senders (however long it lasts) does not hold correlation
+        back: at a share of its time it could fall behind for good."""
+        return self._intake is not None and self._intake.load() >= _PRESSED_LOAD
 
     def _intake_busy(self) -> bool:
         """Senders asked for commits within the last moment (not only right now: between

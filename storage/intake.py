@@ -97,6 +97,10 @@ class IntakeWriter:
         self.idle = asyncio.Event()
         self.idle.set()
         self._last_commit = -float("inf")  # monotonic time of the latest commit request
+        # time spent committing, by whole second (monotonic): this one and the one before
+        self._second = 0
+        self._busy_now = 0.0
+        self._busy_before = 0.0
         # unique keys for records with no natural one: a per-process prefix and a counter
         self._auto_prefix = f"auto:{uuid.uuid4().hex}:"
         self._auto_counter = 0
@@ -112,6 +116,19 @@ class IntakeWriter:
     def active_within(self, seconds: float) -> bool:
         """Whether a sender asked for a commit in the last ``seconds``."""
         return time.monotonic() - self._last_commit < seconds
+
+    def load(self) -> float:
+        """The share of the last second or so spent committing (0 to 1): near 1, senders
+        wait for each other's commits; a steady trickle keeps it low however long it lasts."""
+        now = time.monotonic()
+        self._roll(int(now))
+        return min(1.0, (self._busy_before + self._busy_now) / (1.0 + now % 1.0))
+
+    def _roll(self, second: int) -> None:
+        if second != self._second:
+            self._busy_before = self._busy_now if second == self._second + 1 else 0.0
+            self._busy_now = 0.0
+            self._second = second
 
     @property
     def queue_depth(self) -> int:
@@ -150,7 +167,11 @@ class IntakeWriter:
                     stopping = True  # commit what came before the stop mark
                     break
                 batch.append(item)
+            started = time.monotonic()
             await self._commit_batch(batch)
+            finished = time.monotonic()
+            self._roll(int(finished))
+            self._busy_now += finished - started
             if self._queue.empty():
                 self.idle.set()
 

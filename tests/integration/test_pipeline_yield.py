@@ -28,6 +28,9 @@ class _IntakeAlwaysWaiting:
     def waiting(self) -> bool:
         return True
 
+    def load(self) -> float:
+        return 1.0
+
 
 async def _five_pending(services: Services) -> tuple[list[int], list[Parsed]]:
     """Five records committed and left to this test: their ids and events."""
