@@ -72,12 +72,11 @@ class PeriodicJobs:
                 return 0
             holding = await store.holding_down(connection)
             for incident_id in ruleset.due_resolutions(holding, now):
-                await store.resolve(connection, incident_id, now, "recovered and stayed recovered")
-                changes += 1
+                reason = "recovered and stayed recovered"
+                changes += await store.resolve(connection, incident_id, now, reason)
             resolved = await store.resolved(connection, now - ruleset.settings.close_after)
             for incident_id in ruleset.due_closures(resolved, now):
-                await store.close(connection, incident_id, now)
-                changes += 1
+                changes += await store.close(connection, incident_id, now)
             for clock in await store.sla_clocks(connection):
                 for escalation in ruleset.escalations(clock, now):
                     await store.escalate(connection, escalation, now)

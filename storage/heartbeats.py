@@ -13,6 +13,7 @@ from datetime import datetime
 
 from storage.atomic import QueryRunner
 from storage.database import Database
+from storage.locks import try_advisory_lock
 from storage.sql import Sql, as_time
 
 
@@ -78,10 +79,5 @@ class HeartbeatStore:
         )
 
     async def try_lock(self, connection: QueryRunner, key: int) -> bool:
-        """True for the one replica whose transaction holds the job's advisory lock."""
-        if not self.sql.postgres:
-            return True  # SQLite: one process per database file
-        found = await connection.execute_query_dict(
-            "SELECT pg_try_advisory_xact_lock($1) AS got", [key]
-        )
-        return bool(found[0]["got"])
+        """One replica at a time: ``connection``'s transaction holds the lock for the run."""
+        return await try_advisory_lock(connection, self.sql, key)

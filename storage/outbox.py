@@ -329,15 +329,15 @@ class OutboxStore:
         await self._settle(claim.ids)
 
     async def release_all_leases(self) -> int:
-        """At start on SQLite: one process per file, so every lease is a dead one's."""
+        """At start, release the leases of a dead predecessor: on SQLite every lease (one
+        process per file), on PostgreSQL those under this replica's name (an ``instance``
+        name is one replica's; the default, hostname:pid, is never a live one's). The
+        rows come back as uncertain: a create is looked up before it is sent again."""
+        held = models.OutboxRow.filter(state=PENDING, lease_until__isnull=False)
         if self._db.dialect is not Dialect.SQLITE:
-            return 0
+            held = held.filter(lease_owner=self._owner)
         async with self._db.transaction() as connection:
-            return (
-                await models.OutboxRow.filter(state=PENDING, lease_until__isnull=False)
-                .using_db(connection)
-                .update(lease_owner=None, lease_until=None)
-            )
+            return await held.using_db(connection).update(lease_owner=None, lease_until=None)
 
     async def ticket(self, incident_id: int, sink: str) -> TicketRef | None:
         row = await models.ExternalRef.filter(incident_id=incident_id, sink=sink).first()

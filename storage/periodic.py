@@ -15,6 +15,7 @@ from rules.sla import Escalation, SlaClock
 from storage.atomic import QueryRunner
 from storage.forwarding import queue
 from storage.incidents import IncidentStore, incident_state
+from storage.locks import try_advisory_lock
 from storage.sql import as_json, as_time
 
 _BATCH = 500
@@ -30,13 +31,8 @@ class PeriodicStore:
         self.sql = incidents.sql
 
     async def try_lock(self, connection: QueryRunner, key: int) -> bool:
-        """One replica runs the job: a transaction-level advisory lock on PostgreSQL."""
-        if not self.sql.postgres:
-            return True  # SQLite: one process per database file
-        rows = await connection.execute_query_dict(
-            "SELECT pg_try_advisory_xact_lock($1) AS got", [key]
-        )
-        return bool(rows[0]["got"])
+        """One replica at a time: ``connection``'s transaction holds the lock for the run."""
+        return await try_advisory_lock(connection, self.sql, key)
 
     async def holding_down(self, connection: QueryRunner) -> list[IncidentState]:
         rows = await connection.execute_query_dict(
@@ -60,30 +56,45 @@ class PeriodicStore:
 
     async def resolve(
         self, connection: QueryRunner, incident_id: int, now: datetime, reason: str
-    ) -> None:
-        await connection.execute_query(
+    ) -> bool:
+        """Resolve an incident whose hold-down is over; False if it no longer is.
+
+        The incidents were read without a lock: meanwhile an event may have
+        fired again (the pipeline cleared ``resolve_after``) or someone may
+        have resolved it, so the update checks again and nothing is noted or
+        forwarded unless it changed the row.
+        """
+        now_text = self.sql.time(now)
+        changed, _ = await connection.execute_query(
             self.sql(
                 "UPDATE incidents SET status = 'resolved', open_key = NULL, resolved_at = ?, "
                 "resolve_after = NULL, updated_at = ? WHERE id = ? "
-                "AND status IN ('new', 'acknowledged')"
+                "AND status IN ('new', 'acknowledged') AND resolve_after <= ?"
             ),
-            [self.sql.time(now), self.sql.time(now), incident_id],
+            [now_text, now_text, incident_id, now_text],
         )
+        if not changed:
+            return False
         await self._incidents.note(connection, incident_id, now, "resolved", reason)
         await self._forward(connection, incident_id, "resolve", f"hold-down:{now.isoformat()}", now)
+        return True
 
-    async def close(self, connection: QueryRunner, incident_id: int, now: datetime) -> None:
-        await connection.execute_query(
+    async def close(self, connection: QueryRunner, incident_id: int, now: datetime) -> bool:
+        """Close a resolved incident; False if it was reopened or closed meanwhile."""
+        changed, _ = await connection.execute_query(
             self.sql(
                 "UPDATE incidents SET status = 'closed', closed_at = ?, updated_at = ? "
                 "WHERE id = ? AND status = 'resolved'"
             ),
             [self.sql.time(now), self.sql.time(now), incident_id],
         )
+        if not changed:
+            return False
         await self._incidents.note(
             connection, incident_id, now, "closed", "closed after staying resolved"
         )
         await self._forward(connection, incident_id, "close", "", now)
+        return True
 
     async def sla_clocks(self, connection: QueryRunner) -> list[SlaClock]:
         rows = await connection.execute_query_dict(

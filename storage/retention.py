@@ -27,6 +27,7 @@ from typing import Any
 
 from storage.atomic import QueryRunner
 from storage.database import Database
+from storage.locks import try_advisory_lock
 from storage.sql import Sql
 
 
@@ -36,14 +37,8 @@ class RetentionStore:
         self.sql = Sql(db.dialect)
 
     async def try_lock(self, connection: QueryRunner, key: int) -> bool:
-        """One replica prunes at a time: an advisory lock held by ``connection``'s
-        transaction for the whole run. SQLite: one process per database file."""
-        if not self.sql.postgres:
-            return True
-        rows = await connection.execute_query_dict(
-            "SELECT pg_try_advisory_xact_lock($1) AS got", [key]
-        )
-        return bool(rows[0]["got"])
+        """One replica at a time: ``connection``'s transaction holds the lock for the run."""
+        return await try_advisory_lock(connection, self.sql, key)
 
     def _pick(self, table: str, condition: str) -> str:
         """``id IN (...)``: at most ``limit`` ids of ``table`` matching ``condition``."""

@@ -142,13 +142,16 @@ async def test_depth_counts_pending_and_dead_per_sink(db: Database) -> None:
     assert depth["jira"].oldest_pending == T0
 
 
-async def test_sqlite_start_releases_leases_of_a_dead_process(db: Database) -> None:
-    store = OutboxStore(db, owner="a")
+async def test_start_releases_the_leases_of_a_dead_predecessor(db: Database) -> None:
     await queue(db, 1, "jira", OutboxAction.CREATE, "1:create", now=T0)
-    await store.claim("jira", 10, T0, LEASE)
-    released = await store.release_all_leases()
-    claimed = await store.claim("jira", 10, T0, LEASE)
+    await queue(db, 2, "jira", OutboxAction.CREATE, "2:create", now=T0)
+    await OutboxStore(db, owner="a").claim("jira", 1, T0, LEASE)
+    await OutboxStore(db, owner="b").claim("jira", 1, T0, LEASE)
+    restarted = OutboxStore(db, owner="a")  # the same instance name, a new process
+    released = await restarted.release_all_leases()
+    claimed = await restarted.claim("jira", 10, T0, LEASE)
     if db.dialect.value == "sqlite":
-        assert released == 1 and len(claimed) == 1
-    else:
-        assert released == 0 and claimed == []  # other replicas may be alive: leases expire
+        assert released == 2 and len(claimed) == 2  # one process per file: all were dead
+    else:  # b may be alive: its lease stands until it expires
+        assert released == 1 and [c.head.incident_id for c in claimed] == [1]
+        assert claimed[0].head.attempts == 2  # uncertain: a create is looked up first

@@ -147,3 +147,48 @@ async def test_sla_near_breach_and_breach_escalate_once(
     assert sorted(incident.escalated) == ["response:breach", "response:near_breach"]
     escalations = await models.OutboxRow.filter(action="escalate").count()
     assert escalations == 2
+
+
+async def test_hold_down_read_before_a_repeat_does_not_resolve(
+    setup: tuple[Database, CompiledRuleSet, PeriodicJobs],
+) -> None:
+    """The job reads the incidents without a lock: an alert firing again after that
+    read (the pipeline clears ``resolve_after``) must win over the stale read."""
+    db, ruleset, _ = setup
+    store = PeriodicStore(IncidentStore(db))
+    await _feed(db, ruleset, EventStatus.FIRING, T0)
+    await _feed(db, ruleset, EventStatus.RESOLVED, T0 + timedelta(minutes=1))
+    later = T0 + timedelta(minutes=10)
+    async with db.transaction() as connection:
+        stale = ruleset.due_resolutions(await store.holding_down(connection), later)
+    assert len(stale) == 1
+    await _feed(db, ruleset, EventStatus.FIRING, T0 + timedelta(minutes=9))
+    async with db.transaction() as connection:
+        assert not await store.resolve(connection, stale[0], later, "stale read")
+    incident = await _incident()
+    assert incident.status == "new" and incident.resolve_after is None
+    kinds = [t.kind for t in await models.TimelineEntry.filter(incident_id=incident.id)]
+    assert "resolved" not in kinds
+    actions = [row.action for row in await models.OutboxRow.all().order_by("id")]
+    assert "resolve" not in actions
+
+
+async def test_close_of_an_incident_reopened_meanwhile_changes_nothing(
+    setup: tuple[Database, CompiledRuleSet, PeriodicJobs],
+) -> None:
+    db, ruleset, jobs = setup
+    store = PeriodicStore(IncidentStore(db))
+    await _feed(db, ruleset, EventStatus.FIRING, T0)
+    await _feed(db, ruleset, EventStatus.RESOLVED, T0 + timedelta(minutes=1))
+    await jobs.run_once(T0 + timedelta(minutes=7))
+    incident = await _incident()
+    assert incident.status == "resolved"
+    await models.Incident.filter(id=incident.id).update(status="acknowledged")  # reopened
+    async with db.transaction() as connection:
+        assert not await store.close(connection, incident.id, T0 + timedelta(days=2))
+    incident = await _incident()
+    assert incident.status == "acknowledged" and incident.closed_at is None
+    kinds = [t.kind for t in await models.TimelineEntry.filter(incident_id=incident.id)]
+    assert "closed" not in kinds
+    actions = [row.action for row in await models.OutboxRow.all().order_by("id")]
+    assert actions == ["create", "resolve"]
