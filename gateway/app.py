@@ -51,6 +51,7 @@ from storage.database import Database, DatabaseSettings
 from storage.heartbeats import HeartbeatStore
 from storage.incidents import IncidentStore
 from storage.intake import IntakeWriter
+from storage.leases import LeaseStore
 from storage.migrations import migrate
 from storage.outbox import OutboxStore
 from storage.periodic import PeriodicStore
@@ -268,7 +269,15 @@ def build(loaded: LoadedConfig) -> Services:
         )
     imap = None
     if config.imap.accounts:
-        imap = ImapPoller.from_config(config.imap.accounts, loaded.secrets, mail, metrics)
+        leases = LeaseStore(db)
+        imap = ImapPoller.from_config(
+            config.imap.accounts,
+            loaded.secrets,
+            mail,
+            metrics,
+            leases=leases if leases.shared else None,
+            owner=instance,
+        )
     return Services(
         holder=holder,
         metrics=metrics,

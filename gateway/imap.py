@@ -38,11 +38,13 @@ import structlog
 from gateway.backoff import backoff_delay
 from gateway.config import ImapAccountConfig, Secrets
 from gateway.errors import StorageUnavailable
+from gateway.imap_lease import FolderLease
 from gateway.imap_session import IMAP_ERRORS, ImapSession, ImapSettings, LiteralTooLarge
 from gateway.mailintake import MailIntake
 from gateway.mailkeys import RETURN_PATH, imap_key, mail_dedup_key, normalise_address, read_headers
 from gateway.metrics import Metrics
 from parsers.records import Channel
+from storage.leases import LeaseStore
 
 log = structlog.get_logger(__name__)
 
@@ -94,6 +96,7 @@ class FolderWorker:
         intake: MailIntake,
         metrics: Metrics,
         open_session: SessionOpener = ImapSession.open,
+        lease: FolderLease | None = None,
     ) -> None:
         self._settings = settings
         self._mailbox = account.mailbox
@@ -105,27 +108,75 @@ class FolderWorker:
             max_workers=1, thread_name_prefix=f"imap-{settings.account}"
         )
         self._session: ImapSession | None = None
-        self._stopping = asyncio.Event()
+        self._stopping = asyncio.Event()  # stop() was called
+        self._halt = asyncio.Event()  # stop, or the lease was lost: leave the folder
+        self._lease = lease
+        self._lease_lost = False
+        self._polling = False
         # (UIDVALIDITY, UID) of messages over the limit: left alone, reported once
         self._refused: set[tuple[int, int]] = set()
         self._uidvalidity: int | None = None
         self._last_taken = time.monotonic()
         self._log = log.bind(account=settings.account, folder=settings.folder)
-        metrics.imap_poll_lag.labels(settings.account, settings.folder).set_function(
-            lambda: time.monotonic() - self._last_taken
+        labels = (settings.account, settings.folder)
+        metrics.imap_poll_lag.labels(*labels).set_function(
+            lambda: time.monotonic() - self._last_taken if self._polling else 0.0
         )
+        metrics.imap_polling.labels(*labels).set_function(lambda: float(self._polling))
+
+    @property
+    def polling(self) -> bool:
+        """Whether this worker polls its folder now (on PostgreSQL: holds its lease)."""
+        return self._polling
 
     async def run(self) -> None:
-        failures = 0
         try:
             while not self._stopping.is_set():
+                if self._lease is None:
+                    await self._poll()
+                elif await self._lease.acquire(self._stopping):
+                    await self._poll_holding(self._lease)
+        finally:
+            await self._close_session()
+            self._executor.shutdown(wait=False)
+
+    async def _poll_holding(self, lease: FolderLease) -> None:
+        """Poll while this replica holds the lease; give it up on a clean stop."""
+        self._lease_lost = False
+        self._halt.clear()
+        if self._stopping.is_set():
+            self._halt.set()
+        self._log.info("imap_lease_taken", lease=lease.name)
+        keeper = asyncio.create_task(lease.keep(self._on_lease_lost))
+        try:
+            await self._poll()
+        finally:
+            keeper.cancel()
+            with suppress(asyncio.CancelledError):
+                await keeper
+            await self._close_session()
+            if not self._lease_lost:
+                await lease.release()
+
+    def _on_lease_lost(self) -> None:
+        self._lease_lost = True
+        self._log.warning("imap_lease_lost")
+        self._interrupt()
+
+    async def _poll(self) -> None:
+        """Take mail from the folder until halted, reconnecting with backoff."""
+        self._polling = True
+        self._last_taken = time.monotonic()
+        failures = 0
+        try:
+            while not self._halt.is_set():
                 try:
                     self._session = await self._call("connect", self._open_session, self._settings)
                     failures = 0
                     await self._serve(self._session)
                     continue
                 except ImapFailure as exc:
-                    if self._stopping.is_set():
+                    if self._halt.is_set():
                         break
                     stage, error = exc.stage, str(exc)
                 except Exception as exc:  # noqa: BLE001 - a bug must not end intake from this folder
@@ -140,12 +191,15 @@ class FolderWorker:
                 await self._close_session()
                 await self._pause(delay)
         finally:
-            await self._close_session()
-            self._executor.shutdown(wait=False)
+            self._polling = False
 
     async def stop(self) -> None:
         """Ask the worker to end; a blocked IMAP call is interrupted."""
         self._stopping.set()
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        self._halt.set()
         if self._session is not None:
             self._session.interrupt()
 
@@ -158,7 +212,7 @@ class FolderWorker:
         self._log.info(
             "imap_connected", uidvalidity=session.uidvalidity, idle=session.supports_idle
         )
-        while not self._stopping.is_set():
+        while not self._halt.is_set():
             try:
                 await self._take_pending(session)
             except StorageUnavailable as exc:
@@ -178,7 +232,7 @@ class FolderWorker:
         uids = [uid for uid in pending if (session.uidvalidity, uid) not in self._refused]
         size = self._account.batch_size
         for start in range(0, len(uids), size):
-            if self._stopping.is_set():
+            if self._halt.is_set():
                 return
             await self._take_batch(session, uids[start : start + size])
         self._last_taken = time.monotonic()
@@ -272,7 +326,7 @@ class FolderWorker:
 
     async def _pause(self, seconds: float) -> None:
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+            await asyncio.wait_for(self._halt.wait(), seconds)
 
 
 class ImapPoller:
@@ -288,7 +342,11 @@ class ImapPoller:
         secrets: Secrets,
         intake: MailIntake,
         metrics: Metrics,
+        leases: LeaseStore | None = None,
+        owner: str = "",
     ) -> ImapPoller:
+        """``leases``: where replicas sharing the database agree who polls which folder
+        (PostgreSQL); None polls every folder here (SQLite: one daemon per file)."""
         return cls(
             [
                 FolderWorker(
@@ -296,6 +354,11 @@ class ImapPoller:
                     account=account,
                     intake=intake,
                     metrics=metrics,
+                    lease=(
+                        FolderLease(leases, f"imap:{account.name}:{folder}", owner)
+                        if leases is not None
+                        else None
+                    ),
                 )
                 for account in accounts
                 for folder in account.folders

@@ -143,7 +143,14 @@ class Metrics:
         )
         self.imap_poll_lag = Gauge(
             f"{_PREFIX}_imap_poll_lag_seconds",
-            "Seconds since the folder was last found fully taken (worker started: since then).",
+            "Seconds since the folder was last found fully taken (polling started: since "
+            "then); 0 on a replica that does not poll it (another replica holds its lease).",
+            ["account", "folder"],
+            registry=r,
+        )
+        self.imap_polling = Gauge(
+            f"{_PREFIX}_imap_polling",
+            "1 while this replica polls the folder (holds its lease), else 0.",
             ["account", "folder"],
             registry=r,
         )

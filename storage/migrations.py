@@ -36,7 +36,21 @@ async def _nothing(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
     """Version 1 is the initial schema, created from the models."""
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _nothing),)
+async def _leases(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 2: leases for work one replica at a time does (IMAP folders)."""
+    timestamp = "TIMESTAMPTZ" if dialect is Dialect.POSTGRES else "TIMESTAMP"
+    await connection.execute_script(
+        'CREATE TABLE IF NOT EXISTS "leases" ('
+        '"name" VARCHAR(255) NOT NULL PRIMARY KEY, '
+        '"owner" VARCHAR(128) NOT NULL, '
+        f'"expires_at" {timestamp} NOT NULL)'
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _nothing),
+    Migration(2, "leases", _leases),
+)
 
 
 async def current_version(db: Database, connection: BaseDBAsyncClient) -> int | None:

@@ -264,3 +264,15 @@ class Heartbeat(Model):
 
     class Meta:
         table = "heartbeats"
+
+
+class Lease(Model):
+    """Work that one replica at a time does for as long as it runs (an IMAP folder's
+    polling): held by ``owner`` until ``expires_at``, renewed while the work goes on."""
+
+    name = fields.CharField(max_length=255, primary_key=True)
+    owner = fields.CharField(max_length=128)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "leases"

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from gateway.app import utc_now
 from gateway.config import ImapAccountConfig, Secrets
 from gateway.imap import FolderWorker, SessionOpener, imap_settings
+from gateway.imap_lease import FolderLease
 from gateway.imap_session import ImapSession
 from gateway.mailintake import MailIntake
 from parsers.records import Channel
@@ -221,6 +222,7 @@ async def running_worker(
     daemon: RunningDaemon,
     account: dict[str, Any],
     opener: SessionOpener = ImapSession.open,
+    lease: FolderLease | None = None,
 ) -> AsyncIterator[FolderWorker]:
     """One IMAP folder worker (of the account's first folder) storing through the daemon."""
     config = ImapAccountConfig.model_validate(account)
@@ -237,6 +239,7 @@ async def running_worker(
         ),
         metrics=services.metrics,
         open_session=opener,
+        lease=lease,
     )
     task = asyncio.create_task(worker.run())
     try:

@@ -18,6 +18,7 @@ from storage.atomic import QueryRunner, run_atomic
 from storage.database import Database, DatabaseSettings, Dialect
 from storage.incidents import IncidentStore, active_silences
 from storage.intake import IntakeWriter, NewIntake
+from storage.leases import LeaseStore
 from storage.migrations import MIGRATIONS, Migration, current_version, migrate
 from storage.sql import Sql
 from storage.views import IncidentFilter, get_incident, list_incidents
@@ -77,6 +78,17 @@ async def test_existing_database_is_upgraded_step_by_step(db: Database) -> None:
     _, rows = await db.connection.execute_query("SELECT COUNT(*) AS n FROM upgrade_probe")
     assert rows[0]["n"] == 0
     assert await migrate(db, steps) == newest + 1  # already applied: not run again
+
+
+async def test_a_version_1_database_gets_the_leases_table(db: Database) -> None:
+    connection = db.connection
+    await connection.execute_script('DROP TABLE "leases"')
+    await connection.execute_query("UPDATE gateway_schema SET version = 1")  # as stamped by 1
+    assert await current_version(db, connection) == 1
+    assert await migrate(db) == max(m.version for m in MIGRATIONS)
+    _, rows = await connection.execute_query("SELECT COUNT(*) AS n FROM leases")
+    assert rows[0]["n"] == 0
+    assert await LeaseStore(db).hold("imap:a:INBOX", "one", 30)
 
 
 async def test_sqlite_runs_in_wal_with_full_sync(tmp_path: object) -> None:
