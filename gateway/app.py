@@ -26,6 +26,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from gateway.answers import requester_answers
 from gateway.api import Api
 from gateway.config import LoadedConfig
 from gateway.deadletters_api import DeadLettersApi
@@ -193,7 +194,7 @@ def build(loaded: LoadedConfig) -> Services:
     dispatcher = build_dispatcher(
         config.sinks, db, metrics, utc_now, aiohttp.ClientSession, owner=instance
     )
-    incidents = IncidentStore(db)
+    incidents = IncidentStore(db, requester_answers(config))
     pipeline = Pipeline(
         db=db,
         records=records,

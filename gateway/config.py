@@ -260,6 +260,24 @@ def _readable_file(path: Path) -> Path:
     return path
 
 
+class MailAnswerConfig(_Frozen):
+    """Answering the sender of a mail that opens an incident (with its key and status)."""
+
+    sink: str = Field(
+        description="the email sink (in sinks:) that sends the answer, from its from_address"
+    )
+    max_per_sender: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="answers to one sender address within window_seconds at most (loop "
+        "protection; automatic mail and the gateway's own mail are never answered)",
+    )
+    window_seconds: int = Field(
+        default=3600, ge=60, le=7 * 86400, description="the window of max_per_sender"
+    )
+
+
 class MailboxConfig(_Frozen):
     """An address the gateway takes mail for (by SMTP, or by IMAP from an account)."""
 
@@ -277,6 +295,11 @@ class MailboxConfig(_Frozen):
     )
     options: dict[str, Any] = Field(
         default_factory=dict, description="options of the email parser for this mailbox"
+    )
+    acknowledge: MailAnswerConfig | None = Field(
+        default=None,
+        description="answer the sender of a mail that opens an incident (the incident key, "
+        "title, status and priority, threaded under their mail); none: no answer",
     )
 
 
@@ -737,6 +760,14 @@ def _check_mail(config: GatewayConfig, path: Path, document: Any) -> list[str]:
             )
         names.add(mailbox.name)
         addresses.add(mailbox.address.lower())
+    email_sinks = {sink.name for sink in config.sinks if sink.kind == "email"}
+    for index, mailbox in enumerate(config.mailboxes):
+        if mailbox.acknowledge is not None and mailbox.acknowledge.sink not in email_sinks:
+            line = line_of(document, ("mailboxes", index, "acknowledge", "sink"))
+            problems.append(
+                f"{path}:{line}: mailboxes.{mailbox.name}.acknowledge.sink: "
+                f"'{mailbox.acknowledge.sink}' is not an email sink in sinks"
+            )
     mailbox_names = {mailbox.name for mailbox in config.mailboxes}
     for index, account in enumerate(config.imap.accounts):
         if account.mailbox not in mailbox_names:

@@ -42,6 +42,7 @@ from gateway.outbox_policy import (
 from gateway.outbox_settle import DeliveredWriter
 from gateway.sinkconfig import SinkConfig, sink_problems
 from sinks.delivery import Delivered, Delivery, DeliveryFailed, OutboxAction, Sink
+from sinks.email import EmailSink
 from sinks.registry import SINKS, templates_for
 from sinks.templates import Templates
 from storage.database import Database
@@ -82,6 +83,7 @@ def merge(claim: Claim, incident: dict[str, Any]) -> Delivery:
     occurrences = 0
     changes: dict[str, list[Any]] = {}
     escalation: dict[str, Any] = {}
+    answer: dict[str, Any] = {}
     for item in claim.items:
         payload = item.payload
         text = str(payload.get("text") or "").strip()
@@ -93,6 +95,7 @@ def merge(claim: Claim, incident: dict[str, Any]) -> Delivery:
             old, new = pair
             changes[name] = [changes[name][0] if name in changes else old, new]
         escalation = dict(payload.get("escalation") or escalation)
+        answer = dict(payload.get("answer") or answer)
     action = claim.head.action
     if action.coalescible and any(item.action is OutboxAction.UPDATE for item in claim.items):
         action = OutboxAction.UPDATE
@@ -105,6 +108,7 @@ def merge(claim: Claim, incident: dict[str, Any]) -> Delivery:
         changes=changes,
         escalation=escalation,
         merged=len(claim.items),
+        answer=answer,
     )
 
 
@@ -323,6 +327,11 @@ class OutboxDispatcher:
         sink = lane.sink
         assert sink is not None
         incident_id = claim.head.incident_id
+        if delivery.action is OutboxAction.ACKNOWLEDGE:
+            # a mail of its own to the requester: neither needs nor makes a ticket
+            if not isinstance(sink, EmailSink):
+                raise DeliveryFailed(f"sink {lane.name} cannot answer mail", retryable=False)
+            return await sink.acknowledge(delivery)  # its Message-ID is remembered on success
         if not sink.tracks_tickets or incident_id is None:
             return await sink.apply(delivery, None)
         ticket = await self._store.ticket(incident_id, lane.name)

@@ -20,6 +20,7 @@ class OutboxAction(StrEnum):
     REOPEN = "reopen"  # resolved -> new again
     CLOSE = "close"  # closed for good
     ESCALATE = "escalate"  # SLA near-breach or breach: a notification
+    ACKNOWLEDGE = "acknowledge"  # answer to the requester whose mail opened it (email sinks)
 
     @property
     def coalescible(self) -> bool:
@@ -47,6 +48,8 @@ class Delivery:
     changes: Mapping[str, Any] = field(default_factory=dict)  # field -> [old, new], merged
     escalation: Mapping[str, Any] = field(default_factory=dict)
     merged: int = 1  # rows this delivery stands for
+    # acknowledge: to, in_reply_to, references, subject of the requester's mail
+    answer: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -63,6 +66,7 @@ class Delivery:
             "changes": dict(self.changes),
             "escalation": dict(self.escalation),
             "merged": self.merged,
+            "answer": dict(self.answer),
         }
 
 

@@ -16,7 +16,7 @@ from email.utils import formatdate
 from typing import ClassVar, Protocol
 
 from gateway.sinkconfig import EmailSinkConfig
-from sinks.delivery import Delivered, Delivery, TicketRef
+from sinks.delivery import Delivered, Delivery, DeliveryFailed, TicketRef
 from sinks.templates import Templates
 
 
@@ -27,6 +27,12 @@ class MailTransport(Protocol):
 def one_line(text: str) -> str:
     """Header-safe: control characters (CR and LF above all) become spaces."""
     return " ".join("".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text).split())
+
+
+def _angled(message_id: str) -> str:
+    """A Message-ID as headers spell it: <id>; "" for none."""
+    bare = one_line(message_id).strip("<> ")
+    return f"<{bare}>" if bare else ""
 
 
 def message_id(idempotency_key: str, incident_key: str, domain: str) -> str:
@@ -41,6 +47,8 @@ class EmailSink:
     TEMPLATES: ClassVar[Mapping[str, str]] = {
         "subject": "email_subject.txt.j2",
         "body": "email_body.txt.j2",
+        "answer_subject": "email_answer_subject.txt.j2",
+        "answer_body": "email_answer_body.txt.j2",
     }
 
     def __init__(
@@ -81,6 +89,34 @@ class EmailSink:
         message["X-Intake-Incident"] = one_line(delivery.key)
         message.set_content(self._templates.render("body", context) + "\n")
         return message
+
+    async def acknowledge(self, delivery: Delivery) -> Delivered:
+        """Answer the requester whose mail opened the incident: to the sender only,
+        threaded under the requester's message, marked automatic (RFC 3834) so that
+        their auto-responder stays silent."""
+        answer = delivery.answer
+        recipient = one_line(str(answer.get("to") or ""))
+        if "@" not in recipient:
+            raise DeliveryFailed("the answer has no recipient address", retryable=False)
+        context = delivery.context()
+        message = EmailMessage()
+        own_id = message_id(delivery.idempotency_key, delivery.key, self._config.message_id_domain)
+        message["From"] = self._config.from_address
+        message["To"] = recipient
+        message["Subject"] = one_line(self._templates.render("answer_subject", context))[:900]
+        message["Date"] = formatdate(localtime=False, usegmt=True)
+        message["Message-ID"] = own_id
+        parent = _angled(str(answer.get("in_reply_to") or ""))
+        if parent:
+            message["In-Reply-To"] = parent
+            chain = [_angled(str(item)) for item in answer.get("references") or ()]
+            message["References"] = " ".join(item for item in chain if item) or parent
+        message["Auto-Submitted"] = "auto-replied"
+        message["X-Auto-Response-Suppress"] = "All"
+        message["X-Intake-Incident"] = one_line(delivery.key)
+        message.set_content(self._templates.render("answer_body", context) + "\n")
+        reply = await self._transport.send(message, self._config.from_address, [recipient])
+        return Delivered(response=reply, message_ids=(own_id,))
 
     async def _send(self, delivery: Delivery, thread: TicketRef | None) -> Delivered:
         message = self.compose(delivery, thread)

@@ -32,6 +32,7 @@ from rules.decision import (
     SilenceState,
     State,
 )
+from storage.answers import RequesterAnswers
 from storage.atomic import QueryRunner
 from storage.batched import Batched, write_returning
 from storage.database import Database
@@ -130,9 +131,11 @@ async def active_silences(
 
 
 class IncidentStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, answers: RequesterAnswers | None = None) -> None:
+        """``answers``: the mailboxes that acknowledge a mail opening an incident."""
         self._db = db
         self.sql = Sql(db.dialect)
+        self._answers = answers
 
     # -- State -------------------------------------------------------------
 
@@ -349,6 +352,8 @@ class IncidentStore:
             await self._queue_routes(
                 runner, incident_id, event, decision, occurrence_id, changes, now
             )
+            if decision.action is IncidentAction.OPEN and self._answers is not None:
+                await self._answers.queue_answer(runner, self.sql, incident_id, event, now)
         if decision.action is IncidentAction.OPEN and decision.adopt_pending_since is not None:
             await self._adopt_pending(runner, decision, incident_id, event_id, now)
             if ahead is not None:

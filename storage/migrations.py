@@ -47,9 +47,25 @@ async def _leases(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
     )
 
 
+async def _bare_sent_ids(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 3: Message-IDs of sent mail without angle brackets, as replies are read
+    (they were kept with them, so a reply to a sent mail did not thread back)."""
+    bare = (
+        "trim(both '<> ' from message_id)"
+        if dialect is Dialect.POSTGRES
+        else "trim(message_id, '<> ')"
+    )
+    sent = "direction = 'out' AND message_id LIKE '<%'"
+    await connection.execute_query(  # the bare form already stored: keep that row
+        f"DELETE FROM mail_threads WHERE {sent} AND {bare} IN (SELECT message_id FROM mail_threads)"
+    )
+    await connection.execute_query(f"UPDATE mail_threads SET message_id = {bare} WHERE {sent}")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _nothing),
     Migration(2, "leases", _leases),
+    Migration(3, "sent Message-IDs without angle brackets", _bare_sent_ids),
 )
 
 

@@ -359,14 +359,18 @@ class OutboxStore:
     async def remember_messages(
         self, incident_id: int, message_ids: Sequence[str], now: datetime
     ) -> None:
-        """Sent Message-IDs, so that a reply to any of them threads back to the incident."""
+        """Sent Message-IDs, so that a reply to any of them (or a bounce of it) threads back
+        to the incident. Kept without angle brackets, as the email parser reads them."""
         m = self._mark
         async with self._db.transaction() as connection:
             for message_id in message_ids:
+                bare = message_id.strip().strip("<>").strip()
+                if not bare:
+                    continue
                 await connection.execute_query(
                     "INSERT INTO mail_threads (message_id, incident_id, direction, created_at) "
                     f"VALUES ({m(1)}, {m(2)}, 'out', {m(3)}) ON CONFLICT (message_id) DO NOTHING",
-                    [message_id[:255], incident_id, now],
+                    [bare[:255], incident_id, now],
                 )
 
     async def incidents(self, incident_ids: Sequence[int]) -> dict[int, dict[str, Any]]:

@@ -91,6 +91,21 @@ async def test_a_version_1_database_gets_the_leases_table(db: Database) -> None:
     assert await LeaseStore(db).hold("imap:a:INBOX", "one", 30)
 
 
+async def test_a_version_2_database_gets_sent_message_ids_without_brackets(
+    db: Database,
+) -> None:
+    connection = db.connection
+    rows = [("<sent@gw>", "out"), ("looped@gw", "in"), ("<looped@gw>", "out")]
+    for message_id, direction in rows:
+        await models.MailThread.create(
+            message_id=message_id, incident_id=1, direction=direction, created_at=T0
+        )
+    await connection.execute_query("UPDATE gateway_schema SET version = 2")
+    assert await migrate(db) == max(m.version for m in MIGRATIONS)
+    found = {(t.message_id, t.direction) for t in await models.MailThread.all()}
+    assert found == {("sent@gw", "out"), ("looped@gw", "in")}
+
+
 async def test_sqlite_runs_in_wal_with_full_sync(tmp_path: object) -> None:
     database = Database(DatabaseSettings(url=f"sqlite://{tmp_path}/x.sqlite3"))
     await database.open()

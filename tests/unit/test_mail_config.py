@@ -130,6 +130,17 @@ imap:
             MAILBOXES.replace("service: service-desk", "options: {key_prefx: X}"),
             "gateway.yaml:9: mailboxes.helpdesk.options.key_prefx: Extra inputs",
         ),
+        (
+            MAILBOXES.replace("service: service-desk", "acknowledge: {sink: answers}"),
+            "gateway.yaml:9: mailboxes.helpdesk.acknowledge.sink: 'answers' is not an email "
+            "sink in sinks",
+        ),
+        (
+            MAILBOXES.replace(
+                "service: service-desk", "acknowledge: {sink: answers, max_per_sender: 0}"
+            ),
+            "gateway.yaml:9: mailboxes.0.acknowledge.max_per_sender: Input should be",
+        ),
     ],
 )
 def test_mistakes_are_reported_with_their_line(tmp_path: Path, text: str, expected: str) -> None:

@@ -1,0 +1,148 @@
+"""Answers to requesters, end to end on both engines: mail in by the real SMTP listener,
+the answer out through an email sink to a local SMTP server; loop protection."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from collections.abc import Sequence
+from typing import Any
+
+from storage import models
+from tests.conftest import ConfigWriter
+from tests.integration.daemon import RunningDaemon, eventually, running_daemon
+from tests.integration.fakes.mail import Capture, capturing_smtp
+from tests.integration.mail_support import ALERTS, HELPDESK, message, smtp_port, smtp_section
+
+GATEWAY = "helpdesk-bot@example.org"
+
+
+def _config(write_config: ConfigWriter, database_url: str, port: int) -> Any:
+    return write_config(
+        database_url,
+        smtp=smtp_section(),
+        mailboxes=[
+            {
+                "name": "helpdesk",
+                "address": HELPDESK,
+                "acknowledge": {"sink": "answers", "max_per_sender": 2},
+            },
+            {"name": "alerts", "address": ALERTS},
+        ],
+        sinks=[
+            {
+                "name": "answers",
+                "kind": "email",
+                "host": "127.0.0.1",
+                "port": port,
+                "security": "none",
+                "from_address": GATEWAY,
+                "to": ["nobody@example.org"],
+                "message_id_domain": "gw.example.org",
+                "timeout_seconds": 5,
+                "retry": {"base_seconds": 0.05, "cap_seconds": 0.1},
+            }
+        ],
+    )
+
+
+async def _send(daemon: RunningDaemon, raw: bytes, sender: str, to: str = HELPDESK) -> None:
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", smtp_port(daemon), timeout=10) as client:
+            client.sendmail(sender, [to], raw)
+
+    await asyncio.to_thread(send)
+
+
+async def _settled() -> None:
+    """Every mail processed and every forwarding row finished."""
+
+    async def pending() -> int:
+        records = await models.IntakeRecordRow.filter(state="pending").count()
+        rows = await models.OutboxRow.filter(state="pending").count()
+        return records + rows
+
+    await eventually(pending, lambda count: count == 0, within=15)
+
+
+def _answers_to(capture: Capture) -> Sequence[tuple[str, str]]:
+    return [(str(m["To"]), str(m["In-Reply-To"])) for m in capture.messages]
+
+
+async def test_a_new_mail_is_answered_to_its_sender_and_loops_are_not(
+    write_config: ConfigWriter, database_url: str
+) -> None:
+    async with (
+        capturing_smtp() as (capture, port),
+        running_daemon(_config(write_config, database_url, port)) as daemon,
+    ):
+        alice = "alice@client.example"
+        await _send(daemon, message(message_id="<m1@client.example>"), alice)
+        [answer] = await eventually(
+            lambda: asyncio.sleep(0, capture.messages), lambda found: len(found) == 1
+        )
+        [incident] = await daemon.incidents()
+        assert answer["To"] == alice
+        assert capture.envelopes[0] == (GATEWAY, [alice])
+        assert answer["In-Reply-To"] == "<m1@client.example>"
+        assert answer["Auto-Submitted"] == "auto-replied"
+        assert f"[{incident['key']}]" in answer["Subject"]
+        assert incident["key"] in answer.get_content()
+        assert str(answer["Message-ID"]).endswith("@gw.example.org>")
+
+        automatic = [
+            # an out-of-office answer (RFC 3834) and a list mail: never answered
+            message(
+                "Automatic reply: away",
+                message_id="<ooo@client.example>",
+                sender="bob@client.example",
+                extra_headers=["Auto-Submitted: auto-replied"],
+            ),
+            message(
+                "Newsletter",
+                message_id="<news@client.example>",
+                sender="news@client.example",
+                extra_headers=["Precedence: bulk"],
+            ),
+            # the gateway's own address, and a Message-ID the gateway made
+            message("From myself", message_id="<self@client.example>", sender=GATEWAY),
+            message(
+                "Forwarded back",
+                message_id="<INC-000001.abc@gw.example.org>",
+                sender="carol@client.example",
+            ),
+        ]
+        for raw, sender in zip(
+            automatic,
+            ["bob@client.example", "news@client.example", GATEWAY, "carol@client.example"],
+            strict=True,
+        ):
+            await _send(daemon, raw, sender)
+        # no answer from a mailbox that does not acknowledge
+        alerts_mail = message("Disk full", message_id="<a1@client.example>", sender="d@x.org")
+        await _send(daemon, alerts_mail, "d@x.org", to=ALERTS)
+        # two answers per sender within the window: the third mail is not answered
+        await _send(daemon, message("Second", message_id="<m2@client.example>"), alice)
+        await _send(daemon, message("Third", message_id="<m3@client.example>"), alice)
+        await _settled()
+        await asyncio.sleep(0.5)  # nothing more on its way
+        assert _answers_to(capture) == [
+            (alice, "<m1@client.example>"),
+            (alice, "<m2@client.example>"),
+        ]
+
+        # the requester answers the answer without the key: it threads back as a comment
+        reply = message(
+            "Re: thanks",
+            message_id="<r1@client.example>",
+            extra_headers=[f"In-Reply-To: {answer['Message-ID']}"],
+        )
+        before = len(await daemon.incidents())
+        await _send(daemon, reply, alice)
+        await _settled()
+        assert len(await daemon.incidents()) == before
+        assert len(capture.messages) == 2
+        comments = await models.TimelineEntry.filter(
+            incident_id=incident["id"], kind="comment"
+        ).count()
+        assert comments == 1
