@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from parsers.records import Event, EventStatus, Severity
+from parsers.records import Event, EventStatus, MailFacts, MailKind, Severity
 from rules.catalogue import Catalogue
 from rules.decision import (
     Decision,
@@ -29,6 +29,7 @@ from rules.decision import (
 from rules.draft import Draft, Policy
 from rules.known_errors import KnownError, RecurrencePolicy, known_error_notes
 from rules.lifecycle import LifecycleStage, due_closures, due_resolutions
+from rules.mail import bounce_notes
 from rules.priority import MajorPolicy, PriorityMatrix, more_urgent
 from rules.rule import Action, AddRoutes, Rule, run_rules
 from rules.sla import Escalation, SlaClock, SlaTable
@@ -72,7 +73,7 @@ class CompiledRuleSet:
             fingerprint=fingerprint,
             correlation_key=key,
             incident_keys=mail.incident_keys if mail else (),
-            message_ids=(*mail.in_reply_to, *mail.references) if mail else (),
+            message_ids=_referenced_ids(mail) if mail else (),
             ci=draft.catalogue_ci or draft.ci or event.resource,
             ancestor_cis=self.catalogue.ancestors(draft.catalogue_ci) if policy.topology else (),
             count_since=policy.threshold.since(now) if policy.threshold else None,
@@ -151,6 +152,8 @@ class CompiledRuleSet:
         )
         action = verdict.action
         notes = known_error_notes(self.known_errors, draft) if action in _NOTED_ACTIONS else ()
+        if verdict.incident_id is not None and action is IncidentAction.NONE:
+            notes = bounce_notes(draft.event)
         recurrence = self.settings.recurrence
         related = (
             recurrence.related(state.recent_incidents)
@@ -249,3 +252,10 @@ def _incident_by_id(state: State, incident_id: int | None) -> IncidentState | No
         return None
     candidates = (state.incident, *state.referenced, *state.ancestor_incidents)
     return next((found for found in candidates if found and found.id == incident_id), None)
+
+
+def _referenced_ids(mail: MailFacts) -> tuple[str, ...]:
+    """Message-IDs that tie a mail to an incident: its thread, and for a bounce the
+    message that could not be delivered."""
+    bounced = mail.bounced_message_ids if mail.kind is MailKind.BOUNCE else ()
+    return (*mail.in_reply_to, *mail.references, *bounced)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from parsers.records import MailKind
-from rules.decision import EventOutcome, IncidentAction, IncidentStatus
+from parsers.records import Event, MailKind
+from rules.decision import EventOutcome, IncidentAction, IncidentStatus, TimelineNote
 from rules.verdict import Evaluation, Verdict
 
 _NEVER_AN_INCIDENT = (MailKind.AUTO_REPLY, MailKind.BOUNCE)
@@ -26,11 +26,32 @@ class ReplyToResolved(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class IgnoreAutomaticMail:
+    """Auto-replies and bounces never open or change an incident; a bounce of a mail
+    the gateway sent (or received) about an incident is linked to that incident."""
+
     def apply(self, evaluation: Evaluation) -> Verdict | None:
         mail = evaluation.draft.event.mail
-        if mail is not None and mail.kind in _NEVER_AN_INCIDENT:
-            return Verdict(EventOutcome.IGNORED, IncidentAction.NONE)
-        return None
+        if mail is None or mail.kind not in _NEVER_AN_INCIDENT:
+            return None
+        referenced = evaluation.state.referenced
+        if mail.kind is MailKind.BOUNCE and referenced:
+            return Verdict(EventOutcome.IGNORED, IncidentAction.NONE, referenced[0].id)
+        return Verdict(EventOutcome.IGNORED, IncidentAction.NONE)
+
+
+def bounce_notes(event: Event) -> tuple[TimelineNote, ...]:
+    """The timeline entry for a bounce linked to its incident."""
+    mail = event.mail
+    if mail is None or mail.kind is not MailKind.BOUNCE:
+        return ()
+    bounced = ", ".join(mail.bounced_message_ids[:3]) or "a message"
+    return (
+        TimelineNote(
+            "bounce",
+            f"delivery of {bounced} failed; report from {mail.sender or 'the mail system'}: "
+            f"{mail.subject}"[:500],
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)

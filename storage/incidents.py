@@ -340,6 +340,8 @@ class IncidentStore:
         incident_id, key, changes = await self._apply_incident(runner, event, decision, state, now)
         if incident_id is None and state.event is not None:
             incident_id = state.event.incident_id  # e.g. a suppressed repeat keeps its link
+        if incident_id is None and decision.outcome is EventOutcome.IGNORED:
+            incident_id = decision.incident_id  # e.g. a bounce of the incident's mail
         event_id = await self._upsert_event(
             runner, event, decision, state, incident_id, intake_id, now
         )
@@ -354,6 +356,8 @@ class IncidentStore:
             )
             if decision.action is IncidentAction.OPEN and self._answers is not None:
                 await self._answers.queue_answer(runner, self.sql, incident_id, event, now)
+        elif incident_id is not None and decision.notes:  # noted, nothing changed or forwarded
+            await self._notes(runner, incident_id, decision, now)
         if decision.action is IncidentAction.OPEN and decision.adopt_pending_since is not None:
             await self._adopt_pending(runner, decision, incident_id, event_id, now)
             if ahead is not None:

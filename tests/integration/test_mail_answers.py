@@ -146,3 +146,30 @@ async def test_a_new_mail_is_answered_to_its_sender_and_loops_are_not(
             incident_id=incident["id"], kind="comment"
         ).count()
         assert comments == 1
+
+        # the answer bounces: the report is linked to the incident, never answered
+        await _send(daemon, _bounce_of(str(answer["Message-ID"])), "")
+        await _settled()
+        assert len(await daemon.incidents()) == before
+        assert len(capture.messages) == 2
+        bounces = await models.TimelineEntry.filter(incident_id=incident["id"], kind="bounce")
+        assert len(bounces) == 1 and str(answer["Message-ID"]).strip("<>") in bounces[0].text
+
+
+def _bounce_of(message_id: str) -> bytes:
+    """An RFC 3464 delivery status report for ``message_id``, as a mail server writes it."""
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.client.example>\r\n"
+        f"To: {GATEWAY}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn1@mx.client.example>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n'
+        "\r\n--b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.client.example\r\n\r\n"
+        "Final-Recipient: rfc822; alice@client.example\r\nAction: failed\r\n"
+        "Status: 5.1.1\r\n\r\n"
+        "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {message_id}\r\nSubject: Re: Printer\r\n\r\n--b--\r\n"
+    ).encode()

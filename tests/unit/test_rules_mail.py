@@ -25,6 +25,32 @@ def test_automatic_mail_is_ignored_even_when_it_refers_to_an_incident(
     )
 
 
+def test_a_bounce_is_linked_to_the_incident_of_the_mail_that_bounced(tmp_path: Path) -> None:
+    bounce = mail_event(
+        MailKind.BOUNCE, sender="mailer-daemon@mx.example", bounced_message_ids=("s1@gw",)
+    )
+    rules = ruleset(tmp_path)
+    assert rules.lookup(bounce, NOW).message_ids == ("s1@gw",)
+    decision = rules.evaluate(bounce, State(referenced=(incident(id=7),)), NOW)
+    assert (decision.outcome, decision.action, decision.incident_id) == (
+        EventOutcome.IGNORED,
+        IncidentAction.NONE,
+        7,
+    )
+    assert [note.kind for note in decision.notes] == ["bounce"]
+    assert "s1@gw" in decision.notes[0].text
+    assert decision.routes == ()
+    unknown = rules.evaluate(bounce, State(), NOW)
+    assert (unknown.incident_id, unknown.notes) == (None, ())
+
+
+def test_an_auto_reply_is_not_linked_even_when_it_refers_to_an_incident(tmp_path: Path) -> None:
+    decision = ruleset(tmp_path).evaluate(
+        mail_event(MailKind.AUTO_REPLY), State(referenced=(incident(id=7),)), NOW
+    )
+    assert (decision.incident_id, decision.notes) == (None, ())
+
+
 def test_lookup_passes_incident_keys_and_thread_ids(tmp_path: Path) -> None:
     reply = mail_event(
         MailKind.REPLY,
