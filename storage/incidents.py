@@ -130,6 +130,10 @@ async def active_silences(
     )
 
 
+# attachments listed on a timeline entry, at most (a mail may carry thousands of parts)
+_TIMELINE_ATTACHMENTS = 100
+
+
 class IncidentStore:
     def __init__(self, db: Database, answers: RequesterAnswers | None = None) -> None:
         """``answers``: the mailboxes that acknowledge a mail opening an incident."""
@@ -458,7 +462,11 @@ class IncidentStore:
             now,
             "opened",
             event.summary,
-            data={"priority": fields.priority.value, "rules": ",".join(decision.matched_rules)},
+            data={
+                "priority": fields.priority.value,
+                "rules": ",".join(decision.matched_rules),
+                **_mail_data(event),
+            },
         )
         if decision.linked_incident_id is not None:
             await self.note(
@@ -585,7 +593,7 @@ class IncidentStore:
                 "comment",
                 mail.body if mail else event.summary,
                 author=mail.sender if mail and mail.sender else event.source,
-                data={"message_id": mail.message_id} if mail else None,
+                data=_mail_data(event),
             )
 
     async def _upsert_event(
@@ -874,3 +882,24 @@ def _marks(values: list[Any]) -> str:
 def _json_path(name: str) -> str:
     """A SQLite JSON path selecting one top-level key, whatever characters it has."""
     return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _mail_data(event: Event) -> dict[str, Any]:
+    """What a timeline entry keeps of the mail behind it: its Message-ID and what was
+    attached (name, type, size, SHA-256; the bytes stay in the raw intake record)."""
+    mail = event.mail
+    if mail is None:
+        return {}
+    data: dict[str, Any] = {"message_id": mail.message_id}
+    if mail.attachments:
+        data["attachments"] = [
+            {
+                "filename": item.filename,
+                "content_type": item.content_type,
+                "size": item.size,
+                "sha256": item.sha256,
+                "inline": item.inline,
+            }
+            for item in mail.attachments[:_TIMELINE_ATTACHMENTS]
+        ]
+    return data

@@ -1,20 +1,30 @@
-"""Answers to requesters, end to end on both engines: mail in by the real SMTP listener,
-the answer out through an email sink to a local SMTP server; loop protection."""
+"""Mail into incidents, end to end on both engines through the real SMTP listener: answers
+to requesters (out through an email sink to a local SMTP server) and their loop protection,
+bounces linked to their incident, attachments listed on the timeline."""
 
 from __future__ import annotations
 
 import asyncio
 import smtplib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from storage import models
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon
 from tests.integration.fakes.mail import Capture, capturing_smtp
-from tests.integration.mail_support import ALERTS, HELPDESK, message, smtp_port, smtp_section
+from tests.integration.mail_support import (
+    ALERTS,
+    HELPDESK,
+    MAILBOXES,
+    message,
+    smtp_port,
+    smtp_section,
+)
 
 GATEWAY = "helpdesk-bot@example.org"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 
 
 def _config(write_config: ConfigWriter, database_url: str, port: int) -> Any:
@@ -173,3 +183,22 @@ def _bounce_of(message_id: str) -> bytes:
         "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
         f"Message-ID: {message_id}\r\nSubject: Re: Printer\r\n\r\n--b--\r\n"
     ).encode()
+
+
+async def test_the_incident_timeline_lists_what_the_mail_carried(
+    write_config: ConfigWriter, database_url: str
+) -> None:
+    raw = (FIXTURES / "attachments.eml").read_bytes()
+    loaded = write_config(database_url, smtp=smtp_section(), mailboxes=MAILBOXES)
+    async with running_daemon(loaded) as daemon:
+        await _send(daemon, raw, "anna.berg@corp.example")
+        [incident] = await eventually(daemon.incidents, lambda items: len(items) == 1)
+        status, detail = await daemon.get_json(f"/api/v1/incidents/{incident['id']}")
+        assert status == 200
+        [opened] = [entry for entry in detail["timeline"] if entry["kind"] == "opened"]
+        assert opened["data"]["message_id"] == "att-1@corp.example"
+        attached = {item["filename"]: item for item in opened["data"]["attachments"]}
+        assert {"shot.png", "报错截图.pdf"} <= set(attached)
+        assert attached["shot.png"]["inline"] is True
+        assert attached["报错截图.pdf"]["content_type"] == "application/pdf"
+        assert all(len(item["sha256"]) == 64 and item["size"] > 0 for item in attached.values())
