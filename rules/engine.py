@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from parsers.mail.classify import is_reply_subject
 from parsers.records import Event, EventStatus, MailFacts, MailKind, Severity
 from rules.catalogue import Catalogue
 from rules.decision import (
@@ -47,6 +49,7 @@ class Settings:
     major: MajorPolicy | None
     recurrence: RecurrencePolicy | None
     close_after: timedelta
+    reply_by_subject: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +88,26 @@ class CompiledRuleSet:
             )
             if firing
             else (),
+            **self._reply_by_subject(event, now),
         )
+
+    def _reply_by_subject(self, event: Event, now: datetime) -> dict[str, Any]:
+        """Where a reply without key or thread is looked for, if it is one and the
+        setting is on: the same source, sender and subject (as an event name)."""
+        window, mail = self.settings.reply_by_subject, event.mail
+        if (
+            window is None
+            or mail is None
+            or mail.kind not in (MailKind.NEW, MailKind.REPLY)
+            or mail.incident_keys
+            or not mail.sender
+            or not is_reply_subject(mail.subject)
+        ):
+            return {}
+        return {
+            "reply_by_subject": (event.source, mail.sender, event.name),
+            "reply_by_subject_since": now - window,
+        }
 
     def evaluate(self, event: Event, state: State, now: datetime) -> Decision:
         draft = self.classify(event, now)

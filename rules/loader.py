@@ -259,6 +259,7 @@ def _settings(spec: SettingsSpec) -> Settings:
         if recurrence
         else None,
         close_after=spec.close_after,
+        reply_by_subject=spec.reply_by_subject,
     )
 
 

@@ -100,6 +100,9 @@ class SettingsSpec(Strict):
     close_after: Duration = timedelta(days=7)
     reply_to_resolved: ReplyToResolved = ReplyToResolved.COMMENT
     reply_to_closed: ReplyToClosed = ReplyToClosed.NEW_INCIDENT
+    # a reply that lost its key and References finds the incident of the same sender's
+    # mail of the same subject within this long; none: only key and thread count
+    reply_by_subject: Duration | None = timedelta(days=14)
     default_routes: list[str] = Field(default_factory=list)
     flapping: FlappingSpec | None = None
     major: MajorSpec | None = None

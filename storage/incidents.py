@@ -231,15 +231,26 @@ class IncidentStore:
     async def _referenced(
         self, connection: QueryRunner, lookup: Lookup
     ) -> tuple[IncidentState, ...]:
-        if not lookup.incident_keys and not lookup.message_ids:
-            return ()
-        keys = [key.upper() for key in lookup.incident_keys] or [""]
-        ids = list(lookup.message_ids) or [""]
+        found: tuple[IncidentState, ...] = ()
+        if lookup.incident_keys or lookup.message_ids:
+            keys = [key.upper() for key in lookup.incident_keys] or [""]
+            ids = list(lookup.message_ids) or [""]
+            found = await self._incidents_where(
+                connection,
+                f"key IN ({_marks(keys)}) OR id IN (SELECT incident_id FROM mail_threads "
+                f"WHERE message_id IN ({_marks(ids)})) ORDER BY id DESC",
+                [*keys, *ids],
+            )
+        if found or lookup.reply_by_subject is None or lookup.reply_by_subject_since is None:
+            return found
+        # a reply that lost its key and References: the sender's mail of that subject
+        source, sender, name = lookup.reply_by_subject
         return await self._incidents_where(
             connection,
-            f"key IN ({_marks(keys)}) OR id IN (SELECT incident_id FROM mail_threads "
-            f"WHERE message_id IN ({_marks(ids)})) ORDER BY id DESC",
-            [*keys, *ids],
+            "id IN (SELECT incident_id FROM events WHERE source = ? AND resource = ? "
+            "AND name = ? AND incident_id IS NOT NULL AND last_seen >= ? "
+            "ORDER BY id DESC LIMIT 1)",
+            [source, sender, name, self.sql.time(lookup.reply_by_subject_since)],
         )
 
     async def _ancestors(

@@ -62,10 +62,19 @@ async def _bare_sent_ids(connection: BaseDBAsyncClient, dialect: Dialect) -> Non
     await connection.execute_query(f"UPDATE mail_threads SET message_id = {bare} WHERE {sent}")
 
 
+async def _reply_index(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 4: events by source and resource (a sender's mails, for replies found by
+    subject)."""
+    await connection.execute_script(
+        'CREATE INDEX IF NOT EXISTS "idx_events_source_resource" ON "events" ("source", "resource")'
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _nothing),
     Migration(2, "leases", _leases),
     Migration(3, "sent Message-IDs without angle brackets", _bare_sent_ids),
+    Migration(4, "events indexed by source and resource", _reply_index),
 )
 
 

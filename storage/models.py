@@ -157,6 +157,8 @@ class Event(Model):
             # the API filters by source, alone and with status, newest first
             ("source", "id"),
             ("source", "status", "id"),
+            # a mail reply without key or thread: the sender's mails (then by subject)
+            ("source", "resource"),
         )
 
 

@@ -202,3 +202,24 @@ async def test_the_incident_timeline_lists_what_the_mail_carried(
         assert attached["shot.png"]["inline"] is True
         assert attached["报错截图.pdf"]["content_type"] == "application/pdf"
         assert all(len(item["sha256"]) == 64 and item["size"] > 0 for item in attached.values())
+
+
+async def test_a_reply_that_lost_its_key_and_references_finds_its_incident_by_subject(
+    write_config: ConfigWriter, database_url: str
+) -> None:
+    loaded = write_config(database_url, smtp=smtp_section(), mailboxes=MAILBOXES)
+    async with running_daemon(loaded) as daemon:
+        alice, bob = "alice@client.example", "bob@client.example"
+        await _send(daemon, message("VPN drops", message_id="<v1@client.example>"), alice)
+        [incident] = await eventually(daemon.incidents, lambda items: len(items) == 1)
+        # a mobile client's reply: no key in the subject, no In-Reply-To, no References
+        reply = message("RE: VPN drops", message_id="<v2@client.example>", body="still")
+        await _send(daemon, reply, alice)
+        # the same subject from someone else is their own matter
+        other = message("Re: VPN drops", message_id="<v3@client.example>", sender=bob)
+        await _send(daemon, other, bob)
+        await _settled()
+        incidents = await daemon.incidents()
+        assert len(incidents) == 2
+        comments = await models.TimelineEntry.filter(incident_id=incident["id"], kind="comment")
+        assert [entry.text.strip() for entry in comments] == ["still"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,25 @@ def test_monitoring_mail_behaves_like_an_alert(
     state = State(event=stored(), incident=incident(), referenced=())
     decision = ruleset(tmp_path).evaluate(monitoring, state, NOW)
     assert (decision.outcome, decision.action) == (outcome, action)
+
+
+@pytest.mark.parametrize(
+    ("subject", "settings", "expected"),
+    [
+        ("Re: Printer jams", "", ("helpdesk", "eve@example.org", "Printer jams")),
+        ("回复：Printer jams", "", ("helpdesk", "eve@example.org", "Printer jams")),
+        ("Printer jams", "", None),  # not a reply
+        ("Fwd: Printer jams", "", None),  # a forward is a new matter
+        ("Re: Printer jams", "settings: {reply_by_subject: null}\n", None),
+    ],
+)
+def test_a_reply_without_key_or_thread_is_looked_up_by_subject(
+    tmp_path: Path, subject: str, settings: str, expected: tuple[str, str, str] | None
+) -> None:
+    rules = ruleset(tmp_path, settings)
+    # the email parser names a mail's event by its subject without prefixes and keys
+    mail = replace(mail_event(MailKind.NEW, subject=subject), name="Printer jams")
+    lookup = rules.lookup(mail, NOW)
+    assert lookup.reply_by_subject == expected
+    if expected is not None:
+        assert lookup.reply_by_subject_since == NOW - timedelta(days=14)
