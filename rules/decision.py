@@ -149,10 +149,18 @@ class Lookup:
     count_since: datetime | None = None  # count occurrences of correlation_key since
     recent_incidents_since: datetime | None = None  # incidents of fingerprint/ci since
     inhibit_queries: tuple[InhibitQuery, ...] = ()  # firing source events to load
-    # a reply without key or thread: the incident of the same sender's mail of the same
-    # subject (source, sender, subject as an event name) since the given time
-    reply_by_subject: tuple[str, str, str] | None = None
-    reply_by_subject_since: datetime | None = None
+    reply_by_subject: SubjectReply | None = None  # a reply without key or thread
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectReply:
+    """Where a reply that lost its key and References is looked for: the incident of
+    the same sender's mail of the same subject (as an event name) since a time."""
+
+    source: str
+    sender: str
+    name: str
+    since: datetime
 
 
 @dataclass(frozen=True, slots=True)

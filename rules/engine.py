@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from parsers.mail.classify import is_reply_subject
 from parsers.records import Event, EventStatus, MailFacts, MailKind, Severity
@@ -27,6 +26,7 @@ from rules.decision import (
     Priority,
     SlaDue,
     State,
+    SubjectReply,
 )
 from rules.draft import Draft, Policy
 from rules.known_errors import KnownError, RecurrencePolicy, known_error_notes
@@ -88,12 +88,12 @@ class CompiledRuleSet:
             )
             if firing
             else (),
-            **self._reply_by_subject(event, now),
+            reply_by_subject=self._reply_by_subject(event, now),
         )
 
-    def _reply_by_subject(self, event: Event, now: datetime) -> dict[str, Any]:
+    def _reply_by_subject(self, event: Event, now: datetime) -> SubjectReply | None:
         """Where a reply without key or thread is looked for, if it is one and the
-        setting is on: the same source, sender and subject (as an event name)."""
+        setting is on."""
         window, mail = self.settings.reply_by_subject, event.mail
         if (
             window is None
@@ -103,11 +103,8 @@ class CompiledRuleSet:
             or not mail.sender
             or not is_reply_subject(mail.subject)
         ):
-            return {}
-        return {
-            "reply_by_subject": (event.source, mail.sender, event.name),
-            "reply_by_subject_since": now - window,
-        }
+            return None
+        return SubjectReply(event.source, mail.sender, event.name, now - window)
 
     def evaluate(self, event: Event, state: State, now: datetime) -> Decision:
         draft = self.classify(event, now)

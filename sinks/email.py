@@ -72,23 +72,16 @@ class EmailSink:
         return None
 
     def compose(self, delivery: Delivery, thread: TicketRef | None) -> EmailMessage:
-        context = delivery.context()
-        message = EmailMessage()
-        own_id = message_id(delivery.idempotency_key, delivery.key, self._config.message_id_domain)
-        message["From"] = self._config.from_address
-        message["To"] = ", ".join(self._config.to)
-        message["Subject"] = one_line(self._templates.render("subject", context))[:900]
-        message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = own_id
-        if thread is not None:
-            root = one_line(thread.ticket_id)
-            message["In-Reply-To"] = root
-            message["References"] = root
-        message["Auto-Submitted"] = "auto-generated"
-        message["X-Auto-Response-Suppress"] = "All"
-        message["X-Intake-Incident"] = one_line(delivery.key)
-        message.set_content(self._templates.render("body", context) + "\n")
-        return message
+        """A mail of the incident's thread to the configured recipients."""
+        root = one_line(thread.ticket_id) if thread is not None else ""
+        return self._message(
+            delivery,
+            ("subject", "body"),
+            to=", ".join(self._config.to),
+            parent=root,
+            references=root,
+            automatic="auto-generated",
+        )
 
     async def acknowledge(self, delivery: Delivery) -> Delivered:
         """Answer the requester whose mail opened the incident: to the sender only,
@@ -98,25 +91,49 @@ class EmailSink:
         recipient = one_line(str(answer.get("to") or ""))
         if "@" not in recipient:
             raise DeliveryFailed("the answer has no recipient address", retryable=False)
+        parent = _angled(str(answer.get("in_reply_to") or ""))
+        chain = [_angled(str(item)) for item in answer.get("references") or ()]
+        message = self._message(
+            delivery,
+            ("answer_subject", "answer_body"),
+            to=recipient,
+            parent=parent,
+            references=" ".join(item for item in chain if item) or parent,
+            automatic="auto-replied",
+        )
+        reply = await self._transport.send(message, self._config.from_address, [recipient])
+        return Delivered(response=reply, message_ids=(str(message["Message-ID"]),))
+
+    def _message(
+        self,
+        delivery: Delivery,
+        templates: tuple[str, str],
+        *,
+        to: str,
+        parent: str,
+        references: str,
+        automatic: str,
+    ) -> EmailMessage:
+        """The mail: subject and body from the two templates, threaded under ``parent``
+        (none: a thread's first mail), marked automatic (RFC 3834) as ``automatic``."""
+        subject, body = templates
         context = delivery.context()
         message = EmailMessage()
-        own_id = message_id(delivery.idempotency_key, delivery.key, self._config.message_id_domain)
         message["From"] = self._config.from_address
-        message["To"] = recipient
-        message["Subject"] = one_line(self._templates.render("answer_subject", context))[:900]
+        message["To"] = to
+        message["Subject"] = one_line(self._templates.render(subject, context))[:900]
         message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = own_id
-        parent = _angled(str(answer.get("in_reply_to") or ""))
+        message["Message-ID"] = message_id(
+            delivery.idempotency_key, delivery.key, self._config.message_id_domain
+        )
         if parent:
             message["In-Reply-To"] = parent
-            chain = [_angled(str(item)) for item in answer.get("references") or ()]
-            message["References"] = " ".join(item for item in chain if item) or parent
-        message["Auto-Submitted"] = "auto-replied"
+            message["References"] = references
+        message["Auto-Submitted"] = automatic
         message["X-Auto-Response-Suppress"] = "All"
         message["X-Intake-Incident"] = one_line(delivery.key)
-        message.set_content(self._templates.render("answer_body", context) + "\n")
-        reply = await self._transport.send(message, self._config.from_address, [recipient])
-        return Delivered(response=reply, message_ids=(own_id,))
+        message.set_content(self._templates.render(body, context) + "\n")
+        return message
 
     async def _send(self, delivery: Delivery, thread: TicketRef | None) -> Delivered:
         message = self.compose(delivery, thread)

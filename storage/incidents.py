@@ -241,16 +241,16 @@ class IncidentStore:
                 f"WHERE message_id IN ({_marks(ids)})) ORDER BY id DESC",
                 [*keys, *ids],
             )
-        if found or lookup.reply_by_subject is None or lookup.reply_by_subject_since is None:
+        reply = lookup.reply_by_subject
+        if found or reply is None:
             return found
         # a reply that lost its key and References: the sender's mail of that subject
-        source, sender, name = lookup.reply_by_subject
         return await self._incidents_where(
             connection,
             "id IN (SELECT incident_id FROM events WHERE source = ? AND resource = ? "
             "AND name = ? AND incident_id IS NOT NULL AND last_seen >= ? "
             "ORDER BY id DESC LIMIT 1)",
-            [source, sender, name, self.sql.time(lookup.reply_by_subject_since)],
+            [reply.source, reply.sender, reply.name, self.sql.time(reply.since)],
         )
 
     async def _ancestors(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from parsers.records import EventStatus, MailKind
-from rules.decision import EventOutcome, IncidentAction, IncidentStatus, State
+from rules.decision import EventOutcome, IncidentAction, IncidentStatus, State, SubjectReply
 from tests.unit.rules_support import NOW, incident, mail_event, ruleset, stored
 
 
@@ -205,6 +205,7 @@ def test_a_reply_without_key_or_thread_is_looked_up_by_subject(
     # the email parser names a mail's event by its subject without prefixes and keys
     mail = replace(mail_event(MailKind.NEW, subject=subject), name="Printer jams")
     lookup = rules.lookup(mail, NOW)
-    assert lookup.reply_by_subject == expected
-    if expected is not None:
-        assert lookup.reply_by_subject_since == NOW - timedelta(days=14)
+    if expected is None:
+        assert lookup.reply_by_subject is None
+    else:
+        assert lookup.reply_by_subject == SubjectReply(*expected, NOW - timedelta(days=14))
