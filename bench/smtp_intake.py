@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import uvloop
 
-from gateway.config import MailboxConfig, Secrets, SmtpConfig
+from gateway.config import Secrets
+from gateway.mailconfig import MailboxConfig, SmtpConfig
 from gateway.mailintake import MailIntake, mailboxes_by_address
 from gateway.metrics import Metrics
 from gateway.smtp import SmtpListener, SmtpSettings

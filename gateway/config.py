@@ -9,17 +9,14 @@ directory (the systemd unit sets it).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -27,7 +24,9 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.configbase import NAME_PATTERN, Frozen, Listen, ListenAddress, parse_listen
 from gateway.errors import ConfigError
+from gateway.mailconfig import ImapConfig, MailboxConfig, SmtpConfig
 from gateway.secretref import SecretRef
 from gateway.secretref import inline_secret as _secret
 from gateway.sinkconfig import SinkConfig, sink_problems
@@ -39,44 +38,8 @@ DEFAULT_CONFIG_PATH = Path("config/gateway.yaml")
 CONFIG_ENV = "INTAKE_GATEWAY_CONFIG"
 DB_URL_ENV = "INTAKE_GATEWAY_DB_URL"
 
-_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-@dataclass(frozen=True, slots=True)
-class ListenAddress:
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def parse_listen(value: Any) -> ListenAddress:
-    """``host:port`` or ``[v6]:port``; the host must be an IP address or ``localhost``."""
-    if isinstance(value, ListenAddress):
-        return value
-    if not isinstance(value, str) or ":" not in value:
-        raise ValueError(f"listen address must look like 127.0.0.1:8080, got {value!r}")
-    host, _, port_text = value.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"port must be a number from 0 to 65535, got {port_text!r}")
-    if host != "localhost":
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            raise ValueError(f"host must be an IP address or localhost, got {host!r}") from None
-    return ListenAddress(host, int(port_text))
-
-
-Listen = Annotated[ListenAddress, Field(json_schema_extra={"type": "string"})]
-
-
-class StorageConfig(_Frozen):
+class StorageConfig(Frozen):
     """Where intake records, events and incidents are kept."""
 
     url: str = Field(
@@ -106,7 +69,7 @@ class StorageConfig(_Frozen):
         return url
 
 
-class HttpConfig(_Frozen):
+class HttpConfig(Frozen):
     """The HTTP listener: webhooks, the JSON API, health and metrics."""
 
     listen: Listen = Field(default=ListenAddress("127.0.0.1", 8080), description="host:port")
@@ -126,7 +89,7 @@ class HttpConfig(_Frozen):
     _token = field_validator("api_token", mode="before")(_secret)
 
 
-class AuthConfig(_Frozen):
+class AuthConfig(Frozen):
     """How a webhook sender proves who it is."""
 
     type: Literal["none", "bearer", "basic", "hmac"] = Field(
@@ -162,14 +125,14 @@ class AuthConfig(_Frozen):
         return self
 
 
-class RateLimitConfig(_Frozen):
+class RateLimitConfig(Frozen):
     """A token bucket: a sustained rate and a burst on top."""
 
     per_second: float = Field(gt=0, description="sustained requests per second")
     burst: int = Field(default=0, ge=0, description="extra requests allowed at once")
 
 
-class EventDefaults(_Frozen):
+class EventDefaults(Frozen):
     """Values for events that do not carry their own."""
 
     service: str = Field(default="", description="service of events without one")
@@ -177,7 +140,7 @@ class EventDefaults(_Frozen):
     ci: str = Field(default="", description="configuration item of events without one")
 
 
-class HeartbeatConfig(_Frozen):
+class HeartbeatConfig(Frozen):
     """A sign of life the integration's sender must give (e.g. Alertmanager's Watchdog
     alert); silence beyond the timeout raises a P2 incident of its own, resolved when
     the heartbeat returns."""
@@ -208,10 +171,10 @@ class HeartbeatConfig(_Frozen):
         return value
 
 
-class IntegrationConfig(_Frozen):
+class IntegrationConfig(Frozen):
     """A sender of webhooks: POST /webhooks/{name}, read by the parser of its kind."""
 
-    name: str = Field(pattern=_NAME_PATTERN, description="the {name} in POST /webhooks/{name}")
+    name: str = Field(pattern=NAME_PATTERN, description="the {name} in POST /webhooks/{name}")
     kind: str = Field(description="parser kind: generic, alertmanager, grafana, zabbix, nagios")
     auth: AuthConfig = Field(default=AuthConfig(), description="how the sender authenticates")
     options: dict[str, Any] = Field(default_factory=dict, description="options of the kind")
@@ -235,274 +198,7 @@ class IntegrationConfig(_Frozen):
     )
 
 
-IncidentType = Literal["incident", "service_request", "complaint", "change_request"]
-
-
-def _network(value: str) -> str:
-    try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a CIDR network (e.g. 10.0.0.0/8): {exc}") from None
-    return value
-
-
-def _refuse_repeats(what: str, names: list[str]) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise ValueError(f"{what} '{name}' is listed twice")
-        seen.add(name)
-
-
-def _readable_file(path: Path) -> Path:
-    if not path.is_file():
-        raise ValueError(f"{path} does not exist or is not a file")
-    return path
-
-
-class MailAnswerConfig(_Frozen):
-    """Answering the sender of a mail that opens an incident (with its key and status)."""
-
-    sink: str = Field(
-        description="the email sink (in sinks:) that sends the answer, from its from_address"
-    )
-    max_per_sender: int = Field(
-        default=5,
-        ge=1,
-        le=1000,
-        description="answers to one sender address within window_seconds at most (loop "
-        "protection; automatic mail and the gateway's own mail are never answered)",
-    )
-    window_seconds: int = Field(
-        default=3600, ge=60, le=7 * 86400, description="the window of max_per_sender"
-    )
-
-
-class MailboxConfig(_Frozen):
-    """An address the gateway takes mail for (by SMTP, or by IMAP from an account)."""
-
-    name: str = Field(
-        pattern=_NAME_PATTERN,
-        description="the source name of its intake records and events; rules match on it",
-    )
-    address: str = Field(
-        pattern=r"^[^@\s<>]+@[^@\s<>]+$",
-        description="the recipient address accepted at RCPT TO (compared case-insensitively)",
-    )
-    service: str = Field(default="", description="default service of incidents from this mailbox")
-    type: IncidentType = Field(
-        default="incident", description="default incident type of mail to this mailbox"
-    )
-    options: dict[str, Any] = Field(
-        default_factory=dict, description="options of the email parser for this mailbox"
-    )
-    acknowledge: MailAnswerConfig | None = Field(
-        default=None,
-        description="answer the sender of a mail that opens an incident (the incident key, "
-        "title, status and priority, threaded under their mail); none: no answer",
-    )
-
-
-class SmtpTlsConfig(_Frozen):
-    """STARTTLS for the SMTP listener."""
-
-    cert_file: Path = Field(description="PEM certificate (chain) offered after STARTTLS")
-    key_file: Path = Field(description="PEM private key of cert_file")
-    require_tls: bool = Field(
-        default=False,
-        description="answer 530 to MAIL until the client has run STARTTLS",
-    )
-
-    _files = field_validator("cert_file", "key_file")(_readable_file)
-
-    @model_validator(mode="after")
-    def _loads(self) -> SmtpTlsConfig:
-        import ssl
-
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        try:
-            context.load_cert_chain(self.cert_file, self.key_file)
-        except (ssl.SSLError, OSError) as exc:
-            raise ValueError(f"cannot load cert_file/key_file: {exc}") from None
-        return self
-
-
-class SmtpUserConfig(_Frozen):
-    """One login accepted by SMTP AUTH."""
-
-    username: str = Field(min_length=1, max_length=255, description="AUTH user name")
-    password: SecretRef = Field(description="AUTH password: {env: NAME} or {file: /path}")
-
-    _password = field_validator("password", mode="before")(_secret)
-
-
-class SmtpAuthConfig(_Frozen):
-    """SMTP AUTH (PLAIN, LOGIN); offered only after STARTTLS."""
-
-    required: bool = Field(
-        default=False, description="answer 530 to MAIL until the client has authenticated"
-    )
-    users: tuple[SmtpUserConfig, ...] = Field(min_length=1, description="accepted logins")
-
-    @field_validator("users")
-    @classmethod
-    def _unique_users(cls, value: tuple[SmtpUserConfig, ...]) -> tuple[SmtpUserConfig, ...]:
-        _refuse_repeats("user", [user.username for user in value])
-        return value
-
-
-class SmtpConfig(_Frozen):
-    """The SMTP listener: an MX or a relay delivers to the mailboxes here."""
-
-    enabled: bool = Field(default=False, description="run the SMTP listener")
-    listen: Listen = Field(default=ListenAddress("127.0.0.1", 2525), description="host:port")
-    hostname: str = Field(
-        default="",
-        max_length=255,
-        description="name in the 220 greeting and the EHLO answer (default: this host's name)",
-    )
-    max_message_bytes: int = Field(
-        default=25 * 1024 * 1024,
-        ge=1024,
-        le=1024**3,
-        description="advertised as SIZE; larger messages get 552 (at MAIL FROM when the "
-        "client declares SIZE, else at the end of DATA, without buffering the excess)",
-    )
-    max_recipients: int = Field(
-        default=50, ge=1, le=10_000, description="RCPT TO per message; more get 452"
-    )
-    max_connections: int = Field(
-        default=100, ge=1, le=100_000, description="concurrent sessions; more get 421 at connect"
-    )
-    timeout_seconds: float = Field(
-        default=300.0,
-        gt=0,
-        le=3600,
-        description="a session that sends no command for this long is closed "
-        "(the whole DATA transfer must also fit in it)",
-    )
-    max_line_bytes: int = Field(
-        default=8192,
-        ge=1001,
-        le=1024 * 1024,
-        description="longest command or message line (RFC 5321 allows 1000); "
-        "a longer message line gets 500",
-    )
-    allowed_networks: tuple[str, ...] = Field(
-        default=("0.0.0.0/0", "::/0"),
-        description="client networks (CIDR) that may connect; others get 554 at connect",
-    )
-    tls: SmtpTlsConfig | None = Field(default=None, description="STARTTLS; unset: no TLS")
-    auth: SmtpAuthConfig | None = Field(default=None, description="SMTP AUTH; needs tls")
-
-    _listen = field_validator("listen", mode="before")(parse_listen)
-
-    @field_validator("allowed_networks")
-    @classmethod
-    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_network(item) for item in value)
-
-    @model_validator(mode="after")
-    def _auth_needs_tls(self) -> SmtpConfig:
-        if self.auth is not None and self.tls is None:
-            raise ValueError("auth needs tls: passwords are only accepted after STARTTLS")
-        return self
-
-
-class ImapAccountConfig(_Frozen):
-    """A mailbox on an IMAP server, polled (or watched with IDLE) for new mail."""
-
-    name: str = Field(pattern=_NAME_PATTERN, description="the account's name in logs and metrics")
-    mailbox: str = Field(
-        description="name of the entry in mailboxes: whose source name and parser options "
-        "its messages get"
-    )
-    host: str = Field(min_length=1, description="IMAP server host name or address")
-    port: int | None = Field(
-        default=None, ge=1, le=65535, description="default: 993 for ssl, else 143"
-    )
-    security: Literal["ssl", "starttls", "none"] = Field(
-        default="ssl",
-        description="ssl: TLS from the start; starttls: upgrade on 143; "
-        "none: plain text (loopback or test servers only)",
-    )
-    ca_file: Path | None = Field(
-        default=None, description="verify the server against this CA bundle (default: system CAs)"
-    )
-    username: str = Field(min_length=1, description="login name")
-    password: SecretRef = Field(description="login password: {env: NAME} or {file: /path}")
-    folders: tuple[str, ...] = Field(
-        default=("INBOX",), min_length=1, description="folders to take mail from"
-    )
-    after: Literal["seen", "move"] = Field(
-        default="seen",
-        description="what marks a message as taken once it is stored: the \\Seen flag "
-        "(unseen messages are taken) or a move to processed_folder (every message is taken)",
-    )
-    processed_folder: str | None = Field(
-        default=None,
-        description="after: move: the folder taken messages go to (created if missing)",
-    )
-    poll_interval_seconds: float = Field(
-        default=60.0,
-        ge=1,
-        le=86_400,
-        description="time between searches of the folder; with IDLE too, in case the server "
-        "missed announcing a message",
-    )
-    idle: bool = Field(default=True, description="use IDLE when the server offers it")
-    idle_timeout_seconds: float = Field(
-        default=300.0,
-        ge=1,
-        le=29 * 60,
-        description="IDLE is renewed after this long (RFC 2177: under 29 minutes)",
-    )
-    timeout_seconds: float = Field(
-        default=30.0, gt=0, le=600, description="connect and read timeout of every IMAP call"
-    )
-    max_message_bytes: int = Field(
-        default=25 * 1024 * 1024,
-        ge=1024,
-        le=1024**3,
-        description="larger messages (by RFC822.SIZE) are left in the folder, never fetched",
-    )
-    batch_size: int = Field(default=50, ge=1, le=1000, description="messages taken per round")
-    reconnect_max_seconds: float = Field(
-        default=300.0, ge=1, le=3600, description="longest wait between reconnect attempts"
-    )
-
-    _password = field_validator("password", mode="before")(_secret)
-
-    @model_validator(mode="after")
-    def _move_needs_folder(self) -> ImapAccountConfig:
-        if self.after == "move" and not self.processed_folder:
-            raise ValueError("after: move needs processed_folder")
-        if self.processed_folder and self.processed_folder in self.folders:
-            raise ValueError("processed_folder must not be one of the folders taken from")
-        return self
-
-    @property
-    def effective_port(self) -> int:
-        if self.port is not None:
-            return self.port
-        return 993 if self.security == "ssl" else 143
-
-
-class ImapConfig(_Frozen):
-    """Mail fetched from IMAP accounts (for mailboxes hosted elsewhere)."""
-
-    accounts: tuple[ImapAccountConfig, ...] = Field(
-        default=(), description="IMAP accounts to take mail from; empty: IMAP is off"
-    )
-
-    @field_validator("accounts")
-    @classmethod
-    def _unique_names(cls, value: tuple[ImapAccountConfig, ...]) -> tuple[ImapAccountConfig, ...]:
-        _refuse_repeats("account name", [account.name for account in value])
-        return value
-
-
-class RulesConfig(_Frozen):
+class RulesConfig(Frozen):
     """Rule files and the service catalogue, compiled at start and on reload."""
 
     dir: Path = Field(default=Path("config/rules"), description="directory of *.yaml rule files")
@@ -511,7 +207,7 @@ class RulesConfig(_Frozen):
     )
 
 
-class PipelineConfig(_Frozen):
+class PipelineConfig(Frozen):
     """The worker that turns stored intake into events and incidents."""
 
     batch_size: int = Field(default=256, ge=1, le=10_000, description="records per transaction")
@@ -558,7 +254,7 @@ class PipelineConfig(_Frozen):
         return value
 
 
-class LoggingConfig(_Frozen):
+class LoggingConfig(Frozen):
     """structlog output on standard error."""
 
     level: Literal["debug", "info", "warning", "error"] = Field(
@@ -569,7 +265,7 @@ class LoggingConfig(_Frozen):
     )
 
 
-class LifecycleConfig(_Frozen):
+class LifecycleConfig(Frozen):
     """Shutdown and the systemd watchdog."""
 
     drain_seconds: float = Field(
@@ -580,7 +276,7 @@ class LifecycleConfig(_Frozen):
     )
 
 
-class RetentionConfig(_Frozen):
+class RetentionConfig(Frozen):
     """How long finished work is kept. Older rows are deleted by one replica at a time,
     in small batches with pauses, so intake never waits for them."""
 
@@ -616,7 +312,7 @@ class RetentionConfig(_Frozen):
     pause_seconds: float = Field(default=0.1, ge=0, le=60, description="pause between two batches")
 
 
-class GatewayConfig(_Frozen):
+class GatewayConfig(Frozen):
     """The whole of config/gateway.yaml."""
 
     storage: StorageConfig = StorageConfig()

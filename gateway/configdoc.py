@@ -17,7 +17,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from gateway.config import GatewayConfig, ListenAddress
+from gateway.config import GatewayConfig
+from gateway.configbase import ListenAddress
 from gateway.secretref import SecretRef
 
 DOC_PATH = Path("docs/configuration.md")

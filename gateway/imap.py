@@ -36,10 +36,11 @@ from typing import Any, TypeVar
 import structlog
 
 from gateway.backoff import backoff_delay
-from gateway.config import ImapAccountConfig, Secrets
+from gateway.config import Secrets
 from gateway.errors import StorageUnavailable
 from gateway.imap_lease import FolderLease
 from gateway.imap_session import IMAP_ERRORS, ImapSession, ImapSettings, LiteralTooLarge
+from gateway.mailconfig import ImapAccountConfig
 from gateway.mailintake import MailIntake
 from gateway.mailkeys import RETURN_PATH, imap_key, mail_dedup_key, normalise_address, read_headers
 from gateway.metrics import Metrics

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.config import MailboxConfig
 from gateway.errors import StorageUnavailable
+from gateway.mailconfig import MailboxConfig
 from gateway.metrics import Metrics
 from parsers.records import Channel, IntakeRecord
 from storage.intake import Committed, IntakeWriter, NewIntake

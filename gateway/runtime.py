@@ -15,8 +15,9 @@ import structlog
 from pydantic import SecretStr
 
 from gateway.auth import Authenticator
-from gateway.config import IntegrationConfig, LoadedConfig, MailboxConfig, load_config
+from gateway.config import IntegrationConfig, LoadedConfig, load_config
 from gateway.errors import ConfigError
+from gateway.mailconfig import MailboxConfig
 from gateway.mailintake import Mailbox, mailboxes_by_address
 from gateway.metrics import Metrics
 from gateway.ratelimit import TokenBucket

@@ -14,19 +14,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from gateway.configbase import NAME_PATTERN, Frozen
 from gateway.secretref import SecretRef
 
-_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 _PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RetryPolicy(_Frozen):
+class RetryPolicy(Frozen):
     """Capped exponential backoff with full jitter; Retry-After is honoured."""
 
     base_seconds: float = Field(default=2.0, gt=0, description="first retry ceiling")
@@ -38,14 +34,14 @@ class RetryPolicy(_Frozen):
     )
 
 
-class CircuitPolicy(_Frozen):
+class CircuitPolicy(Frozen):
     """closed -> open after consecutive failures; half-open lets one delivery probe."""
 
     failures: int = Field(default=5, ge=1, description="consecutive failures that open it")
     open_seconds: float = Field(default=30.0, gt=0, description="time open before a probe")
 
 
-class RateLimit(_Frozen):
+class RateLimit(Frozen):
     """Token bucket: deliveries beyond it wait in the outbox (and coalesce), never dropped."""
 
     per_second: float = Field(gt=0, description="sustained deliveries per second")
@@ -55,7 +51,7 @@ class RateLimit(_Frozen):
 InboundStatus = Literal["acknowledged", "resolved", "closed", "reopened", "ignore"]
 
 
-class InboundConfig(_Frozen):
+class InboundConfig(Frozen):
     """Status webhooks from the ticket system back to the gateway (POST /hooks/<kind>/<sink>)."""
 
     token: SecretRef | None = Field(
@@ -79,8 +75,8 @@ class InboundConfig(_Frozen):
         return self
 
 
-class _SinkBase(_Frozen):
-    name: str = Field(pattern=_NAME_PATTERN, description="the sink's name in routes and metrics")
+class _SinkBase(Frozen):
+    name: str = Field(pattern=NAME_PATTERN, description="the sink's name in routes and metrics")
     enabled: bool = Field(default=True, description="false: rows wait in the outbox")
     timeout_seconds: float = Field(default=10.0, gt=0, le=300, description="per request")
     max_in_flight: int = Field(default=4, ge=1, le=256, description="concurrent deliveries")

@@ -29,7 +29,8 @@ import structlog
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from pydantic import SecretStr
 
-from gateway.config import Secrets, SmtpConfig, SmtpTlsConfig
+from gateway.config import Secrets
+from gateway.mailconfig import SmtpConfig, SmtpTlsConfig
 from gateway.metrics import Metrics
 from gateway.smtp_handler import MailHandler
 from gateway.smtp_paths import session_address

@@ -16,10 +16,11 @@ import asyncpg
 from pydantic import SecretStr
 
 from gateway.app import utc_now
-from gateway.config import ImapAccountConfig, Secrets
+from gateway.config import Secrets
 from gateway.imap import FolderWorker, SessionOpener, imap_settings
 from gateway.imap_lease import FolderLease
 from gateway.imap_session import ImapSession
+from gateway.mailconfig import ImapAccountConfig
 from gateway.mailintake import MailIntake
 from parsers.records import Channel
 from storage import models

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.config import MailboxConfig
 from gateway.errors import ParseError
+from gateway.mailconfig import MailboxConfig
 from gateway.parsepool import ParsePool, ParserCrashed
 from gateway.runtime import MailboxParser
 from parsers.records import Channel, Event, EventStatus, IntakeRecord, Severity
