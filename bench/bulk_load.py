@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from storage.database import Database, DatabaseSettings
-from storage.incidents import incident_key
+from storage.incident_state import incident_key
 from storage.migrations import migrate
 from storage.sql import Sql
 

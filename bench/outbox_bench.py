@@ -30,7 +30,7 @@ from gateway.sinkconfig import SinkConfig
 from sinks.delivery import OutboxAction
 from storage import models
 from storage.database import Database, DatabaseSettings
-from storage.incidents import incident_key
+from storage.incident_state import incident_key
 from storage.migrations import migrate
 from storage.outbox import enqueue
 from tests.integration.forwarding import sink

@@ -40,7 +40,8 @@ from rules.decision import RuleSet
 from storage.atomic import QueryRunner
 from storage.database import Database
 from storage.heartbeats import HeartbeatRow, HeartbeatStore
-from storage.incidents import IncidentStore, active_silences
+from storage.incident_state import active_silences
+from storage.incidents import IncidentStore
 
 log = structlog.get_logger(__name__)
 

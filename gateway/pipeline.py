@@ -27,7 +27,8 @@ from parsers.records import Event, IntakeRecord
 from rules.decision import RuleSet
 from storage.atomic import QueryRunner, run_atomic
 from storage.database import Database
-from storage.incidents import IncidentStore, active_silences
+from storage.incident_state import active_silences
+from storage.incidents import IncidentStore
 from storage.records import RecordStore
 
 log = structlog.get_logger(__name__)

@@ -28,7 +28,8 @@ from gateway.errors import GatewayError, ParseError
 from gateway.runtime import Runtime
 from parsers.records import IntakeRecord
 from storage.database import Database, DatabaseSettings
-from storage.incidents import IncidentStore, active_silences
+from storage.incident_state import active_silences
+from storage.incidents import IncidentStore
 from storage.migrations import migrate
 from storage.replay import StoredOutcome, outcomes_by_intake, records_since, requeue_failed
 

@@ -1,4 +1,5 @@
-"""Loading the rule engine's State and applying its Decision, in one transaction.
+"""Applying the rule engine's Decision, in the transaction that loaded its State
+(``storage.incident_state``, which the store builds on).
 
 The rule engine is pure; this module is where its decisions become rows. It
 is the pipeline's hot path, so it speaks SQL directly (a handful of short
@@ -13,23 +14,18 @@ pipeline then evaluates the event again against the state the winner left.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from parsers.records import Event, EventStatus, Severity
+from parsers.records import Event, EventStatus
 from rules.decision import (
     Decision,
     EventOutcome,
-    EventState,
-    FiringEvent,
     IncidentAction,
     IncidentState,
     IncidentStatus,
-    Lookup,
-    Priority,
-    SilenceState,
     State,
 )
 from storage.answers import RequesterAnswers
@@ -37,27 +33,18 @@ from storage.atomic import QueryRunner
 from storage.batched import Batched, write_returning
 from storage.database import Database
 from storage.forwarding import count_occurrence, queue
-from storage.readahead import UNKNOWN, ReadAhead, Row, Unknown
-from storage.sql import Sql, as_json, as_time
+from storage.incident_state import (
+    INCIDENT_COLUMNS,
+    IncidentStateReader,
+    incident_key,
+    incident_state,
+    marks,
+)
+from storage.readahead import ReadAhead
+from storage.sql import Sql
 
 _TRANSITIONS_KEPT = 50
 _TRANSITION_HORIZON = timedelta(hours=2)
-_RELATED_LIMIT = 50
-_FIRING_SOURCES_PER_QUERY = 20
-
-_EVENT_COLUMNS = (
-    "id, fingerprint, status, severity, count, first_seen, last_seen, incident_id, "
-    "flapping, transitions"
-)
-_INCIDENT_COLUMNS = (
-    "id, key, status, priority, correlation_key, created_at, updated_at, resolved_at, "
-    "firing_events, ci, event_count, resolve_after"
-)
-
-
-def incident_key(incident_id: int) -> str:
-    """The human ticket number put in mail subjects: INC-000123."""
-    return f"INC-{incident_id:06d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,267 +56,16 @@ class Applied:
     action: IncidentAction
 
 
-def incident_state(row: Mapping[str, Any]) -> IncidentState:
-    return IncidentState(
-        id=int(row["id"]),
-        key=row["key"] or incident_key(int(row["id"])),
-        status=IncidentStatus(row["status"]),
-        priority=Priority(row["priority"]),
-        correlation_key=row["correlation_key"],
-        created_at=_required_time(row["created_at"]),
-        updated_at=_required_time(row["updated_at"]),
-        resolved_at=as_time(row["resolved_at"]),
-        firing_events=int(row["firing_events"]),
-        ci=row["ci"] or "",
-        event_count=int(row["event_count"]),
-        resolve_after=as_time(row["resolve_after"]),
-    )
-
-
-def _required_time(value: Any) -> datetime:
-    found = as_time(value)
-    if found is None:
-        raise ValueError("a required time column is NULL")
-    return found
-
-
-def _event_state(row: Mapping[str, Any]) -> EventState:
-    transitions = as_json(row["transitions"]) or []
-    return EventState(
-        id=int(row["id"]),
-        fingerprint=row["fingerprint"],
-        status=EventStatus(row["status"]),
-        severity=Severity(row["severity"]),
-        count=int(row["count"]),
-        first_seen=_required_time(row["first_seen"]),
-        last_seen=_required_time(row["last_seen"]),
-        incident_id=int(row["incident_id"]) if row["incident_id"] is not None else None,
-        flapping=bool(row["flapping"]),
-        transitions=tuple(_required_time(item) for item in transitions),
-    )
-
-
-async def active_silences(
-    connection: QueryRunner, sql: Sql, now: datetime
-) -> tuple[SilenceState, ...]:
-    rows = await connection.execute_query_dict(
-        sql(
-            "SELECT id, matchers, starts_at, ends_at FROM silences "
-            "WHERE starts_at <= ? AND ends_at > ? AND expired_at IS NULL"
-        ),
-        [sql.time(now), sql.time(now)],
-    )
-    return tuple(
-        SilenceState(
-            id=int(row["id"]),
-            matchers=tuple((m["name"], m["op"], m["value"]) for m in as_json(row["matchers"])),
-            starts_at=_required_time(row["starts_at"]),
-            ends_at=_required_time(row["ends_at"]),
-        )
-        for row in rows
-    )
-
-
 # attachments listed on a timeline entry, at most (a mail may carry thousands of parts)
 _TIMELINE_ATTACHMENTS = 100
 
 
-class IncidentStore:
+class IncidentStore(IncidentStateReader):
     def __init__(self, db: Database, answers: RequesterAnswers | None = None) -> None:
         """``answers``: the mailboxes that acknowledge a mail opening an incident."""
         self._db = db
         self.sql = Sql(db.dialect)
         self._answers = answers
-
-    # -- State -------------------------------------------------------------
-
-    async def read_ahead(self, connection: QueryRunner, lookups: Iterable[Lookup]) -> ReadAhead:
-        """The event and open-incident rows of a batch's events, in two statements."""
-        fingerprints = list(dict.fromkeys(lookup.fingerprint for lookup in lookups))
-        keys = list(dict.fromkeys(lookup.correlation_key for lookup in lookups))
-        if not fingerprints:
-            return ReadAhead.of((), (), (), ())
-        lock = self.sql.for_update()
-        event_rows = await connection.execute_query_dict(
-            self.sql(
-                f"SELECT {_EVENT_COLUMNS} FROM events "
-                f"WHERE fingerprint IN ({_marks(fingerprints)}) ORDER BY id{lock}"
-            ),
-            fingerprints,
-        )
-        incident_rows = await connection.execute_query_dict(
-            self.sql(
-                f"SELECT {_INCIDENT_COLUMNS}, open_key FROM incidents "
-                f"WHERE open_key IN ({_marks(keys)}) ORDER BY id{lock}"
-            ),
-            keys,
-        )
-        return ReadAhead.of(fingerprints, keys, event_rows, incident_rows)
-
-    async def load_state(
-        self,
-        connection: QueryRunner,
-        lookup: Lookup,
-        silences: tuple[SilenceState, ...],
-        ahead: ReadAhead | None = None,
-    ) -> State:
-        sql = self.sql
-        event_row = await self._known_or_read(
-            ahead.event(lookup.fingerprint) if ahead is not None else UNKNOWN,
-            connection,
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE fingerprint = ?{sql.for_update()}",
-            lookup.fingerprint,
-        )
-        # locked too: the decision is made on, and its update written over, the
-        # incident as it is (a person's acknowledgement or the periodic job's
-        # resolution committed meanwhile would otherwise be written back over)
-        incident_row = await self._known_or_read(
-            ahead.incident(lookup.correlation_key) if ahead is not None else UNKNOWN,
-            connection,
-            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE open_key = ?{sql.for_update()}",
-            lookup.correlation_key,
-        )
-        if incident_row is None and event_row is not None and event_row["incident_id"]:
-            incident_row = await self._one(
-                connection,
-                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?{sql.for_update()}",
-                [event_row["incident_id"]],
-            )
-        return State(
-            event=_event_state(event_row) if event_row else None,
-            incident=incident_state(incident_row) if incident_row else None,
-            referenced=await self._referenced(connection, lookup),
-            silences=silences,
-            ancestor_incidents=await self._ancestors(connection, lookup),
-            recent_count=await self._recent_count(connection, lookup),
-            recent_incidents=await self._recent_incidents(connection, lookup),
-            firing_sources=await self._firing_sources(connection, lookup),
-        )
-
-    async def _known_or_read(
-        self, known: Row | Unknown | None, connection: QueryRunner, statement: str, key: str
-    ) -> Row | None:
-        """The row read ahead, or, when there is none to trust, the row read now."""
-        if isinstance(known, Unknown):
-            return await self._one(connection, statement, [key])
-        return known
-
-    async def _one(
-        self, connection: QueryRunner, statement: str, values: list[Any]
-    ) -> dict[str, Any] | None:
-        rows = await connection.execute_query_dict(self.sql(statement), values)
-        return rows[0] if rows else None
-
-    async def _incidents_where(
-        self, connection: QueryRunner, condition: str, values: list[Any]
-    ) -> tuple[IncidentState, ...]:
-        rows = await connection.execute_query_dict(
-            self.sql(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE {condition}"), values
-        )
-        return tuple(incident_state(row) for row in rows)
-
-    async def _referenced(
-        self, connection: QueryRunner, lookup: Lookup
-    ) -> tuple[IncidentState, ...]:
-        found: tuple[IncidentState, ...] = ()
-        if lookup.incident_keys or lookup.message_ids:
-            keys = [key.upper() for key in lookup.incident_keys] or [""]
-            ids = list(lookup.message_ids) or [""]
-            found = await self._incidents_where(
-                connection,
-                f"key IN ({_marks(keys)}) OR id IN (SELECT incident_id FROM mail_threads "
-                f"WHERE message_id IN ({_marks(ids)})) ORDER BY id DESC",
-                [*keys, *ids],
-            )
-        reply = lookup.reply_by_subject
-        if found or reply is None:
-            return found
-        # a reply that lost its key and References: the sender's mail of that subject
-        return await self._incidents_where(
-            connection,
-            "id IN (SELECT incident_id FROM events WHERE source = ? AND resource = ? "
-            "AND name = ? AND incident_id IS NOT NULL AND last_seen >= ? "
-            "ORDER BY id DESC LIMIT 1)",
-            [reply.source, reply.sender, reply.name, self.sql.time(reply.since)],
-        )
-
-    async def _ancestors(
-        self, connection: QueryRunner, lookup: Lookup
-    ) -> tuple[IncidentState, ...]:
-        if not lookup.ancestor_cis:
-            return ()
-        cis = list(lookup.ancestor_cis)
-        return await self._incidents_where(
-            connection, f"ci IN ({_marks(cis)}) AND status IN ('new', 'acknowledged')", cis
-        )
-
-    async def _recent_count(self, connection: QueryRunner, lookup: Lookup) -> int:
-        if lookup.count_since is None:
-            return 0
-        row = await self._one(
-            connection,
-            "SELECT COUNT(*) AS n FROM occurrences WHERE correlation_key = ? AND at >= ?",
-            [lookup.correlation_key, self.sql.time(lookup.count_since)],
-        )
-        return int(row["n"]) if row else 0
-
-    async def _recent_incidents(self, connection: QueryRunner, lookup: Lookup) -> tuple[int, ...]:
-        if lookup.recent_incidents_since is None:
-            return ()
-        rows = await connection.execute_query_dict(
-            self.sql(
-                "SELECT id FROM incidents WHERE created_at >= ? AND ((ci = ? AND ci <> '') "
-                "OR id IN (SELECT incident_id FROM occurrences WHERE fingerprint = ? "
-                "AND incident_id IS NOT NULL)) ORDER BY id DESC LIMIT ?"
-            ),
-            [
-                self.sql.time(lookup.recent_incidents_since),
-                lookup.ci,
-                lookup.fingerprint,
-                _RELATED_LIMIT,
-            ],
-        )
-        return tuple(int(row["id"]) for row in rows)
-
-    async def _firing_sources(
-        self, connection: QueryRunner, lookup: Lookup
-    ) -> tuple[FiringEvent, ...]:
-        found: dict[str, FiringEvent] = {}
-        for query in lookup.inhibit_queries:
-            condition, values = self._labels_contain(query.labels)
-            rows = await connection.execute_query_dict(
-                self.sql(
-                    "SELECT fingerprint, source, name, resource, severity, service, ci, labels "
-                    f"FROM events WHERE status = 'firing' AND suppressed_by = '' {condition} "
-                    "LIMIT ?"
-                ),
-                [*values, _FIRING_SOURCES_PER_QUERY],
-            )
-            for row in rows:
-                found[row["fingerprint"]] = FiringEvent(
-                    fingerprint=row["fingerprint"],
-                    source=row["source"],
-                    name=row["name"],
-                    resource=row["resource"],
-                    severity=Severity(row["severity"]),
-                    service=row["service"],
-                    ci=row["ci"],
-                    labels=as_json(row["labels"]) or {},
-                )
-        return tuple(found.values())
-
-    def _labels_contain(self, pairs: Iterable[tuple[str, str]]) -> tuple[str, list[Any]]:
-        pairs = list(pairs)
-        if not pairs:
-            return "", []
-        if self.sql.postgres:
-            return "AND labels @> ?::jsonb", [self.sql.json(dict(pairs))]
-        parts = []
-        values: list[Any] = []
-        for name, value in pairs:
-            parts.append("AND json_extract(labels, ?) = ?")
-            values.extend([_json_path(name), value])
-        return " ".join(parts), values
 
     # -- Decision ----------------------------------------------------------
 
@@ -407,7 +143,7 @@ class IncidentStore:
             # locked, so that the update starts from what is stored now
             row = await self._one(
                 connection,
-                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?{self.sql.for_update()}",
+                f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?{self.sql.for_update()}",
                 [decision.incident_id],
             )
             if row is None:
@@ -734,7 +470,7 @@ class IncidentStore:
         firing = sum(1 for row in rows if row["status"] == "firing")
         occurrences = sum(int(row["count"]) for row in rows)
         await connection.execute_query(
-            sql(f"UPDATE events SET incident_id = ? WHERE id IN ({_marks(ids)})"),
+            sql(f"UPDATE events SET incident_id = ? WHERE id IN ({marks(ids)})"),
             [incident_id, *ids],
         )
         await connection.execute_query(
@@ -884,15 +620,6 @@ class IncidentStore:
 
 def _same(incident: IncidentState | None, incident_id: int) -> bool:
     return incident is not None and incident.id == incident_id
-
-
-def _marks(values: list[Any]) -> str:
-    return ", ".join("?" for _ in values)
-
-
-def _json_path(name: str) -> str:
-    """A SQLite JSON path selecting one top-level key, whatever characters it has."""
-    return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _mail_data(event: Event) -> dict[str, Any]:

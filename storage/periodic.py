@@ -14,7 +14,8 @@ from rules.decision import IncidentState, Priority
 from rules.sla import Escalation, SlaClock
 from storage.atomic import QueryRunner
 from storage.forwarding import queue
-from storage.incidents import IncidentStore, incident_state
+from storage.incident_state import incident_state
+from storage.incidents import IncidentStore
 from storage.locks import try_advisory_lock
 from storage.sql import as_json, as_time
 

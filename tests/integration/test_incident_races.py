@@ -21,7 +21,8 @@ from rules.loader import load_ruleset
 from storage import models
 from storage.actions import Actions
 from storage.database import Database, DatabaseSettings
-from storage.incidents import IncidentStore, active_silences
+from storage.incident_state import active_silences
+from storage.incidents import IncidentStore
 from storage.migrations import migrate
 
 pytestmark = pytest.mark.postgres

@@ -15,7 +15,8 @@ from rules.engine import CompiledRuleSet
 from rules.loader import load_ruleset
 from storage import models
 from storage.database import Database, DatabaseSettings
-from storage.incidents import IncidentStore, active_silences
+from storage.incident_state import active_silences
+from storage.incidents import IncidentStore
 from storage.migrations import migrate
 from storage.periodic import PeriodicStore
 

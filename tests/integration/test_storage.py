@@ -16,7 +16,8 @@ from storage import models
 from storage.actions import ActionRefused, Actions, NewSilence
 from storage.atomic import QueryRunner, run_atomic
 from storage.database import Database, DatabaseSettings, Dialect
-from storage.incidents import IncidentStore, active_silences
+from storage.incident_state import active_silences
+from storage.incidents import IncidentStore
 from storage.intake import IntakeWriter, NewIntake
 from storage.leases import LeaseStore
 from storage.migrations import MIGRATIONS, Migration, current_version, migrate
