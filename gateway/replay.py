@@ -7,6 +7,15 @@ rules into a scratch SQLite database, and reports every event whose outcome,
 priority, type or routes would now differ. It starts from an empty state at
 ``--since``: an event whose history began earlier may show as new.
 
+The silences are copied from the live database into the scratch one, each
+live only while it was in force (from its start, never before it was
+created, to its end or its early expiry), so a record is judged with the
+silences of its time. A copy rather than reads from the live database: the
+scratch store judges each record in one transaction on its own connection,
+exactly as the pipeline does, and the live database is read once, briefly,
+and never held open while the records are run again. Maintenance windows
+and inhibition come from the rules and the incidents replay itself opens.
+
 The live database is only read, except without ``--dry-run``: then records
 that failed (unparseable, or a rule or storage fault) go back to pending so
 the running daemon processes them again with the current config. Records
@@ -31,7 +40,15 @@ from storage.database import Database, DatabaseSettings
 from storage.incident_state import active_silences
 from storage.incidents import IncidentStore
 from storage.migrations import migrate
-from storage.replay import StoredOutcome, outcomes_by_intake, records_since, requeue_failed
+from storage.replay import (
+    SilenceInForce,
+    StoredOutcome,
+    copy_silences,
+    outcomes_by_intake,
+    records_since,
+    requeue_failed,
+    silences_in_force,
+)
 
 _MAX_RECORDS = 100_000
 
@@ -77,13 +94,14 @@ async def replay(runtime: Runtime, *, since: datetime | None, dry_run: bool) -> 
     try:
         records = await records_since(live, since, _MAX_RECORDS)
         before = await outcomes_by_intake(live, [record.id for record in records])
+        silences = await silences_in_force(live)
         if not dry_run:
             report.requeued = await requeue_failed(live, since)
     finally:
         await live.close()
     report.records = len(records)
     with tempfile.TemporaryDirectory(prefix="intake-replay-") as scratch:
-        after = await _run_again(runtime, records, Path(scratch), report)
+        after = await _run_again(runtime, records, silences, Path(scratch), report)
     report.incidents_before = _incident_count(before)
     report.incidents_after = _incident_count(after)
     report.changes = list(_compare(records, before, after))
@@ -91,14 +109,19 @@ async def replay(runtime: Runtime, *, since: datetime | None, dry_run: bool) -> 
 
 
 async def _run_again(
-    runtime: Runtime, records: list[IntakeRecord], scratch: Path, report: ReplayReport
+    runtime: Runtime,
+    records: list[IntakeRecord],
+    silences: list[SilenceInForce],
+    scratch: Path,
+    report: ReplayReport,
 ) -> dict[int, list[StoredOutcome]]:
     db = Database(
         DatabaseSettings(url=f"sqlite://{scratch}/replay.sqlite3", sqlite_synchronous="full")
     )
     await db.open()
     try:
-        await migrate(db)
+        await migrate(db, scratch=True)
+        await copy_silences(db, silences)
         store = IncidentStore(db)
         for record in records:
             parser = runtime.parsers.get(record.source)
@@ -111,10 +134,10 @@ async def _run_again(
                 continue
             now = record.received_at
             async with db.transaction() as connection:
-                silences = await active_silences(connection, store.sql, now)
+                in_force = await active_silences(connection, store.sql, now)
                 for event in events:
                     lookup = runtime.ruleset.lookup(event, now)
-                    state = await store.load_state(connection, lookup, silences)
+                    state = await store.load_state(connection, lookup, in_force)
                     decision = runtime.ruleset.evaluate(event, state, now)
                     await store.apply(connection, event, decision, state, record.id, now)
         return await outcomes_by_intake(db, [record.id for record in records])

@@ -92,27 +92,32 @@ async def current_version(db: Database, connection: BaseDBAsyncClient) -> int | 
     return int(value) if value is not None else None
 
 
-async def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> int:
-    """Bring the schema to the newest version; return that version."""
+async def migrate(
+    db: Database, migrations: Sequence[Migration] = MIGRATIONS, *, scratch: bool = False
+) -> int:
+    """Bring the schema to the newest version; return that version.
+
+    ``scratch``: a throw-away database (replay's), whose new schema is no news at info.
+    """
     if db.dialect is Dialect.POSTGRES:
         # DDL is transactional on PostgreSQL: the whole upgrade is one
         # transaction, serialised between replicas by a transaction-level lock.
         async with db.transaction() as connection:
             await connection.execute_query(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-            return await _upgrade(db, connection, migrations)
+            return await _upgrade(db, connection, migrations, scratch)
     # SQLite: the file lock already keeps other processes out.
-    return await _upgrade(db, db.connection, migrations)
+    return await _upgrade(db, db.connection, migrations, scratch)
 
 
 async def _upgrade(
-    db: Database, connection: BaseDBAsyncClient, migrations: Sequence[Migration]
+    db: Database, connection: BaseDBAsyncClient, migrations: Sequence[Migration], scratch: bool
 ) -> int:
     newest = max(step.version for step in migrations)
     version = await current_version(db, connection)
     if version is None:
         await Tortoise.generate_schemas(safe=True)
         await _stamp(connection, db, newest, "created from models")
-        log.info("schema_created", version=newest)
+        (log.debug if scratch else log.info)("schema_created", version=newest)
         return newest
     if version > newest:
         log.warning("schema_newer_than_program", database=version, program=newest)

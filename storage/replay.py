@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from parsers.records import IntakeRecord
 from storage import models
@@ -59,6 +60,39 @@ async def outcomes_by_intake(
                 )
             )
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceInForce:
+    """A silence as it was in force: from its start (never before it was created) to
+    its end (or when it was expired early)."""
+
+    id: int
+    matchers: list[dict[str, str]]
+    starts_at: datetime
+    ends_at: datetime
+    author: str
+    created_at: datetime
+
+
+async def silences_in_force(db: Database) -> list[SilenceInForce]:
+    """Every silence that was ever in force, with the times it was."""
+    found = []
+    for row in await models.Silence.all().order_by("id"):
+        starts_at = max(row.starts_at, row.created_at)
+        ends_at = min(row.ends_at, row.expired_at) if row.expired_at else row.ends_at
+        if starts_at < ends_at:
+            found.append(
+                SilenceInForce(row.id, row.matchers, starts_at, ends_at, row.author, row.created_at)
+            )
+    return found
+
+
+async def copy_silences(db: Database, silences: Sequence[SilenceInForce]) -> None:
+    """Write the silences into a scratch database, each live only while it was in force."""
+    rows: list[Any] = [models.Silence(**asdict(item), comment="") for item in silences]
+    if rows:
+        await models.Silence.bulk_create(rows, using_db=db.connection)
 
 
 async def requeue_failed(db: Database, since: datetime | None) -> int:
