@@ -80,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_problems(exc)
         return EXIT_CONFIG
     if args.command == "check-config":
+        # Warnings do not fail the check: the rules load and run as written.
+        for warning in runtime.ruleset.lint.warnings(datetime.now(UTC)):
+            print(warning, file=sys.stderr)
         print(
             f"{loaded.path}: OK ({len(config.integrations)} integrations, "
             f"rules {runtime.ruleset.version})"

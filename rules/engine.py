@@ -10,11 +10,12 @@ assembled from that verdict and the classified draft.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from parsers.mail.classify import is_reply_subject
 from parsers.records import Event, EventStatus, MailFacts, MailKind, Severity
+from rules.calendars import Calendar
 from rules.catalogue import Catalogue
 from rules.decision import (
     Decision,
@@ -31,6 +32,7 @@ from rules.decision import (
 from rules.draft import Draft, Policy
 from rules.known_errors import KnownError, RecurrencePolicy, known_error_notes
 from rules.lifecycle import LifecycleStage, due_closures, due_resolutions
+from rules.lint import Lint
 from rules.mail import bounce_notes
 from rules.priority import MajorPolicy, PriorityMatrix, more_urgent
 from rules.rule import Action, AddRoutes, Rule, run_rules
@@ -65,6 +67,8 @@ class CompiledRuleSet:
     matrix: PriorityMatrix
     sla: SlaTable | None
     catalogue: Catalogue
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)  # by name, 24x7 included
+    lint: Lint = field(default_factory=Lint)  # warnings for check-config
 
     def lookup(self, event: Event, now: datetime) -> Lookup:
         draft = self.classify(event, now)

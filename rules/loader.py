@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,6 +33,7 @@ from rules.fields import field_getter
 from rules.flapping import FlappingStage
 from rules.known_errors import KnownError, RecurrencePolicy
 from rules.lifecycle import LifecycleStage
+from rules.lint import Lint, calendar_lint, lint_rule_keys
 from rules.mail import IgnoreAutomaticMail, MailReplyStage
 from rules.priority import DEFAULT_MATRIX, SEVERITY_DEFAULTS, MajorPolicy
 from rules.rule import Action, Rule, RuleIgnoreStage
@@ -103,6 +104,12 @@ def load_ruleset(rules_dir: Path, catalogue_path: Path | None) -> CompiledRuleSe
         _read_into(sections, path, problems)
     ruleset = _compile(
         sections, catalogue, catalogue_path is not None, problems, digest.hexdigest()[:12]
+    )
+    warnings = Problems()
+    lint_rule_keys(sections.rules, warnings)
+    ruleset = replace(
+        ruleset,
+        lint=Lint(tuple(warnings.as_list()), calendar_lint(sections.calendars, ruleset.calendars)),
     )
     if problems:
         raise ConfigError(problems.as_list())
@@ -215,6 +222,7 @@ def _compile(
         matrix=matrix,
         sla=sla,
         catalogue=catalogue,
+        calendars=calendars,
     )
 
 

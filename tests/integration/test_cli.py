@@ -126,6 +126,32 @@ def test_check_config_accepts_the_shipped_example() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
+    assert result.stderr == ""  # no warnings either
+
+
+def test_check_config_warns_about_keys_that_differ_on_recovery_and_missing_holidays(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "10-mail.yaml").write_text(
+        "calendars:\n"
+        "  - name: office\n"
+        "    hours: {mon-fri: '08:00-17:00'}\n"
+        "    holidays: [2020-12-25]\n"
+        "rules:\n"
+        "  - name: monitoring-mail\n"
+        "    description: by subject\n"
+        "    match: {mail.kind: monitoring}\n"
+        "    fingerprint: '{mail.subject}'\n"
+    )
+    result = _check(f"rules: {{dir: {rules}, catalogue: null}}\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 2, result.stderr
+    assert warnings[0].startswith(f"{rules / '10-mail.yaml'}:9: warning: the fingerprint uses")
+    assert '"mail.subject"' in warnings[0]
+    assert warnings[1].startswith(f'{rules / "10-mail.yaml"}:2: warning: calendar "office"')
 
 
 def test_config_path_comes_from_environment(tmp_path: Path) -> None:
