@@ -6,6 +6,8 @@ import itertools
 from collections.abc import Mapping
 from datetime import time
 
+from holidays import HolidayBase, country_holidays, list_supported_countries
+
 from rules.calendars import AlwaysOpen, Calendar, WorkingHours
 from rules.compile_rules import day_range, parse_clock, zone
 from rules.decision import Priority
@@ -61,8 +63,27 @@ def _calendar(spec: CalendarSpec, site: Site) -> WorkingHours | None:
         ok = False
     if not ok or found is None:
         return None
+    country = public_holidays(spec.country, site.at("country")) if spec.country else None
+    if spec.country and country is None:
+        return None
     hours = {day: tuple(sorted(ranges)) for day, ranges in by_day.items()}
-    return WorkingHours(spec.name, found, hours, frozenset(spec.holidays))
+    return WorkingHours(
+        spec.name, found, hours, frozenset(spec.holidays), country, frozenset(spec.working_days)
+    )
+
+
+def public_holidays(code: str, site: Site) -> HolidayBase | None:
+    """The public holidays of ``CN`` or ``DE-BY`` (country, then subdivision), any year."""
+    country, _, subdivision = code.partition("-")
+    supported = list_supported_countries()
+    if country not in supported:
+        site.problem(f'"{country}" is not a country code the holidays package knows (e.g. DE, CN)')
+        return None
+    if subdivision and subdivision not in supported[country]:
+        known = ", ".join(supported[country]) or "none"
+        site.problem(f'"{subdivision}" is not a subdivision of {country} (known: {known})')
+        return None
+    return country_holidays(country, subdiv=subdivision or None)
 
 
 def _interval(text: str, site: Site) -> tuple[time, time] | None:

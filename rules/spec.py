@@ -117,7 +117,9 @@ class CalendarSpec(Strict):
     name: Annotated[str, Field(min_length=1)]
     timezone: str = "UTC"
     hours: dict[str, list[str] | str]
-    holidays: list[date] = Field(default_factory=list)
+    country: str | None = None  # public holidays of a country or subdivision: CN, DE-BY
+    holidays: list[date] = Field(default_factory=list)  # more days off
+    working_days: list[date] = Field(default_factory=list)  # make-up working days
 
 
 class SlaTargetSpec(Strict):
