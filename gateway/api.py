@@ -12,12 +12,21 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from gateway.bodies import read_body
 from gateway.errors import StorageUnavailable
 from gateway.jsonbody import json_error, json_response
+from gateway.params import (
+    BadParameter,
+    id_or_key,
+    page_size,
+    path_int,
+    query_flag,
+    query_int,
+    query_text,
+)
 from storage.actions import ActionRefused, Actions, NewSilence
 from storage.views import EventFilter, IncidentFilter, get_incident, list_events, list_incidents
 
@@ -25,13 +34,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 M = TypeVar("M", bound=BaseModel)
 
-_MAX_LIMIT = 500
+# Actions and silences are a few hundred bytes; this bounds what is read for them.
+_MAX_BODY_BYTES = 1 << 20
 _STATUSES = {"new", "acknowledged", "resolved", "closed"}
 _PRIORITIES = {"P1", "P2", "P3", "P4"}
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 class ActionBody(BaseModel):
@@ -71,32 +77,8 @@ def _csv(value: str | None, allowed: set[str], name: str) -> tuple[str, ...]:
     items = tuple(item.strip() for item in value.split(",") if item.strip())
     unknown = [item for item in items if item not in allowed]
     if unknown:
-        raise web.HTTPBadRequest(
-            text=_dumps(
-                {"error": "bad_filter", "message": f"unknown {name}: {', '.join(unknown)}"}
-            ),
-            content_type="application/json",
-        )
+        raise BadParameter(f"unknown {name}: {', '.join(unknown)}")
     return items
-
-
-def _int_param(request: web.Request, name: str, default: int | None) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit():
-        raise web.HTTPBadRequest(
-            text=_dumps({"error": "bad_filter", "message": f"{name} must be a whole number"}),
-            content_type="application/json",
-        )
-    return int(raw)
-
-
-def _bool_param(request: web.Request, name: str) -> bool | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    return raw.lower() in ("1", "true", "yes")
 
 
 class Api:
@@ -149,35 +131,34 @@ class Api:
             return False
 
     async def incidents(self, request: web.Request) -> web.Response:
-        query = request.query
-        limit = min(_int_param(request, "limit", 50) or 50, _MAX_LIMIT)
+        limit = page_size(request)
         found = await list_incidents(
             IncidentFilter(
-                status=_csv(query.get("status"), _STATUSES, "status"),
-                priority=_csv(query.get("priority"), _PRIORITIES, "priority"),
-                service=query.get("service"),
-                type=query.get("type"),
-                major=_bool_param(request, "major"),
-                before=_int_param(request, "before", None),
+                status=_csv(query_text(request, "status"), _STATUSES, "status"),
+                priority=_csv(query_text(request, "priority"), _PRIORITIES, "priority"),
+                service=query_text(request, "service"),
+                type=query_text(request, "type"),
+                major=query_flag(request, "major"),
+                before=query_int(request, "before"),
                 limit=limit,
             )
         )
         return self._page(found, limit)
 
     async def incident(self, request: web.Request) -> web.Response:
-        found = await get_incident(request.match_info["ident"])
+        found = await get_incident(id_or_key(request, "ident"))
         if found is None:
             return json_error(404, "not_found", "no such incident")
         return json_response(found)
 
     async def events(self, request: web.Request) -> web.Response:
-        limit = min(_int_param(request, "limit", 50) or 50, _MAX_LIMIT)
+        limit = page_size(request)
         found = await list_events(
             EventFilter(
-                status=request.query.get("status"),
-                incident_id=_int_param(request, "incident_id", None),
-                source=request.query.get("source"),
-                before=_int_param(request, "before", None),
+                status=query_text(request, "status"),
+                incident_id=query_int(request, "incident_id"),
+                source=query_text(request, "source"),
+                before=query_int(request, "before"),
                 limit=limit,
             )
         )
@@ -197,15 +178,14 @@ class Api:
     async def _act(
         self,
         request: web.Request,
-        action: Callable[[str, str, str, datetime], Awaitable[dict[str, Any] | None]],
+        action: Callable[[int | str, str, str, datetime], Awaitable[dict[str, Any] | None]],
     ) -> web.Response:
+        ident = id_or_key(request, "ident")
         body = await self._body(request, ActionBody, allow_empty=True)
         if isinstance(body, web.Response):
             return body
         try:
-            found = await action(
-                request.match_info["ident"], body.author, body.comment, self._clock()
-            )
+            found = await action(ident, body.author, body.comment, self._clock())
         except ActionRefused as exc:
             return json_error(409, "conflict", str(exc))
         if found is None:
@@ -227,7 +207,7 @@ class Api:
         return json_response({"status": "reloaded"})
 
     async def silences(self, request: web.Request) -> web.Response:
-        include = _bool_param(request, "include_expired") or False
+        include = query_flag(request, "include_expired") or False
         items = await self._actions.list_silences(self._clock(), include)
         return json_response({"items": items})
 
@@ -249,14 +229,14 @@ class Api:
         return json_response(created, status=201)
 
     async def delete_silence(self, request: web.Request) -> web.Response:
-        raw = request.match_info["silence_id"]
-        if not raw.isdigit() or not await self._actions.expire_silence(int(raw), self._clock()):
+        silence_id = path_int(request, "silence_id")
+        if not await self._actions.expire_silence(silence_id, self._clock()):
             return json_error(404, "not_found", "no such active silence")
-        return json_response({"id": int(raw), "state": "expired"})
+        return json_response({"id": silence_id, "state": "expired"})
 
     @staticmethod
     async def _body(request: web.Request, model: type[M], *, allow_empty: bool) -> M | web.Response:
-        raw = await request.read()
+        raw = await read_body(request, _MAX_BODY_BYTES)
         if not raw.strip() and allow_empty:
             return model()
         try:

@@ -33,6 +33,7 @@ from gateway.deadletters_api import DeadLettersApi
 from gateway.errors import StorageUnavailable
 from gateway.heartbeats import HeartbeatMonitor
 from gateway.http import build_http_app
+from gateway.httperrors import JsonErrorRunner
 from gateway.imap import ImapPoller
 from gateway.inbound import InboundHooks
 from gateway.jobs import PeriodicJobs
@@ -132,7 +133,7 @@ class Services:
                 await stack.enter_async_context(self.smtp.running())
             if self.imap is not None:
                 await stack.enter_async_context(self.imap.running())
-            runner = web.AppRunner(
+            runner = JsonErrorRunner(
                 build_http_app(
                     webhooks=self.webhooks,
                     api=self.api,

@@ -13,9 +13,8 @@ from datetime import datetime
 from aiohttp import web
 
 from gateway.jsonbody import json_error, json_response
+from gateway.params import page_size, path_int, query_int, query_text
 from storage.outbox import OutboxStore
-
-_MAX_LIMIT = 500
 
 
 class DeadLettersApi:
@@ -34,22 +33,16 @@ class DeadLettersApi:
 
     async def list(self, request: web.Request) -> web.Response:
         """Newest first; ``sink`` filters, ``before`` (an id) pages, ``limit`` caps."""
-        query = request.query
-        for name in ("before", "limit"):
-            if query.get(name, "1").isdigit() is False:
-                return json_error(400, "bad_filter", f"{name} must be a whole number")
-        limit = min(int(query.get("limit", "50")), _MAX_LIMIT)
-        before = int(query["before"]) if query.get("before") else None
-        found = await self._store.dead_letters(query.get("sink") or None, before, limit)
+        limit = page_size(request)
+        before = query_int(request, "before")
+        found = await self._store.dead_letters(query_text(request, "sink"), before, limit)
         items = [letter.as_json() for letter in found]
         next_before = items[-1]["id"] if len(items) == limit and items else None
         return json_response({"items": items, "next_before": next_before})
 
     async def retry(self, request: web.Request) -> web.Response:
-        raw = request.match_info["row_id"]
-        if not raw.isdigit():
-            return json_error(404, "not_found", "no such dead letter")
-        if not await self._store.retry_dead(int(raw), self._clock()):
+        row_id = path_int(request, "row_id")
+        if not await self._store.retry_dead(row_id, self._clock()):
             return json_error(404, "not_found", "no such dead letter (or it is not dead any more)")
         self._wake()
-        return json_response({"id": int(raw), "state": "pending"}, status=202)
+        return json_response({"id": row_id, "state": "pending"}, status=202)

@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from gateway.api import Api
+from gateway.httperrors import json_errors
 from gateway.metrics import Metrics
 from gateway.openapi import openapi_document
 from gateway.webhooks import WebhookIntake
@@ -24,7 +25,12 @@ def build_http_app(
     extra_routes: Sequence[web.RouteDef] = (),
 ) -> web.Application:
     # webhook bodies are bounded per integration by WebhookIntake; this is the outer cap
-    app = web.Application(client_max_size=max_body_bytes + 1, middlewares=[api.guard])
+    app = web.Application(
+        client_max_size=max_body_bytes + 1,
+        middlewares=[json_errors, api.guard],
+        # bodies are decoded by gateway.bodies, which refuses what it cannot decode
+        handler_args={"auto_decompress": False},
+    )
     openapi = orjson.dumps(openapi_document())
 
     async def healthz(request: web.Request) -> web.Response:

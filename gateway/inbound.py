@@ -21,19 +21,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 import structlog
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway.errors import StorageUnavailable
+from gateway.bodies import read_body
+from gateway.errors import ParseError, StorageUnavailable
 from gateway.jsonbody import json_error, json_response
 from gateway.sinkconfig import InboundConfig, SinkConfig
+from parsers.jsondoc import decode_json
 from rules.decision import IncidentStatus
 from storage.sync import ExternalChange, SyncStore
 
 log = structlog.get_logger(__name__)
 
+# A Jira issue event with its changelog is tens of kilobytes; this bounds what is read.
+_MAX_BODY_BYTES = 4 << 20
 _KEY = re.compile(r"\bINC-\d{6,}\b")
 _MEANING: Mapping[str, IncidentStatus | None] = {
     "acknowledged": IncidentStatus.ACKNOWLEDGED,
@@ -197,15 +200,15 @@ class InboundHooks:
         reader, wanted_kind = reader_and_kind
         if wanted_kind is not None and sink.kind != wanted_kind:
             return _json("not_found", f"sink {sink.name} is not a {wanted_kind} sink", 404)
-        body = await request.read()
+        body = await read_body(request, _MAX_BODY_BYTES)
         if not _proved(sink, request, body):
             return _json("unauthorized", "send the bearer token or a valid signature", 401)
         try:
-            payload = orjson.loads(body)
+            payload = decode_json(body)
             if not isinstance(payload, dict):
                 raise BadPayload("the body must be a JSON object")
             change = reader(sink, payload)
-        except (orjson.JSONDecodeError, BadPayload) as exc:
+        except (ParseError, BadPayload) as exc:
             return _json("invalid_body", str(exc), 400)
         if change.status is None and not change.assignee:
             return json_response({"status": "ignored"}, status=202)

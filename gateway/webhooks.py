@@ -15,16 +15,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
-from aiohttp import hdrs, web
+from aiohttp import web
 
 from gateway.auth import Authenticator
+from gateway.bodies import RefusedBody, read_body
 from gateway.config import IntegrationConfig
 from gateway.errors import ParseError, StorageUnavailable
 from gateway.jsonbody import json_error, json_response
@@ -77,10 +77,6 @@ def _media_type(content_type: str) -> str:
     return "application/json" if media.endswith("+json") else media
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 @dataclass(frozen=True, slots=True)
 class _Counters:
     """One integration's metric children, looked up once: ``labels()`` takes a lock and
@@ -101,28 +97,6 @@ class _Counters:
             firing=metrics.alerts_received.labels(name, EventStatus.FIRING.value),
             resolved=metrics.alerts_received.labels(name, EventStatus.RESOLVED.value),
         )
-
-
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    """Read at most ``limit`` bytes of the (decompressed) body, or raise BodyTooLarge.
-
-    aiohttp inflates gzip/deflate bodies as they stream in; counting here
-    stops a small compressed body that expands past the limit.
-    """
-    length = request.content_length
-    if length is not None and length > limit:
-        raise BodyTooLarge
-    if length is not None and hdrs.CONTENT_ENCODING not in request.headers:
-        # what arrives is what was announced: one read (aiohttp stops at the length)
-        return await request.read()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _validate(integration: Integration, probe: IntakeRecord) -> tuple[Tally, list[Event] | None]:
@@ -204,16 +178,14 @@ class WebhookIntake:
                 f"Content-Type {request.content_type!r} is not accepted; send {accepted[0]}",
             )
         try:
-            body = await _read_body(request, integration.max_body_bytes)
-        except BodyTooLarge:
-            self._count_rejected(name, "too_large")
-            return _reject(
-                413,
-                "too_large",
-                f"body is larger than {integration.max_body_bytes} bytes (after decompression)",
-            )
-        except (zlib.error, ValueError) as exc:
-            return await self._bad_input(request, integration, b"", "bad_encoding", str(exc))
+            body = await read_body(request, integration.max_body_bytes)
+        except RefusedBody as refused:
+            if refused.status == 400:
+                return await self._bad_input(
+                    request, integration, b"", refused.reason, str(refused)
+                )
+            self._count_rejected(name, refused.reason)
+            return _reject(refused.status, refused.reason, str(refused))
         if integration.auth.needs_body():
             failure = integration.auth.check(request.headers, body, time.time())
             if failure is not None:

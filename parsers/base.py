@@ -3,6 +3,7 @@
 Reason tokens of ``ParseError`` (stable: metric label and HTTP 400 body):
 
 - ``invalid_json``: the body is empty or not JSON.
+- ``too_deep``: the JSON body nests deeper than ``parsers.jsondoc.MAX_JSON_DEPTH``.
 - ``invalid_form``: a form body cannot be decoded.
 - ``wrong_shape``: the document's skeleton is not what the kind posts (the body
   is not an object, ``alerts`` is not an array, an alert is not an object).
@@ -29,6 +30,8 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from parsers.errors import ParseError
+from parsers.jsondoc import decode_json as decode_json
+from parsers.jsondoc import decode_json_or_none as decode_json_or_none
 from parsers.records import Event, EventStatus, IntakeRecord, Severity
 
 ORIGINAL_SEVERITY = "original_severity"
@@ -193,24 +196,6 @@ class LabelledOptions(SeverityOptions):
 class LabelLimits:
     max_count: int
     max_length: int
-
-
-def decode_json(raw: bytes) -> Any:
-    """Decode a JSON body or raise ParseError(reason="invalid_json")."""
-    if not raw.strip():
-        raise ParseError("invalid_json", "body is empty; expected a JSON object")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError("invalid_json", f"body is not valid JSON: {exc}") from exc
-
-
-def decode_json_or_none(raw: bytes) -> Any:
-    """The decoded JSON body, or None when it is not JSON (``decode_json`` says why)."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
 
 
 def require_object(value: Any, what: str = "body") -> dict[str, Any]:

@@ -46,7 +46,6 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Literal
 
-import orjson
 from pydantic import Field, field_validator
 
 from parsers.base import (
@@ -360,8 +359,8 @@ def _tag_pairs(value: Any, path: str) -> list[tuple[str, str]]:
 
 def _tags_json(text: str, path: str) -> Any:
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
+        return decode_json(text)
+    except ParseError as exc:
         raise ParseError(
             "wrong_type", f"{path}: expected a JSON array of {{tag, value}} objects: {exc}"
         ) from exc

@@ -7,15 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tortoise.expressions import Q
-
 from rules.decision import IncidentStatus
 from storage import models
 from storage.atomic import QueryRunner
 from storage.database import Database
 from storage.forwarding import queue
 from storage.sql import Sql
-from storage.views import incident_json
+from storage.views import incident_json, incident_lookup
 
 
 class ActionRefused(Exception):
@@ -31,10 +29,6 @@ class NewSilence:
     comment: str
 
 
-def _lookup(ident: str) -> Q:
-    return Q(id=int(ident)) if ident.isdigit() else Q(key=ident.upper())
-
-
 class Actions:
     def __init__(self, db: Database, on_commit: Callable[[], None] | None = None) -> None:
         self._db = db
@@ -43,7 +37,7 @@ class Actions:
         self._on_commit = on_commit
 
     async def acknowledge(
-        self, ident: str, author: str, comment: str, now: datetime
+        self, ident: int | str, author: str, comment: str, now: datetime
     ) -> dict[str, Any] | None:
         return await self._transition(
             ident,
@@ -55,7 +49,7 @@ class Actions:
         )
 
     async def resolve(
-        self, ident: str, author: str, comment: str, now: datetime
+        self, ident: int | str, author: str, comment: str, now: datetime
     ) -> dict[str, Any] | None:
         return await self._transition(
             ident,
@@ -68,7 +62,7 @@ class Actions:
 
     async def _transition(
         self,
-        ident: str,
+        ident: int | str,
         target: IncidentStatus,
         author: str,
         comment: str,
@@ -76,7 +70,7 @@ class Actions:
         allowed: tuple[IncidentStatus, ...],
     ) -> dict[str, Any] | None:
         async with self._db.transaction() as connection:
-            query = models.Incident.filter(_lookup(ident)).using_db(connection)
+            query = models.Incident.filter(incident_lookup(ident)).using_db(connection)
             if self._db.dialect.value == "postgres":
                 query = query.select_for_update()
             row = await query.first()

@@ -211,10 +211,14 @@ async def _query(statement: str, values: list[Any]) -> list[dict[str, Any]]:
     return await client.execute_query_dict(sql(statement), values)
 
 
-async def get_incident(ident: str) -> dict[str, Any] | None:
-    """One incident by numeric id or by key (INC-000123), with events and timeline."""
-    condition = Q(id=int(ident)) if ident.isdigit() else Q(key=ident.upper())
-    row = await models.Incident.filter(condition).first()
+def incident_lookup(ident: int | str) -> Q:
+    """The condition for an incident named by its numeric id or by its key (INC-000123)."""
+    return Q(id=ident) if isinstance(ident, int) else Q(key=ident.upper())
+
+
+async def get_incident(ident: int | str) -> dict[str, Any] | None:
+    """One incident by numeric id or by key, with events and timeline."""
+    row = await models.Incident.filter(incident_lookup(ident)).first()
     if row is None:
         return None
     refs = await _refs_by_incident([row.id])

@@ -20,6 +20,7 @@ import pytest
 
 from parsers.base import Tally, Tallying
 from parsers.errors import ParseError
+from parsers.jsondoc import MAX_JSON_DEPTH
 from tests.unit.test_parsers_alerts import (
     BAD_INPUT,
     FACTORIES,
@@ -29,6 +30,16 @@ from tests.unit.test_parsers_alerts import (
 )
 
 TALLYING_KINDS = ("alertmanager", "grafana")
+
+
+def nested(levels: int, leaf: Any = "x") -> Any:
+    """``leaf`` inside ``levels`` arrays."""
+    value = leaf
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 # Values a mutation puts somewhere in a payload: what senders get wrong, and right.
 ODD_VALUES: tuple[Any, ...] = (
     None,
@@ -59,6 +70,10 @@ ODD_VALUES: tuple[Any, ...] = (
     "9999-12-31T23:59:59-23:59",
     "yesterday",
     "x" * 5000,
+    # nesting: within the bound wherever it lands, past it wherever it lands, far past
+    nested(MAX_JSON_DEPTH // 2),
+    {"deep": nested(MAX_JSON_DEPTH)},
+    nested(300),
 )
 
 
@@ -162,3 +177,46 @@ def test_mutated_payloads_are_tallied_only_when_parse_agrees(kind: str) -> None:
             assert tally == parsed, f"{path.name} mutation {number}: {json.dumps(mutated)[:400]}"
     # both outcomes must occur, or the test proves nothing
     assert vouched > 500 and refused > 500, (vouched, refused)
+
+
+def places_with_new_keys(document: Any) -> Iterator[tuple[Any, ...]]:
+    """Every place in a document, and a new key in every object (a field nobody reads)."""
+    for path in paths(document):
+        if path:
+            yield path
+        node = document
+        for step in path:
+            node = node[step]
+        if isinstance(node, dict):
+            yield (*path, "unread_field")
+
+
+def put(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    result = copy.deepcopy(document)
+    parent = result
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = value
+    return result
+
+
+@pytest.mark.parametrize("kind", TALLYING_KINDS)
+def test_nesting_past_the_bound_in_any_field_is_refused_by_tally_and_parse(kind: str) -> None:
+    """The edge answers on the tally, so a body parse refuses must never be tallied:
+    a value nested past the bound is refused in every field, read or not, and one
+    just within it is tallied only as parse counts it."""
+    checked = 0
+    for fixture, document, options in fixture_payloads(kind):
+        for place in places_with_new_keys(document):
+            # the root object is level 1, a container at ``place`` is level len(place) + 1
+            fitting = MAX_JSON_DEPTH - len(place)
+            too_deep = put(document, place, nested(fitting + 1))
+            tally, parsed = tally_and_parse(kind, json.dumps(too_deep).encode(), options)
+            where = f"{fixture.name} at {place}"
+            assert tally is None, where
+            assert isinstance(parsed, ParseError) and parsed.reason == "too_deep", where
+            within = put(document, place, nested(fitting))
+            tally, parsed = tally_and_parse(kind, json.dumps(within).encode(), options)
+            assert tally is None or tally == parsed, where
+            checked += 1
+    assert checked > 100, checked
