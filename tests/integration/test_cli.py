@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -323,3 +324,37 @@ async def test_kill_9_during_burst_loses_no_acknowledged_post(tmp_path: Path) ->
 
 async def _length(items: list[int]) -> int:
     return len(items)
+
+
+async def test_a_json_log_is_one_json_object_per_line_from_us_and_the_libraries(
+    tmp_path: Path,
+) -> None:
+    port, smtp = _free_port(), _free_port()
+    config = _config(
+        tmp_path,
+        port,
+        integrations=[{"name": "generic", "kind": "generic", "heartbeat": {"timeout": "1s"}}],
+        mailboxes=[{"name": "helpdesk", "address": "helpdesk@example.org"}],
+        smtp={"enabled": True, "listen": f"127.0.0.1:{smtp}"},
+    )
+    log = tmp_path / "log"
+    with daemon_process(config, log) as process:
+        await _wait_ready(port, process)
+        reader, writer = await asyncio.open_connection("127.0.0.1", smtp)
+        await reader.readline()
+        writer.write(b"FROBNICATE now\r\n")  # aiosmtpd logs it through the standard library
+        await writer.drain()
+        assert (await reader.readline()).startswith(b"500")
+        writer.close()
+        await eventually(  # the heartbeat's warning carries the time it was last seen
+            lambda: asyncio.to_thread(log.read_text),
+            lambda text: "heartbeat_missing" in text and "unrecognised" in text,
+        )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    lines = [orjson.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    smtp_line = next(line for line in lines if "unrecognised" in line["event"])
+    assert smtp_line["logger"] == "mail.log" and smtp_line["level"] == "warning"
+    missing = next(line for line in lines if line["event"] == "heartbeat_missing")
+    assert datetime.fromisoformat(missing["last_seen"]).tzinfo is not None
+    assert all({"event", "level", "timestamp"} <= line.keys() for line in lines)
