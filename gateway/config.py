@@ -78,8 +78,8 @@ class HttpConfig(Frozen):
     )
     api_token: SecretRef | None = Field(
         default=None,
-        description="bearer token for API writes (acknowledge, resolve, silences, reload); "
-        "unset: API writes are only accepted from loopback clients",
+        description="bearer token every /api/v1/ request needs, reads and writes alike; "
+        "unset: the API answers loopback clients only",
     )
     rejected_sample_bytes: int = Field(
         default=4096, ge=0, le=1024 * 1024, description="bytes of a rejected body kept"
@@ -126,10 +126,16 @@ class AuthConfig(Frozen):
 
 
 class RateLimitConfig(Frozen):
-    """A token bucket: a sustained rate and a burst on top."""
+    """A token bucket: a sustained rate, and a bucket of requests that may come at once
+    (the same meaning as a sink's rate_limit)."""
 
     per_second: float = Field(gt=0, description="sustained requests per second")
-    burst: int = Field(default=0, ge=0, description="extra requests allowed at once")
+    burst: int | None = Field(
+        default=None,
+        ge=1,
+        description="requests allowed at once: the bucket's size, not added to per_second; "
+        "unset: one second's worth (per_second, at least 1)",
+    )
 
 
 class EventDefaults(Frozen):
@@ -175,7 +181,9 @@ class IntegrationConfig(Frozen):
     """A sender of webhooks: POST /webhooks/{name}, read by the parser of its kind."""
 
     name: str = Field(pattern=NAME_PATTERN, description="the {name} in POST /webhooks/{name}")
-    kind: str = Field(description="parser kind: generic, alertmanager, grafana, zabbix, nagios")
+    kind: str = Field(
+        description="parser kind: generic, alertmanager, grafana, zabbix, nagios, icinga"
+    )
     auth: AuthConfig = Field(default=AuthConfig(), description="how the sender authenticates")
     options: dict[str, Any] = Field(default_factory=dict, description="options of the kind")
     defaults: EventDefaults = Field(

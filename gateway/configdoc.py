@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 import types
 import typing
+from collections.abc import Mapping
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -68,8 +70,13 @@ def _type_name(annotation: Any) -> str:
     if origin in (list, tuple, set, frozenset):
         args = [arg for arg in get_args(annotation) if arg is not Ellipsis]
         return f"list of {_type_name(args[0])}" if args else "list"
-    if origin is dict:
-        return "mapping"
+    if origin in (dict, Mapping):
+        key, value = get_args(annotation) or (Any, Any)
+        if value is Any:
+            return "mapping"
+        return f"mapping of {_type_name(key)} to {_type_name(value)}"
+    if annotation is Any:
+        return "any"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "section"
     if isinstance(annotation, type):
@@ -80,8 +87,9 @@ def _type_name(annotation: Any) -> str:
             "bool": "true/false",
             "Path": "path",
             "PosixPath": "path",
+            "timedelta": "duration",
         }.get(annotation.__name__, annotation.__name__)
-    return str(annotation)
+    raise TypeError(f"no reader-friendly name for the type {annotation!r}")
 
 
 def _default(field: FieldInfo) -> str:
@@ -96,9 +104,22 @@ def _default(field: FieldInfo) -> str:
         return "unset"
     if isinstance(value, bool):
         return "`true`" if value else "`false`"
-    if isinstance(value, tuple | list | dict) and not value:
+    if isinstance(value, tuple | list | dict | Mapping) and not value:
         return "empty"
-    return f"`{value}`"
+    return f"`{_yaml(value)}`"
+
+
+def _yaml(value: Any) -> str:
+    """A default as it would be written in the YAML file, not as Python prints it."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_yaml(k)}: {_yaml(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, tuple | list | set | frozenset):
+        return "[" + ", ".join(_yaml(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Enum):
+        return str(value.value)
+    return str(value)
 
 
 def _limits(field: FieldInfo) -> str:

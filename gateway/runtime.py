@@ -81,9 +81,8 @@ def compile_runtime(loaded: LoadedConfig) -> Runtime:
         }
         limiter = None
         if item.rate_limit is not None:
-            limiter = TokenBucket(
-                item.rate_limit.per_second, item.rate_limit.per_second + item.rate_limit.burst
-            )
+            rate = item.rate_limit
+            limiter = TokenBucket(rate.per_second, rate.burst or rate.per_second)
         parser = PARSERS[item.kind](item.options)
         integrations[item.name] = Integration(
             config=item,

@@ -45,7 +45,7 @@ class RateLimit(Frozen):
     """Token bucket: deliveries beyond it wait in the outbox (and coalesce), never dropped."""
 
     per_second: float = Field(gt=0, description="sustained deliveries per second")
-    burst: int = Field(default=1, ge=1, description="deliveries allowed at once")
+    burst: int = Field(default=1, ge=1, description="deliveries allowed at once: the bucket's size")
 
 
 InboundStatus = Literal["acknowledged", "resolved", "closed", "reopened", "ignore"]

@@ -206,7 +206,7 @@ async def test_webhook_authentication(write_config: ConfigWriter, kind: str) -> 
 async def test_rate_limit_answers_429_with_retry_after(write_config: ConfigWriter) -> None:
     loaded = write_config(
         integrations=[
-            {"name": "generic", "kind": "generic", "rate_limit": {"per_second": 1, "burst": 1}}
+            {"name": "generic", "kind": "generic", "rate_limit": {"per_second": 1, "burst": 2}}
         ]
     )
     async with running_daemon(loaded) as daemon:
@@ -219,6 +219,20 @@ async def test_rate_limit_answers_429_with_retry_after(write_config: ConfigWrite
                 if response.status == 429:
                     assert int(response.headers["Retry-After"]) >= 1
         assert statuses[:2] == [202, 202] and 429 in statuses
+
+
+async def test_rate_limit_burst_is_the_bucket_size_as_for_sinks(write_config: ConfigWriter) -> None:
+    limit = {"per_second": 1, "burst": 3}
+    integration = {"name": "generic", "kind": "generic", "rate_limit": limit}
+    loaded = write_config(integrations=[integration])
+    async with running_daemon(loaded) as daemon:
+        statuses = []
+        for n in range(6):
+            async with daemon.http.post(
+                "/webhooks/generic", json={"name": f"n{n}", "resource": "r"}
+            ) as response:
+                statuses.append(response.status)
+    assert statuses == [202, 202, 202, 429, 429, 429]
 
 
 async def test_metrics_parse_and_pass_promtool(write_config: ConfigWriter) -> None:
