@@ -226,13 +226,13 @@ async def test_rate_limit_burst_is_the_bucket_size_as_for_sinks(write_config: Co
     integration = {"name": "generic", "kind": "generic", "rate_limit": limit}
     loaded = write_config(integrations=[integration])
     async with running_daemon(loaded) as daemon:
-        statuses = []
-        for n in range(6):
-            async with daemon.http.post(
-                "/webhooks/generic", json={"name": f"n{n}", "resource": "r"}
-            ) as response:
-                statuses.append(response.status)
+        statuses = [await _status_of_post(daemon, f"n{n}") for n in range(6)]
     assert statuses == [202, 202, 202, 429, 429, 429]
+
+
+async def _status_of_post(daemon: RunningDaemon, name: str) -> int:
+    async with daemon.http.post("/webhooks/generic", json={"name": name}) as response:
+        return response.status
 
 
 async def test_metrics_parse_and_pass_promtool(write_config: ConfigWriter) -> None:
