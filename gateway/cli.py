@@ -1,4 +1,4 @@
-"""``intake-gateway``: run, check-config, test-rules, replay.
+"""``intake-gateway``: run, check-config, test-rules, replay, init.
 
 Exit status: 0 success, 1 failure of the work asked for (a rule test fails,
 a replay cannot run), 2 bad configuration or bad usage.
@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import gateway
 from gateway.config import LoadedConfig, config_path, load_config
 from gateway.errors import ConfigError
 from gateway.logs import configure_logging
@@ -30,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="intake-gateway",
         description="Incident intake gateway: mail, alerts and webhooks in; incidents out.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"intake-gateway {gateway.__version__}"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     config_help = "config file (default: $INTAKE_GATEWAY_CONFIG or config/gateway.yaml)"
@@ -52,6 +56,17 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="show what would change; write nothing"
     )
     replay.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    init = commands.add_parser(
+        "init", help="write a starter config, rules and catalogue into a directory"
+    )
+    init.add_argument("directory", help="where to write them, e.g. /etc/intake-gateway")
+    init.add_argument(
+        "--data-dir",
+        help="where the SQLite database goes (default: DIRECTORY/data), "
+        "e.g. /var/lib/intake-gateway",
+    )
+    init.add_argument("--force", action="store_true", help="replace files that exist")
     return parser
 
 
@@ -64,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "test-rules":
         return _test_rules([Path(name) for name in args.files])
+    if args.command == "init":
+        return _init(Path(args.directory), args.data_dir, force=args.force)
     try:
         loaded = load_config(config_path(args.config))
     except ConfigError as exc:
@@ -105,6 +122,20 @@ def _test_rules(files: list[Path]) -> int:
     report = run_rule_tests(files, load_ruleset)
     print(report.render())
     return report.exit_status
+
+
+def _init(directory: Path, data_dir: str | None, *, force: bool) -> int:
+    from gateway.scaffold import ScaffoldError, write_starter
+
+    try:
+        starter = write_starter(directory, Path(data_dir) if data_dir else None, force=force)
+    except ScaffoldError as exc:
+        print(f"init: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for path in starter.written:
+        print(f"wrote {path}")
+    print(f"next: intake-gateway check-config --config {starter.config}")
+    return EXIT_OK
 
 
 def _replay(runtime: Runtime, *, since: str | None, dry_run: bool, as_json: bool) -> int:

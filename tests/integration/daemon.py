@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -65,3 +67,38 @@ async def eventually(
         await asyncio.sleep(0.05)
         value = await probe()
     return value
+
+
+@contextmanager
+def process_running(
+    command: list[str], *, cwd: Path, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A daemon as a child process, its output appended to ``log``; killed if still alive."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=out, cwd=cwd)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+async def wait_ready(
+    base_url: str, process: subprocess.Popen[bytes], within: float = 30, name: str = "daemon"
+) -> None:
+    """Wait until a daemon process answers /readyz with 200; fail if it exits."""
+
+    async def probe() -> int:
+        if process.poll() is not None:
+            raise AssertionError(f"{name} exited with {process.returncode}")
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{base_url}/readyz") as response,
+            ):
+                return response.status
+        except aiohttp.ClientConnectionError:
+            return 0
+
+    await eventually(probe, lambda status: status == 200, within=within)

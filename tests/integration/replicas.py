@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 import orjson
 
 from tests.conftest import PG_ADMIN_URL
-from tests.integration.daemon import eventually
+from tests.integration.daemon import wait_ready
 
 CLI = [sys.executable, "-m", "gateway.cli"]
 REPO = Path(__file__).resolve().parents[2]
@@ -99,20 +98,8 @@ class Replica:
             return None
 
     async def ready(self, within: float = 30.0) -> None:
-        async def probe() -> int:
-            if self.process is None or self.process.poll() is not None:
-                code = self.process.returncode if self.process else None
-                raise AssertionError(f"{self.name} exited with {code}; see {self.log}")
-            try:
-                async with (
-                    aiohttp.ClientSession() as http,
-                    http.get(f"{self.url}/readyz") as response,
-                ):
-                    return response.status
-            except aiohttp.ClientConnectionError:
-                return 0
-
-        await eventually(probe, lambda status: status == 200, within=within)
+        assert self.process is not None, f"{self.name} was not started"
+        await wait_ready(self.url, self.process, within, name=f"{self.name} (see {self.log})")
 
     def log_lines(self, level: str) -> list[str]:
         """Lines of the replica's JSON log at ``level`` (e.g. "error")."""

@@ -10,8 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 
 from storage import models
 from storage.database import Database, DatabaseSettings
-from tests.integration.daemon import eventually
+from tests.integration.daemon import eventually, process_running, wait_ready
 
 CLI = [sys.executable, "-m", "gateway.cli"]
 REPO = Path(__file__).resolve().parents[2]
@@ -168,40 +167,14 @@ def test_config_path_comes_from_environment(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@contextmanager
-def daemon_process(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [*CLI, "run", "--config", str(config)], stdout=out, stderr=out, cwd=REPO
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-
-
-async def _wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
-    async def probe() -> int:
-        if process.poll() is not None:
-            raise AssertionError(f"daemon exited with {process.returncode}")
-        try:
-            async with (
-                aiohttp.ClientSession() as http,
-                http.get(f"http://127.0.0.1:{port}/readyz") as response,
-            ):
-                return response.status
-        except aiohttp.ClientConnectionError:
-            return 0
-
-    await eventually(probe, lambda status: status == 200, within=30)
+def daemon_process(config: Path, log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    return process_running([*CLI, "run", "--config", str(config)], cwd=REPO, log=log)
 
 
 async def test_sigterm_drains_and_exits_zero(tmp_path: Path) -> None:
     port = _free_port()
     with daemon_process(_config(tmp_path, port), tmp_path / "log") as process:
-        await _wait_ready(port, process)
+        await wait_ready(f"http://127.0.0.1:{port}", process)
         async with (
             aiohttp.ClientSession() as http,
             http.post(
@@ -221,7 +194,7 @@ async def test_sighup_applies_valid_config_and_keeps_old_on_error(tmp_path: Path
     port = _free_port()
     config = _config(tmp_path, port)
     with daemon_process(config, tmp_path / "log") as process:
-        await _wait_ready(port, process)
+        await wait_ready(f"http://127.0.0.1:{port}", process)
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as http:
             async with http.post(f"{base}/webhooks/portal", json={"name": "n"}) as response:
@@ -284,7 +257,7 @@ async def test_kill_9_during_burst_loses_no_acknowledged_post(tmp_path: Path) ->
     config = _config(tmp_path, port)
     acked: list[int] = []
     with daemon_process(config, tmp_path / "log") as process:
-        await _wait_ready(port, process)
+        await wait_ready(f"http://127.0.0.1:{port}", process)
         burst = asyncio.create_task(_post_burst(port, 2000, acked))
         await eventually(lambda: _length(acked), lambda count: count >= 500, within=60)
         process.send_signal(signal.SIGKILL)
@@ -292,7 +265,7 @@ async def test_kill_9_during_burst_loses_no_acknowledged_post(tmp_path: Path) ->
         await burst
     assert 500 <= len(acked) < 2000, len(acked)
     with daemon_process(config, tmp_path / "log2") as process:
-        await _wait_ready(port, process)
+        await wait_ready(f"http://127.0.0.1:{port}", process)
 
         async def metrics() -> str:
             async with (
@@ -339,7 +312,7 @@ async def test_a_json_log_is_one_json_object_per_line_from_us_and_the_libraries(
     )
     log = tmp_path / "log"
     with daemon_process(config, log) as process:
-        await _wait_ready(port, process)
+        await wait_ready(f"http://127.0.0.1:{port}", process)
         reader, writer = await asyncio.open_connection("127.0.0.1", smtp)
         await reader.readline()
         writer.write(b"FROBNICATE now\r\n")  # aiosmtpd logs it through the standard library

@@ -19,7 +19,7 @@ UNIT = Path(__file__).resolve().parents[2] / "systemd" / "intake-gateway.service
 def _unit_for_this_machine(tmp_path: Path) -> Path:
     """The shipped unit with ExecStart pointing at this checkout's console script."""
     script = Path(sys.prefix) / "bin" / "intake-gateway"
-    text = UNIT.read_text().replace("/opt/intake-gateway/.venv/bin/intake-gateway", str(script))
+    text = UNIT.read_text().replace("/opt/intake-gateway/venv/bin/intake-gateway", str(script))
     path = tmp_path / "intake-gateway.service"
     path.write_text(text)
     return path

@@ -1,0 +1,124 @@
+"""The documented install, done as an admin would: build the wheel, pip-install it into
+a fresh virtualenv outside the clone, ``init`` a config directory, ``check-config`` it,
+start the daemon from it and see it ready. Nothing of the clone is on the path.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+import gateway
+from tests.integration.alertmanager import free_port
+from tests.integration.daemon import process_running, wait_ready
+
+REPO = Path(__file__).resolve().parents[2]
+DEV_TOOLS = ("pytest", "mypy", "ruff", "build")
+
+pytestmark = pytest.mark.slow
+
+
+def _run(command: list[str], cwd: Path, timeout: float = 600) -> str:
+    # a clean environment: no PYTHONPATH or virtualenv of the clone leaks in
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, f"{command}: {result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from this clone, installed into /opt-like venv outside it."""
+    root = tmp_path_factory.mktemp("install")
+    dist = root / "dist"
+    _run([sys.executable, "-m", "build", "--outdir", str(dist), str(REPO)], cwd=root)
+    wheels = list(dist.glob("intake_gateway-*.whl"))
+    assert len(wheels) == 1 and list(dist.glob("intake_gateway-*.tar.gz")), list(dist.iterdir())
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        names = wheel.namelist()
+    assert "gateway/starter/gateway.yaml" in names
+    assert not [name for name in names if name.startswith("tests/")]
+    with tarfile.open(next(dist.glob("intake_gateway-*.tar.gz"))) as sdist:
+        members = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
+    assert "systemd/intake-gateway.service" in members
+    venv = root / "opt" / "intake-gateway" / "venv"
+    base_python = getattr(sys, "_base_executable", sys.executable)
+    _run([base_python, "-m", "venv", str(venv)], cwd=root)
+    _run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheels[0])], cwd=root)
+    return venv
+
+
+def test_wheel_installs_runtime_dependencies_only(installed: Path) -> None:
+    listed = _run([str(installed / "bin" / "pip"), "list", "--format=freeze"], cwd=installed)
+    names = {line.split("==")[0].lower() for line in listed.splitlines()}
+    assert "intake-gateway" in names and "aiohttp" in names
+    assert not names & set(DEV_TOOLS), sorted(names & set(DEV_TOOLS))
+    where = _run(
+        [str(installed / "bin" / "python"), "-c", "import gateway; print(gateway.__file__)"],
+        cwd=installed.parent,
+    )
+    assert where.startswith(str(installed)), where
+
+
+def test_version(installed: Path) -> None:
+    out = _run([str(installed / "bin" / "intake-gateway"), "--version"], cwd=installed.parent)
+    assert out.strip() == f"intake-gateway {gateway.__version__}"
+
+
+def _listen_on_free_ports(config: Path, http_port: int, smtp_port: int) -> None:
+    """What an admin edits first: the starter listens on 8080 and 2525."""
+    text = config.read_text(encoding="utf-8")
+    for default, port in (("127.0.0.1:8080", http_port), ("127.0.0.1:2525", smtp_port)):
+        assert text.count(f"listen: {default}") == 1, default
+        text = text.replace(f"listen: {default}", f"listen: 127.0.0.1:{port}")
+    config.write_text(text, encoding="utf-8")
+
+
+async def test_init_check_config_and_run_from_the_install(installed: Path, tmp_path: Path) -> None:
+    etc, var = tmp_path / "etc" / "intake-gateway", tmp_path / "var" / "lib" / "intake-gateway"
+    command = str(installed / "bin" / "intake-gateway")
+    out = _run([command, "init", str(etc), "--data-dir", str(var)], cwd=tmp_path)
+    assert f"wrote {etc / 'gateway.yaml'}" in out
+    assert var.is_dir()
+    shipped = sorted(path.relative_to(REPO / "config") for path in REPO.glob("config/**/*.yaml"))
+    written = sorted(path.relative_to(etc) for path in etc.glob("**/*.yaml"))
+    assert written == shipped
+    for relative in shipped:
+        if relative.name != "gateway.yaml":  # rules and catalogue as shipped
+            assert (etc / relative).read_bytes() == (REPO / "config" / relative).read_bytes()
+    # a second init keeps the admin's files
+    again = subprocess.run([command, "init", str(etc)], capture_output=True, text=True)
+    assert again.returncode == 1 and "--force" in again.stderr
+
+    http_port, smtp_port = free_port(), free_port()
+    _listen_on_free_ports(etc / "gateway.yaml", http_port, smtp_port)
+    checked = _run([command, "check-config", "--config", str(etc / "gateway.yaml")], cwd=var)
+    assert "OK" in checked
+    tests = _run([command, "test-rules", str(etc / "rules" / "tests" / "helpdesk.yaml")], cwd=var)
+    assert " 0 failed" in tests
+
+    with process_running(
+        [command, "run", "--config", str(etc / "gateway.yaml")], cwd=var, log=tmp_path / "log"
+    ) as process:
+        await wait_ready(f"http://127.0.0.1:{http_port}", process, within=60)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"http://127.0.0.1:{http_port}/webhooks/generic",
+                json={"name": "disk full", "resource": "db1", "severity": "critical"},
+            ) as response,
+        ):
+            assert response.status == 202, await response.text()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    assert (var / "intake-gateway.sqlite3").is_file()
