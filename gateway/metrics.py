@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import platform
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.exposition import generate_latest
 
 import gateway
@@ -24,6 +32,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # process_* (CPU, resident memory, open files, start time) and python_info
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
         self.build_info = Info(f"{_PREFIX}_build", "Version of the running daemon.", registry=r)
         self.build_info.info({"version": gateway.__version__, "python": platform.python_version()})
         self.intake_received = Counter(
@@ -91,6 +102,14 @@ class Metrics:
             "Intake records waiting for the group-commit writer.",
             registry=r,
         )
+        self.incidents_opened = Counter(
+            f"{_PREFIX}_incidents_opened_total",
+            "Incidents opened, by priority (P1 to P4).",
+            ["priority"],
+            registry=r,
+        )
+        for priority in ("P1", "P2", "P3", "P4"):
+            self.incidents_opened.labels(priority)  # a series from the start, for rate()
         self.rule_errors = Counter(
             f"{_PREFIX}_rule_errors_total",
             "Rules that failed on an event and were skipped.",

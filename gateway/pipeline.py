@@ -24,7 +24,7 @@ from gateway.metrics import Metrics
 from gateway.parsepool import Outcome, ParsePool
 from parsers.base import Parser
 from parsers.records import Event, IntakeRecord
-from rules.decision import RuleSet
+from rules.decision import IncidentAction, RuleSet
 from storage.atomic import QueryRunner, run_atomic
 from storage.database import Database
 from storage.incident_state import active_silences
@@ -34,6 +34,8 @@ from storage.records import RecordStore
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
+# an event's outcome, and the priority of the incident it opened (None: it opened none)
+EventTally = tuple[str, str | None]
 
 _CONFLICT_RETRIES = 5
 # a claim covers one batch being processed; a dead replica's claims expire after this
@@ -400,9 +402,13 @@ class Pipeline:
             return
         await self._fail(record, "conflict: could not apply after retries")
 
-    def _count(self, parsed: list[tuple[IntakeRecord, list[Event]]], outcomes: list[str]) -> None:
-        for outcome in outcomes:
+    def _count(
+        self, parsed: list[tuple[IntakeRecord, list[Event]]], outcomes: list[EventTally]
+    ) -> None:
+        for outcome, opened in outcomes:
             self._metrics.events.labels(outcome).inc()
+            if opened is not None:
+                self._metrics.incidents_opened.labels(opened).inc()
         now = self._clock()
         for record, _ in parsed:
             self.processed += 1
@@ -438,7 +444,7 @@ class Pipeline:
 
     async def _apply(
         self, parsed: list[tuple[IntakeRecord, list[Event]]], *, may_yield: bool = False
-    ) -> tuple[list[str], int]:
+    ) -> tuple[list[EventTally], int]:
         """Evaluate and apply in one transaction; the event outcomes, and how many
         records (from the first) were applied.
 
@@ -451,8 +457,8 @@ class Pipeline:
         ruleset = self._ruleset()
         intake = self._intake
 
-        async def unit(connection: QueryRunner) -> tuple[list[str], int]:
-            outcomes: list[str] = []
+        async def unit(connection: QueryRunner) -> tuple[list[EventTally], int]:
+            outcomes: list[EventTally] = []
             ids = [record.id for record, _ in parsed]
             pending = await self._records.mark_processed(connection, ids, now)
             silences = await active_silences(connection, self._incidents.sql, now)
@@ -479,7 +485,10 @@ class Pipeline:
                     applied = await self._incidents.apply(
                         connection, event, decision, state, record.id, now, ahead
                     )
-                    outcomes.append(applied.outcome.value)
+                    opened = applied.action is IncidentAction.OPEN
+                    outcomes.append(
+                        (applied.outcome.value, decision.incident.priority if opened else None)
+                    )
             return outcomes, len(parsed)
 
         # on SQLite the unit runs in the connection's thread and holds the connection

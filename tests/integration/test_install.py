@@ -50,7 +50,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert not [name for name in names if name.startswith("tests/")]
     with tarfile.open(next(dist.glob("intake_gateway-*.tar.gz"))) as sdist:
         members = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
-    assert "systemd/intake-gateway.service" in members
+    assert {"systemd/intake-gateway.service", "monitoring/alerts.yaml"} <= members
     venv = root / "opt" / "intake-gateway" / "venv"
     base_python = getattr(sys, "_base_executable", sys.executable)
     _run([base_python, "-m", "venv", str(venv)], cwd=root)
