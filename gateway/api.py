@@ -40,26 +40,33 @@ _STATUSES = {"new", "acknowledged", "resolved", "closed"}
 _PRIORITIES = {"P1", "P2", "P3", "P4"}
 
 
+# Bodies hold what their schema in the OpenAPI description says, no coercions:
+# a number is not a time, and a time is RFC 3339 text.
+_STRICT = ConfigDict(extra="forbid", strict=True)
+# Texts end up in the database, and PostgreSQL holds no NUL in text or jsonb.
+_NO_NUL = "^[^\\x00]*$"
+
+
 class ActionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    author: str = Field(default="api", min_length=1, max_length=128)
-    comment: str = Field(default="", max_length=10_000)
+    model_config = _STRICT
+    author: str = Field(default="api", min_length=1, max_length=128, pattern=_NO_NUL)
+    comment: str = Field(default="", max_length=10_000, pattern=_NO_NUL)
 
 
 class Matcher(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=128)
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=128, pattern=_NO_NUL)
     op: Literal["=", "!=", "=~", "!~"] = "="
-    value: str = Field(max_length=1024)
+    value: str = Field(max_length=1024, pattern=_NO_NUL)
 
 
 class SilenceBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
     matchers: list[Matcher] = Field(min_length=1, max_length=50)
     starts_at: datetime | None = None
     ends_at: datetime
-    author: str = Field(min_length=1, max_length=128)
-    comment: str = Field(min_length=1, max_length=10_000)
+    author: str = Field(min_length=1, max_length=128, pattern=_NO_NUL)
+    comment: str = Field(min_length=1, max_length=10_000, pattern=_NO_NUL)
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> SilenceBody:

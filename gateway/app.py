@@ -114,6 +114,20 @@ class Services:
             checks["smtp"] = "ok" if self.smtp.bound else "not bound"
         return all(value == "ok" for value in checks.values()), checks
 
+    def http_app(self) -> web.Application:
+        """The HTTP application with every route the daemon serves."""
+        config = self.runtime.loaded.config
+        return build_http_app(
+            webhooks=self.webhooks,
+            api=self.api,
+            metrics=self.metrics,
+            readiness=self.readiness,
+            extra_routes=[*self.deadletters.routes(), *self.inbound.routes()],
+            max_body_bytes=max(
+                [config.http.max_body_bytes] + [i.max_body_bytes or 0 for i in config.integrations]
+            ),
+        )
+
     @asynccontextmanager
     async def started(self) -> AsyncIterator[Services]:
         config = self.runtime.loaded.config
@@ -134,17 +148,7 @@ class Services:
             if self.imap is not None:
                 await stack.enter_async_context(self.imap.running())
             runner = JsonErrorRunner(
-                build_http_app(
-                    webhooks=self.webhooks,
-                    api=self.api,
-                    metrics=self.metrics,
-                    readiness=self.readiness,
-                    extra_routes=[*self.deadletters.routes(), *self.inbound.routes()],
-                    max_body_bytes=max(
-                        [config.http.max_body_bytes]
-                        + [i.max_body_bytes or 0 for i in config.integrations]
-                    ),
-                ),
+                self.http_app(),
                 access_log=None,
                 handle_signals=False,
                 shutdown_timeout=config.lifecycle.drain_seconds,

@@ -84,8 +84,13 @@ class _JsonErrorRequestHandler(web.RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        # the parent logs, and refuses (ConnectionError) once an answer has started
-        super().handle_error(request, status, exc, message)
+        if request.writer.output_size > 0:
+            raise ConnectionError("the answer had started; no error answer can follow")
+        if status >= 500:
+            log.error("http_protocol_failed", status=status, exc_info=exc)
+        else:
+            # a sender's malformed request is its problem, not worth a traceback at error
+            log.info("http_request_unreadable", status=status, error=message)
         text = message if status != 500 and message else HTTPStatus(status).description
         response = json_error(status, "bad_request" if status == 400 else reason_of(status), text)
         response.force_close()

@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 description of the HTTP API, served at /api/v1/openapi.json."""
+"""The OpenAPI 3.1 description of the HTTP interface, served at /api/v1/openapi.json.
+
+It covers every route the daemon serves (a test holds it to the route table
+of the real application), and every operation declares the JSON error body
+as its ``default`` answer: whatever goes wrong, the answer has that shape.
+"""
 
 from __future__ import annotations
 
@@ -6,114 +11,76 @@ from typing import Any
 
 import gateway
 from gateway.api import ActionBody, SilenceBody
+from gateway.openapi_schemas import DEAD_LETTER, ERROR, EVENT, INCIDENT
+from gateway.params import INT64_MAX
 
-_TIME = {"type": ["string", "null"], "format": "date-time"}
-_ERROR = {
-    "type": "object",
-    "required": ["error", "message"],
-    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
-}
+_ERR = {"$ref": "#/components/schemas/Error"}
+_ID = {"type": "integer", "minimum": 0, "maximum": INT64_MAX}
+# texts reach the database as they are; PostgreSQL refuses NUL in text
+_TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
+_OBJECT = {"type": "object"}
 
-_INCIDENT = {
-    "type": "object",
-    "required": [
-        "id",
-        "key",
-        "title",
-        "type",
-        "status",
-        "priority",
-        "impact",
-        "urgency",
-        "major",
-        "service",
-        "ci",
-        "category",
-        "assignment_group",
-        "requester",
-        "event_count",
-        "sla",
-        "external_refs",
-        "created_at",
-        "updated_at",
-        "resolved_at",
-    ],
-    "properties": {
-        "id": {"type": "integer"},
-        "key": {"type": "string", "examples": ["INC-000123"]},
-        "title": {"type": "string"},
-        "type": {"enum": ["incident", "service_request", "complaint", "change_request"]},
-        "status": {"enum": ["new", "acknowledged", "resolved", "closed"]},
-        "priority": {"enum": ["P1", "P2", "P3", "P4"]},
-        "impact": {"type": "integer", "minimum": 1, "maximum": 4},
-        "urgency": {"type": "integer", "minimum": 1, "maximum": 4},
-        "major": {"type": "boolean"},
-        "service": {"type": "string"},
-        "ci": {"type": "string"},
-        "environment": {"type": "string"},
-        "category": {"type": "string"},
-        "assignment_group": {"type": "string"},
-        "requester": {"type": "string"},
-        "event_count": {"type": "integer"},
-        "firing_events": {"type": "integer"},
-        "correlation_key": {"type": "string"},
-        "linked_incident_id": {"type": ["integer", "null"]},
-        "sla": {
-            "type": "object",
-            "properties": {
-                "response_due": _TIME,
-                "resolution_due": _TIME,
-                "response_breached": {"type": "boolean"},
-                "resolution_breached": {"type": "boolean"},
-            },
-        },
-        "external_refs": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "sink": {"type": "string"},
-                    "ticket_id": {"type": "string"},
-                    "url": {"type": "string"},
-                },
-            },
-        },
-        "created_at": _TIME,
-        "updated_at": _TIME,
-        "acknowledged_at": _TIME,
-        "resolved_at": _TIME,
-        "closed_at": _TIME,
-    },
-}
 
-_EVENT = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "fingerprint": {"type": "string"},
-        "source": {"type": "string"},
-        "kind": {"type": "string"},
-        "name": {"type": "string"},
-        "resource": {"type": "string"},
-        "service": {"type": "string"},
-        "ci": {"type": "string"},
-        "severity": {"enum": ["critical", "high", "medium", "low", "info"]},
-        "status": {"enum": ["firing", "resolved"]},
-        "summary": {"type": "string"},
-        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-        "count": {"type": "integer"},
-        "first_seen": _TIME,
-        "last_seen": _TIME,
-        "outcome": {"type": "string"},
-        "suppressed_by": {"type": "string"},
-        "incident_id": {"type": ["integer", "null"]},
-    },
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ERR, description)
+
+
+_DEFAULT = {"default": _error("any other refusal or fault, with its reason")}
+# Every /api/v1/ operation: the token (or loopback) check and the database.
+_API_ERRORS = {
+    "401": _error("no valid API token (or not from loopback without one)"),
+    "503": _error("storage unavailable; retry after Retry-After"),
 }
+_BAD_PARAMETER = {"400": _error("a parameter that cannot be read")}
+
+
+def _operation(
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    parameters: tuple[dict[str, Any], ...] = (),
+    body: dict[str, Any] | None = None,
+    api: bool = True,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "responses": {**responses, **(_API_ERRORS if api else {}), **_DEFAULT},
+    }
+    if parameters:
+        operation["parameters"] = list(parameters)
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description, "schema": schema or _TEXT}
+
+
+def _path(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    found = {"name": name, "in": "path", "required": True, "schema": schema}
+    return {**found, "description": description} if description else found
+
+
+def _choices(name: str, values: list[str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "description": f"comma-separated: {','.join(values)}",
+        "style": "form",
+        "explode": False,
+        "schema": {"type": "array", "items": {"enum": values}},
+    }
 
 
 def _page(item_ref: str) -> dict[str, Any]:
     return {
         "type": "object",
+        "required": ["items", "next_before"],
         "properties": {
             "items": {"type": "array", "items": {"$ref": item_ref}},
             "next_before": {"type": ["integer", "null"], "description": "pass as ?before="},
@@ -121,181 +88,214 @@ def _page(item_ref: str) -> dict[str, Any]:
     }
 
 
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json_body(ref: str, *, required: bool) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": {"$ref": ref}}}}
 
 
-def _param(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+_IDENT = _path(
+    "ident",
+    {
+        "oneOf": [
+            _ID,
+            # a key such as INC-000123: anything but digits alone
+            {"type": "string", "pattern": "^(?![0-9]+$)[^\\u0000]+$"},
+        ]
+    },
+    "numeric id or key (INC-000123)",
+)
+_FLAG = {"type": "boolean"}
+_PAGING = (
+    _query("limit", "page size; 0 or absent: 50; at most 500", {**_ID, "default": 50}),
+    _query("before", "return items with id below this (keyset paging)", _ID),
+)
+_INCIDENT_REF = {"$ref": "#/components/schemas/Incident"}
+_ACTION = _json_body("#/components/schemas/ActionBody", required=False)
+_ACTED = {
+    "200": _json(_INCIDENT_REF),
+    **_BAD_PARAMETER,
+    "404": _error("not found"),
+    "409": _error("wrong state"),
+}
+
+
+def _api_paths() -> dict[str, Any]:
     return {
-        "name": name,
-        "in": "query",
-        "description": description,
-        "schema": schema or {"type": "string"},
+        "/api/v1/incidents": {
+            "get": _operation(
+                "List incidents, newest first",
+                {"200": _json(_page("#/components/schemas/Incident")), **_BAD_PARAMETER},
+                parameters=(
+                    _choices("status", ["new", "acknowledged", "resolved", "closed"]),
+                    _choices("priority", ["P1", "P2", "P3", "P4"]),
+                    _query("service", "exact service name"),
+                    _query("type", "incident, service_request, complaint, change_request"),
+                    _query("major", "true or false", _FLAG),
+                    *_PAGING,
+                ),
+            )
+        },
+        "/api/v1/incidents/{ident}": {
+            "get": _operation(
+                "One incident with its events and timeline",
+                {"200": _json(_INCIDENT_REF), **_BAD_PARAMETER, "404": _error("not found")},
+                parameters=(_IDENT,),
+            )
+        },
+        "/api/v1/incidents/{ident}/acknowledge": {
+            "post": _operation(
+                "Acknowledge (new -> acknowledged), recorded on the timeline",
+                _ACTED,
+                parameters=(_IDENT,),
+                body=_ACTION,
+            )
+        },
+        "/api/v1/incidents/{ident}/resolve": {
+            "post": _operation(
+                "Resolve, recorded on the timeline",
+                _ACTED,
+                parameters=(_IDENT,),
+                body=_ACTION,
+            )
+        },
+        "/api/v1/events": {
+            "get": _operation(
+                "List events, newest first",
+                {"200": _json(_page("#/components/schemas/Event")), **_BAD_PARAMETER},
+                parameters=(
+                    _query("status", "firing or resolved"),
+                    _query("incident_id", "events of one incident", _ID),
+                    _query("source", "integration or mailbox name"),
+                    *_PAGING,
+                ),
+            )
+        },
+        "/api/v1/silences": {
+            "get": _operation(
+                "Active and pending silences",
+                {"200": _json(_OBJECT), **_BAD_PARAMETER},
+                parameters=(_query("include_expired", "also expired ones", _FLAG),),
+            ),
+            "post": _operation(
+                "Create a silence",
+                {"201": _json(_OBJECT), "400": _error("invalid body")},
+                body=_json_body("#/components/schemas/SilenceBody", required=True),
+            ),
+        },
+        "/api/v1/silences/{silence_id}": {
+            "delete": _operation(
+                "End a silence now (kept for audit)",
+                {"200": _json(_OBJECT), **_BAD_PARAMETER, "404": _error("not found")},
+                parameters=(_path("silence_id", _ID),),
+            )
+        },
+        "/api/v1/deadletters": {
+            "get": _operation(
+                "Forwarding that gave up, newest first, with the sink's answer",
+                {"200": _json(_page("#/components/schemas/DeadLetter")), **_BAD_PARAMETER},
+                parameters=(_query("sink", "one sink's dead letters"), *_PAGING),
+            )
+        },
+        "/api/v1/deadletters/{row_id}/retry": {
+            "post": _operation(
+                "Queue a dead letter again; the dispatcher sends it now",
+                {"202": _json(_OBJECT), **_BAD_PARAMETER, "404": _error("not found")},
+                parameters=(_path("row_id", _ID),),
+            )
+        },
+        "/api/v1/reload": {
+            "post": _operation(
+                "Re-read config and rules; keep the old ones if these are invalid",
+                {"200": _json(_OBJECT), "422": _json(_OBJECT, "invalid; problems as file:line")},
+            )
+        },
+        "/api/v1/openapi.json": {
+            "get": _operation("This description", {"200": _json(_OBJECT)}, api=False)
+        },
     }
 
 
-_IDENT = {
-    "name": "ident",
-    "in": "path",
-    "required": True,
-    "description": "numeric id or key (INC-000123)",
-    "schema": {"type": "string"},
-}
-_ERR = {"$ref": "#/components/schemas/Error"}
-_PAGING = [
-    _param("limit", "page size (max 500)", {"type": "integer", "default": 50}),
-    _param("before", "return items with id below this (keyset paging)", {"type": "integer"}),
-]
+def _intake_paths() -> dict[str, Any]:
+    any_body = {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {}},
+            "application/x-www-form-urlencoded": {"schema": _OBJECT},
+            "message/rfc822": {"schema": {"type": "string"}},
+        },
+    }
+    return {
+        "/webhooks/{integration}": {
+            "post": _operation(
+                "Intake from a configured integration",
+                {
+                    "202": _json(_OBJECT, "committed (or a duplicate delivery)"),
+                    "400": _error("payload will never be accepted"),
+                    "401": _error("authentication failed"),
+                    "404": _error("unknown integration"),
+                    "413": _error("too large"),
+                    "415": _error("wrong content type or encoding"),
+                    "429": _error("rate limited; see Retry-After"),
+                    "503": _error("storage unavailable; retry after Retry-After"),
+                },
+                parameters=(_path("integration", _TEXT),),
+                body=any_body,
+                api=False,
+            )
+        },
+        "/hooks/{kind}/{sink}": {
+            "post": _operation(
+                "Status changes back from a ticket system (Jira, Zammad, generic)",
+                {
+                    "200": _json(_OBJECT, "what changed"),
+                    "202": _json(_OBJECT, "nothing to act on"),
+                    "400": _error("not what the system sends"),
+                    "401": _error("bad token or signature"),
+                    "404": _error("unknown hook, sink or ticket"),
+                    "503": _error("storage unavailable; the system retries"),
+                },
+                parameters=(
+                    _path("kind", {"enum": ["jira", "zammad", "generic"]}),
+                    _path("sink", _TEXT, "a sink with an inbound section"),
+                ),
+                body={"required": True, "content": {"application/json": {"schema": _OBJECT}}},
+                api=False,
+            )
+        },
+    }
+
+
+def _health_paths() -> dict[str, Any]:
+    status = {"type": "object", "required": ["status"]}
+    return {
+        "/healthz": {"get": _operation("The process is alive", {"200": _json(status)}, api=False)},
+        "/readyz": {
+            "get": _operation(
+                "Ready: the database answers and the listeners are bound",
+                {"200": _json(status), "503": _json(status, "not ready; see checks")},
+                api=False,
+            )
+        },
+        "/metrics": {
+            "get": _operation(
+                "Prometheus metrics",
+                {"200": {"description": "text format", "content": {"text/plain": {}}}},
+                api=False,
+            )
+        },
+    }
 
 
 def openapi_document() -> dict[str, Any]:
-    action = {"$ref": "#/components/schemas/ActionBody"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "intake-gateway", "version": gateway.__version__},
-        "paths": {
-            "/api/v1/incidents": {
-                "get": {
-                    "summary": "List incidents, newest first",
-                    "parameters": [
-                        _param("status", "comma-separated: new,acknowledged,resolved,closed"),
-                        _param("priority", "comma-separated: P1,P2,P3,P4"),
-                        _param("service", "exact service name"),
-                        _param("type", "incident, service_request, complaint, change_request"),
-                        _param("major", "true or false", {"type": "boolean"}),
-                        *_PAGING,
-                    ],
-                    "responses": {
-                        "200": _json(_page("#/components/schemas/Incident")),
-                        "400": _json(_ERR, "bad filter"),
-                    },
-                }
-            },
-            "/api/v1/incidents/{ident}": {
-                "get": {
-                    "summary": "One incident with its events and timeline",
-                    "parameters": [_IDENT],
-                    "responses": {
-                        "200": _json({"$ref": "#/components/schemas/Incident"}),
-                        "404": _json(_ERR, "not found"),
-                    },
-                }
-            },
-            "/api/v1/incidents/{ident}/acknowledge": {
-                "post": {
-                    "summary": "Acknowledge (new -> acknowledged), recorded on the timeline",
-                    "parameters": [_IDENT],
-                    "requestBody": {"content": {"application/json": {"schema": action}}},
-                    "responses": {
-                        "200": _json({"$ref": "#/components/schemas/Incident"}),
-                        "404": _json(_ERR, "not found"),
-                        "409": _json(_ERR, "wrong state"),
-                    },
-                }
-            },
-            "/api/v1/incidents/{ident}/resolve": {
-                "post": {
-                    "summary": "Resolve, recorded on the timeline",
-                    "parameters": [_IDENT],
-                    "requestBody": {"content": {"application/json": {"schema": action}}},
-                    "responses": {
-                        "200": _json({"$ref": "#/components/schemas/Incident"}),
-                        "404": _json(_ERR, "not found"),
-                        "409": _json(_ERR, "wrong state"),
-                    },
-                }
-            },
-            "/api/v1/events": {
-                "get": {
-                    "summary": "List events, newest first",
-                    "parameters": [
-                        _param("status", "firing or resolved"),
-                        _param("incident_id", "events of one incident", {"type": "integer"}),
-                        _param("source", "integration or mailbox name"),
-                        *_PAGING,
-                    ],
-                    "responses": {"200": _json(_page("#/components/schemas/Event"))},
-                }
-            },
-            "/api/v1/silences": {
-                "get": {
-                    "summary": "Active and pending silences",
-                    "parameters": [
-                        _param("include_expired", "also expired ones", {"type": "boolean"})
-                    ],
-                    "responses": {"200": _json({"type": "object"})},
-                },
-                "post": {
-                    "summary": "Create a silence",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/SilenceBody"}
-                            }
-                        },
-                    },
-                    "responses": {
-                        "201": _json({"type": "object"}),
-                        "400": _json(_ERR, "invalid body"),
-                    },
-                },
-            },
-            "/api/v1/silences/{silence_id}": {
-                "delete": {
-                    "summary": "End a silence now (kept for audit)",
-                    "parameters": [
-                        {
-                            "name": "silence_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "integer"},
-                        }
-                    ],
-                    "responses": {
-                        "200": _json({"type": "object"}),
-                        "404": _json(_ERR, "not found"),
-                    },
-                }
-            },
-            "/api/v1/reload": {
-                "post": {
-                    "summary": "Re-read config and rules; keep the old ones if these are invalid",
-                    "responses": {
-                        "200": _json({"type": "object"}),
-                        "422": _json({"type": "object"}, "invalid; problems as file:line"),
-                    },
-                }
-            },
-            "/webhooks/{integration}": {
-                "post": {
-                    "summary": "Intake from a configured integration",
-                    "parameters": [
-                        {
-                            "name": "integration",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
-                    "responses": {
-                        "202": _json({"type": "object"}, "committed (or a duplicate delivery)"),
-                        "400": _json(_ERR, "payload will never be accepted"),
-                        "401": _json(_ERR, "authentication failed"),
-                        "404": _json(_ERR, "unknown integration"),
-                        "413": _json(_ERR, "too large"),
-                        "415": _json(_ERR, "wrong content type"),
-                        "429": _json(_ERR, "rate limited; see Retry-After"),
-                        "503": _json(_ERR, "storage unavailable; retry after Retry-After"),
-                    },
-                }
-            },
-        },
+        "paths": {**_health_paths(), **_intake_paths(), **_api_paths()},
         "components": {
             "schemas": {
-                "Incident": _INCIDENT,
-                "Event": _EVENT,
-                "Error": _ERROR,
+                "Incident": INCIDENT,
+                "Event": EVENT,
+                "DeadLetter": DEAD_LETTER,
+                "Error": ERROR,
                 "ActionBody": ActionBody.model_json_schema(),
                 "SilenceBody": SilenceBody.model_json_schema(
                     ref_template="#/components/schemas/{model}"

@@ -46,9 +46,9 @@ def text(raw: str, name: str) -> str:
 
 
 def query_int(request: web.Request, name: str) -> int | None:
-    """An optional whole-number query parameter; absent or empty is None."""
+    """An optional whole-number query parameter; absent is None, empty is no number."""
     raw = request.query.get(name)
-    return None if raw is None or raw == "" else whole_number(raw, name)
+    return None if raw is None else whole_number(raw, name)
 
 
 def query_text(request: web.Request, name: str) -> str | None:
@@ -58,9 +58,9 @@ def query_text(request: web.Request, name: str) -> str | None:
 
 
 def query_flag(request: web.Request, name: str) -> bool | None:
-    """true/false (also 1/0, yes/no, any case); absent or empty is None."""
+    """true/false (also 1/0, yes/no, any case); absent is None."""
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     lowered = raw.lower()
     if lowered in _TRUE:

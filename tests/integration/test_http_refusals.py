@@ -306,6 +306,26 @@ API_REFUSALS = [
         JSON,
     ),
     Bad(
+        "NUL in a silence matcher",
+        "POST",
+        "/api/v1/silences",
+        400,
+        "invalid_body",
+        b'{"matchers": [{"name": "a\\u0000", "value": "x"}], "ends_at": "2099-01-01T00:00:00Z",'
+        b' "author": "a", "comment": "c"}',
+        JSON,
+    ),
+    Bad(
+        "a number as a time",
+        "POST",
+        "/api/v1/silences",
+        400,
+        "invalid_body",
+        b'{"matchers": [{"name": "a", "value": "x"}], "ends_at": 4102444800,'
+        b' "author": "a", "comment": "c"}',
+        JSON,
+    ),
+    Bad(
         "silence body nested 300 deep",
         "POST",
         "/api/v1/silences",

@@ -1,0 +1,27 @@
+"""The OpenAPI description covers exactly the routes the daemon's application serves."""
+
+from __future__ import annotations
+
+from gateway.app import build
+from gateway.openapi import openapi_document
+from tests.conftest import ConfigWriter
+
+
+def test_the_description_lists_every_route_of_the_real_application(
+    write_config: ConfigWriter,
+) -> None:
+    app = build(write_config()).http_app()
+    served = set()
+    for route in app.router.routes():
+        # aiohttp answers HEAD for every GET route by itself
+        if route.method != "HEAD":
+            served.add((route.method.lower(), route.resource.canonical if route.resource else ""))
+    described = {
+        (method, path)
+        for path, operations in openapi_document()["paths"].items()
+        for method in operations
+    }
+    assert served == described, {
+        "served, not described": sorted(served - described),
+        "described, not served": sorted(described - served),
+    }
