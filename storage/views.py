@@ -212,7 +212,14 @@ async def _query(statement: str, values: list[Any]) -> list[dict[str, Any]]:
 
 
 def incident_lookup(ident: int | str) -> Q:
-    """The condition for an incident named by its numeric id or by its key (INC-000123)."""
+    """The condition for an incident named by its numeric id or by its key (INC-000123).
+
+    A text of ASCII digits is an id too; one past the id column's range names
+    nothing (the database would refuse it as a parameter).
+    """
+    if isinstance(ident, str) and ident.isascii() and ident.isdigit():
+        digits = ident.lstrip("0") or "0"
+        ident = int(digits) if len(digits) <= 19 and int(digits) < 1 << 63 else -1
     return Q(id=ident) if isinstance(ident, int) else Q(key=ident.upper())
 
 
