@@ -12,7 +12,7 @@ from typing import Any
 import gateway
 from gateway.api import ActionBody, SilenceBody
 from gateway.openapi_schemas import DEAD_LETTER, ERROR, EVENT, INCIDENT
-from gateway.params import INT64_MAX
+from gateway.params import INT64_MAX, MAX_KEY_LENGTH
 
 _ERR = {"$ref": "#/components/schemas/Error"}
 _ID = {"type": "integer", "minimum": 0, "maximum": INT64_MAX}
@@ -98,7 +98,11 @@ _IDENT = _path(
         "oneOf": [
             _ID,
             # a key such as INC-000123: anything but digits alone
-            {"type": "string", "pattern": "^(?![0-9]+$)[^\\u0000]+$"},
+            {
+                "type": "string",
+                "pattern": "^(?![0-9]+$)[^\\u0000]+$",
+                "maxLength": MAX_KEY_LENGTH,
+            },
         ]
     },
     "numeric id or key (INC-000123)",

@@ -17,6 +17,7 @@ INT64_MAX = (1 << 63) - 1
 _INT64_DIGITS = len(str(INT64_MAX))
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
+MAX_KEY_LENGTH = 32
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
 
@@ -84,4 +85,7 @@ def id_or_key(request: web.Request, name: str) -> int | str:
     raw = text(request.match_info[name], name)
     if raw.isascii() and raw.isdigit():
         return whole_number(raw, name)
+    if len(raw) > MAX_KEY_LENGTH:
+        # longer than the key column: the database layer refuses it as a parameter
+        raise BadParameter(f"{name}: a key has at most {MAX_KEY_LENGTH} characters")
     return raw

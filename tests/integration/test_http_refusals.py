@@ -306,6 +306,13 @@ API_REFUSALS = [
         JSON,
     ),
     Bad(
+        "incident key longer than any key",
+        "POST",
+        "/api/v1/incidents/INC-" + "1" * 40 + "/resolve",
+        400,
+        "bad_parameter",
+    ),
+    Bad(
         "NUL in a silence matcher",
         "POST",
         "/api/v1/silences",
