@@ -37,7 +37,6 @@ from gateway.errors import GatewayError, ParseError
 from gateway.runtime import Runtime
 from parsers.records import IntakeRecord
 from storage.database import Database, DatabaseSettings
-from storage.incident_state import active_silences
 from storage.incidents import IncidentStore
 from storage.migrations import migrate
 from storage.replay import (
@@ -132,14 +131,9 @@ async def _run_again(
             except ParseError:
                 report.unparseable += 1
                 continue
-            now = record.received_at
             async with db.transaction() as connection:
-                in_force = await active_silences(connection, store.sql, now)
-                for event in events:
-                    lookup = runtime.ruleset.lookup(event, now)
-                    state = await store.load_state(connection, lookup, in_force)
-                    decision = runtime.ruleset.evaluate(event, state, now)
-                    await store.apply(connection, event, decision, state, record.id, now)
+                ruleset, at = runtime.ruleset, record.received_at
+                await store.judge(connection, ruleset, events, record.id, at)
         return await outcomes_by_intake(db, [record.id for record in records])
     finally:
         await db.close()

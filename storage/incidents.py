@@ -14,7 +14,7 @@ pipeline then evaluates the event again against the state the winner left.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from rules.decision import (
     IncidentAction,
     IncidentState,
     IncidentStatus,
+    RuleSet,
     State,
 )
 from storage.answers import RequesterAnswers
@@ -36,6 +37,7 @@ from storage.forwarding import count_occurrence, queue
 from storage.incident_state import (
     INCIDENT_COLUMNS,
     IncidentStateReader,
+    active_silences,
     incident_key,
     incident_state,
     marks,
@@ -68,6 +70,25 @@ class IncidentStore(IncidentStateReader):
         self._answers = answers
 
     # -- Decision ----------------------------------------------------------
+
+    async def judge(
+        self,
+        connection: QueryRunner,
+        ruleset: RuleSet,
+        events: Sequence[Event],
+        intake_id: int | None,
+        now: datetime,
+    ) -> list[Decision]:
+        """One record's events through the rules and into rows, one after the other, at
+        ``now`` (replay and rule scenarios; the pipeline batches the same steps)."""
+        in_force = await active_silences(connection, self.sql, now)
+        decisions = []
+        for event in events:
+            state = await self.load_state(connection, ruleset.lookup(event, now), in_force)
+            decision = ruleset.evaluate(event, state, now)
+            await self.apply(connection, event, decision, state, intake_id, now)
+            decisions.append(decision)
+        return decisions
 
     async def apply(
         self,
