@@ -111,15 +111,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _test_rules(files: list[Path]) -> int:
+    from gateway.scenarios import run_scenario_files
+    from rules.coverage import Coverage
     from rules.loader import load_ruleset
-    from rules.testing import run_rule_tests
+    from rules.testing import TestReport, is_scenario_file, run_rule_tests
 
     missing = [path for path in files if not path.is_file()]
     for path in missing:
         print(f"{path}:0: file not found", file=sys.stderr)
     if missing:
         return EXIT_CONFIG
-    report = run_rule_tests(files, load_ruleset)
+    configure_logging("warning")  # the scenarios' scratch databases are no news
+    coverage = Coverage()
+    scenario_files = [path for path in files if is_scenario_file(path)]
+    case_files = [path for path in files if path not in scenario_files]
+    cases = run_rule_tests(case_files, load_ruleset, coverage=coverage)
+    scenarios = asyncio.run(run_scenario_files(scenario_files, load_ruleset, coverage))
+    report = TestReport(
+        cases.passed + scenarios.passed,
+        (*cases.failures, *scenarios.failures),
+        (*cases.errors, *scenarios.errors),
+        tuple(coverage.render()),
+    )
     print(report.render())
     return report.exit_status
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.timestamp import TimeStamp
 
 Loc = tuple[str | int, ...]
 
@@ -100,7 +102,10 @@ def read_yaml(path: Path, problems: Problems) -> YamlDocument | None:
 
 
 def _plain(node: Any) -> Any:
-    """ruamel's commented containers as ordinary dicts and lists."""
+    """ruamel's commented containers as ordinary dicts and lists, its times as datetimes
+    (its own subclass is refused where a datetime is bound to SQL)."""
+    if isinstance(node, TimeStamp):
+        return datetime.fromisoformat(node.isoformat())
     if isinstance(node, CommentedMap):
         return {key: _plain(value) for key, value in node.items()}
     if isinstance(node, CommentedSeq):

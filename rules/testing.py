@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -35,8 +35,9 @@ from parsers.base import ParserFactory
 from parsers.errors import ConfigError, ParseError
 from parsers.records import Channel, Event, IntakeRecord
 from parsers.registry import PARSERS
+from rules.coverage import Coverage
 from rules.decision import Decision, Lookup, RuleSet, State
-from rules.source import Problems, read_yaml
+from rules.source import Problems, YamlDocument, read_yaml
 from rules.validation import Strict, validate
 
 RulesetLoader = Callable[[Path, Path | None], RuleSet]
@@ -79,6 +80,7 @@ class TestReport:
     passed: int
     failures: tuple[CaseFailure, ...]
     errors: tuple[str, ...]  # files that could not be run at all
+    uncovered: tuple[str, ...] = ()  # named parts of a rule set no test exercised
 
     @property
     def exit_status(self) -> int:
@@ -89,45 +91,75 @@ class TestReport:
         for failure in self.failures:
             lines.append(f'{failure.where}: FAILED "{failure.name}"')
             lines += [f"    {problem}" for problem in failure.problems]
+        lines += self.uncovered
         lines.append(f"{self.passed} passed, {len(self.failures)} failed")
         return "\n".join(lines)
+
+
+Spec = TypeVar("Spec", bound=Strict)
+
+
+def read_spec(path: Path, model: type[Spec], errors: list[str]) -> tuple[YamlDocument, Spec] | None:
+    """A test file read and validated, or None with its problems added to ``errors``."""
+    problems = Problems()
+    doc = read_yaml(path, problems)
+    spec = validate(model, doc, problems) if doc is not None else None
+    if doc is None or spec is None:
+        errors += problems.as_list()
+        return None
+    return doc, spec
+
+
+def is_scenario_file(path: Path) -> bool:
+    """A test file with ``scenarios:`` (run by gateway.scenarios), not single ``tests:``."""
+    doc = read_yaml(path, Problems())
+    return doc is not None and isinstance(doc.data, dict) and "scenarios" in doc.data
 
 
 def run_rule_tests(
     paths: list[Path],
     ruleset_loader: RulesetLoader,
     parsers: Mapping[str, ParserFactory] | None = None,
+    coverage: Coverage | None = None,
 ) -> TestReport:
-    runner = _Runner(ruleset_loader, PARSERS if parsers is None else parsers)
+    runner = _Runner(ruleset_loader, PARSERS if parsers is None else parsers, coverage)
     for path in paths:
         runner.run_file(path)
     return TestReport(runner.passed, tuple(runner.failures), tuple(runner.errors))
 
 
 class _Runner:
-    def __init__(self, loader: RulesetLoader, parsers: Mapping[str, ParserFactory]) -> None:
+    def __init__(
+        self,
+        loader: RulesetLoader,
+        parsers: Mapping[str, ParserFactory],
+        coverage: Coverage | None,
+    ) -> None:
         self._loader = loader
         self._parsers = parsers
+        self._coverage = coverage or Coverage()
         self._rulesets: dict[tuple[Path, Path | None], RuleSet] = {}
         self.passed = 0
         self.failures: list[CaseFailure] = []
         self.errors: list[str] = []
 
     def run_file(self, path: Path) -> None:
-        problems = Problems()
-        doc = read_yaml(path, problems)
-        spec = validate(TestFileSpec, doc, problems) if doc is not None else None
-        if doc is None or spec is None:
-            self.errors += problems.as_list()
+        read = read_spec(path, TestFileSpec, self.errors)
+        if read is None:
             return
+        doc, spec = read
         base = path.parent
         catalogue = (base / spec.catalogue).resolve() if spec.catalogue else None
-        ruleset = self._ruleset((base / spec.rules_dir).resolve(), catalogue)
+        rules_dir = (base / spec.rules_dir).resolve()
+        ruleset = self._ruleset(rules_dir, catalogue)
         if ruleset is None:
             return
+        self._coverage.track(str(rules_dir), ruleset)
         for index, case in enumerate(spec.tests):
             where = doc.where(("tests", index))
-            found = _run_case(case, ruleset, case.now or spec.now, self._parsers)
+            found, decided = _run_case(case, ruleset, case.now or spec.now, self._parsers)
+            if decided is not None:
+                self._coverage.saw(str(rules_dir), decided)
             if found:
                 self.failures.append(CaseFailure(where, case.name, tuple(found)))
             else:
@@ -146,18 +178,19 @@ class _Runner:
 
 def _run_case(
     case: CaseSpec, ruleset: RuleSet, now: datetime, parsers: Mapping[str, ParserFactory]
-) -> list[str]:
+) -> tuple[list[str], Decision | None]:
+    """What differs from the expectation, and the decision (None if the input is bad)."""
     try:
         event = _input_event(case, now, parsers)
         state = _STATE.validate_python(case.state)
         _check_keys(State, case.state, "state")
     except (ValidationError, ParseError, ValueError) as exc:
-        return [f"the case's input is not valid: {exc}"]
+        return [f"the case's input is not valid: {exc}"], None
     lookup = _LOOKUP.dump_python(ruleset.lookup(event, now), mode="json")
-    decision = _DECISION.dump_python(ruleset.evaluate(event, state, now), mode="json")
-    problems = _compare(case.expect, decision, "")
-    problems += _compare(case.expect_lookup, lookup, "lookup.")
-    return problems
+    decided = ruleset.evaluate(event, state, now)
+    problems = compare(case.expect, _DECISION.dump_python(decided, mode="json"), "")
+    problems += compare(case.expect_lookup, lookup, "lookup.")
+    return problems, decided
 
 
 def _input_event(case: CaseSpec, now: datetime, parsers: Mapping[str, ParserFactory]) -> Event:
@@ -207,7 +240,7 @@ def _dataclasses_in(hint: Any) -> list[type[Any]]:
     return [found for arg in typing.get_args(hint) for found in _dataclasses_in(arg)]
 
 
-def _compare(expected: Any, actual: Any, path: str) -> list[str]:
+def compare(expected: Any, actual: Any, path: str) -> list[str]:
     """Only what is written in ``expected`` counts; mappings compare as subsets."""
     if isinstance(expected, Mapping):
         if not isinstance(actual, Mapping):
@@ -217,13 +250,13 @@ def _compare(expected: Any, actual: Any, path: str) -> list[str]:
             if key not in actual:
                 problems.append(f"{path}{key}: there is no such field in a decision")
                 continue
-            problems += _compare(value, actual[key], f"{path}{key}.")
+            problems += compare(value, actual[key], f"{path}{key}.")
         return problems
     if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
         return [
             problem
             for index, (want, got) in enumerate(zip(expected, actual, strict=True))
-            for problem in _compare(want, got, f"{path}{index}.")
+            for problem in compare(want, got, f"{path}{index}.")
         ]
     if _same_value(expected, actual):
         return []
