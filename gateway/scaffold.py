@@ -42,7 +42,8 @@ def _walk(node: Traversable, relative: Path) -> list[tuple[Path, bytes]]:
     for child in sorted(node.iterdir(), key=lambda item: item.name):
         if child.is_dir():
             found.extend(_walk(child, relative / child.name))
-        elif child.name.endswith(".yaml"):
+        elif child.name.endswith(".yaml") or relative.name == "payloads":
+            # payloads: the raw mail and JSON the rule scenarios send
             found.append((relative / child.name, child.read_bytes()))
     return found
 
