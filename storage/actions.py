@@ -10,7 +10,7 @@ from typing import Any
 from rules.decision import IncidentStatus
 from storage import models
 from storage.atomic import QueryRunner
-from storage.database import Database
+from storage.database import Database, reads_database
 from storage.forwarding import queue
 from storage.sql import Sql
 from storage.views import incident_json, incident_lookup
@@ -178,6 +178,7 @@ class Actions:
             )
         return updated > 0
 
+    @reads_database("reading silences")
     async def list_silences(self, now: datetime, include_expired: bool) -> list[dict[str, Any]]:
         query = models.Silence.all()
         if not include_expired:

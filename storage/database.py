@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import wraps
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ParamSpec, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import structlog
@@ -22,6 +23,7 @@ from tortoise.exceptions import BaseORMException, IntegrityError
 from tortoise.transactions import in_transaction
 
 from gateway.errors import ConfigError, StorageUnavailable, WriteConflict
+from storage.pgpool import PooledConnection, give_back
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +35,9 @@ Connection = BaseDBAsyncClient
 
 # What a lost or refused database connection raises, through tortoise or below it.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (BaseORMException, OSError, asyncio.TimeoutError)
+# What says the session was gone before the statement reached it (or with it): a read
+# is tried once more, on another connection.
+_SESSION_ENDED: tuple[type[BaseException], ...] = ()
 # What says "try again": a uniqueness rule said no, or PostgreSQL ended this
 # transaction for a concurrent one's sake.
 _CONFLICTS: tuple[type[BaseException], ...] = (IntegrityError,)
@@ -45,10 +50,43 @@ try:  # asyncpg is only imported when PostgreSQL is used
         asyncpg.InterfaceError,
         asyncpg.InternalClientError,  # a connection terminated mid-operation
     )
+    _SESSION_ENDED = (
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown
+    )
     # deadlock_detected (40P01), serialization_failure (40001)
     _CONFLICTS = (IntegrityError, asyncpg.exceptions.TransactionRollbackError)
 except ImportError:  # pragma: no cover
     pass
+
+
+# a restart or failover ends every pooled session at once: a read may meet a few
+_READ_ATTEMPTS = 3
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reads_database(what: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Mark a read outside ``Database.transaction``: tried once more when the server
+    had ended its session (the pool drops that connection); its database faults
+    surface as StorageUnavailable naming ``what``, which the edges answer with 503."""
+
+    def decorate(read: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @wraps(read)
+        async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                for _ in range(_READ_ATTEMPTS - 1):
+                    with suppress(*_SESSION_ENDED):
+                        return await read(*args, **kwargs)
+                return await read(*args, **kwargs)
+            except DATABASE_ERRORS as exc:
+                raise StorageUnavailable(f"{what} failed: {exc}") from exc
+
+        return guarded
+
+    return decorate
 
 
 class Dialect(StrEnum):
@@ -107,16 +145,15 @@ def _connection_config(settings: DatabaseSettings) -> dict[str, Any]:
             "timeout": settings.connect_timeout_seconds,
             "command_timeout": float(query.get("command_timeout", 30)),
             "server_settings": {"application_name": "intake-gateway"},
-            "reset": _keep_session,
+            # Given back without asyncpg's reset query, a round trip on every release
+            # (after every intake commit, for one). Nothing here outlives a transaction:
+            # advisory locks are transaction-scoped, and nothing is set, listened to or
+            # declared for a session; an open transaction the pool still rolls back.
+            # A session the server ended is dropped on the way in and out (pgpool).
+            "reset": give_back,
+            "connection_class": PooledConnection,
         },
     }
-
-
-async def _keep_session(connection: Any) -> None:
-    """Give a connection back to the pool without asyncpg's reset query, a round trip
-    on every release (after every intake commit, for one). Nothing here outlives a
-    transaction: advisory locks are transaction-scoped, and nothing is set, listened
-    to or declared for a session; an open transaction the pool still rolls back."""
 
 
 class SqliteLock:
@@ -219,9 +256,13 @@ class Database:
         """Raise StorageUnavailable unless a trivial query answers in time."""
         limit = limit_seconds or self.settings.connect_timeout_seconds
         try:
-            await asyncio.wait_for(self.connection.execute_query("SELECT 1"), limit)
-        except DATABASE_ERRORS as exc:
-            raise StorageUnavailable(f"database does not answer: {exc}") from exc
+            await asyncio.wait_for(self._select_one(), limit)
+        except TimeoutError as exc:
+            raise StorageUnavailable(f"database does not answer within {limit:g} s") from exc
+
+    @reads_database("database check")
+    async def _select_one(self) -> None:
+        await self.connection.execute_query("SELECT 1")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[BaseDBAsyncClient]:

@@ -14,7 +14,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from storage import models
-from storage.database import Dialect
+from storage.database import Dialect, reads_database
 from storage.sql import Sql, as_json, as_time
 
 # A row as the ORM gives it (a model) or as plain SQL does (a mapping of columns).
@@ -170,6 +170,7 @@ async def _refs_by_incident(ids: list[int]) -> dict[int, list[Row]]:
     return found
 
 
+@reads_database("reading incidents")
 async def list_incidents(query: IncidentFilter) -> list[dict[str, Any]]:
     """A page of incidents, newest first."""
     where: list[str] = []
@@ -223,6 +224,7 @@ def incident_lookup(ident: int | str) -> Q:
     return Q(id=ident) if isinstance(ident, int) else Q(key=ident.upper())
 
 
+@reads_database("reading incident")
 async def get_incident(ident: int | str) -> dict[str, Any] | None:
     """One incident by numeric id or by key, with events and timeline."""
     row = await models.Incident.filter(incident_lookup(ident)).first()
@@ -237,6 +239,7 @@ async def get_incident(ident: int | str) -> dict[str, Any] | None:
     return body
 
 
+@reads_database("reading events")
 async def list_events(query: EventFilter) -> list[dict[str, Any]]:
     """A page of events, newest first."""
     where: list[str] = []
