@@ -161,6 +161,50 @@ async def test_nagios_http_notification_commands(gateway_config: Any) -> None:
         assert sorted(seen.values()) == ["new", "resolved"], seen
 
 
+ICINGA2_SERVICE = {
+    "host.name": "nas01.example.org",
+    "address": "198.51.100.5",
+    "service.name": "disk-/volume1",
+    "notification.author": "",
+    "notification.comment": "",
+    "icinga.long_date_time": "2024-05-03 10:22:41 +0200",
+    "intake_gateway_token": TOKEN,
+}
+
+
+def _icinga2_command(url: str, macros: Mapping[str, str]) -> list[str]:
+    """The command array of the snippet's NotificationCommand, its $macros$ resolved
+    as Icinga 2 does (the command's own vars included); no shell."""
+    text = snippet("icinga2")
+    array = re.search(r"command = \[(.*?)\]\n", text, re.S)
+    assert array
+    words = re.findall(r'"((?:[^"\\]|\\.)*)"', array.group(1))
+    own = dict(re.findall(r'vars\.(\w+) = "([^"]*)"', text))
+    known: dict[str, str] = {**own, "intake_gateway_url": url, **macros}
+
+    def value(match: re.Match[str]) -> str:
+        assert match.group(1) in known, f"the test does not set ${match.group(1)}$"
+        return known[match.group(1)]
+
+    return [re.sub(r"\$([\w.]+)\$", value, word) for word in words]
+
+
+async def test_icinga2_notification_command(gateway_config: Any) -> None:
+    require("curl", shutil.which("curl") is not None)
+    async with running_daemon(gateway_config) as daemon:
+        url = f"{daemon.base_url}/webhooks/nagios"
+
+        async def send(kind: str, state: str, output: str) -> None:
+            macros = {"notification.type": kind, "service.state": state, "service.output": output}
+            await _run(*_icinga2_command(url, {**ICINGA2_SERVICE, **macros}))
+
+        await _one_incident_then_resolved(
+            daemon,
+            lambda: send("PROBLEM", "CRITICAL", "DISK CRITICAL - free space 1%"),
+            lambda: send("RECOVERY", "OK", "DISK OK"),
+        )
+
+
 def _mail_shim(directory: Path, port: int) -> Path:
     """Stands in for /usr/bin/mail on the monitoring host: `mail -s SUBJECT TO`, the body
     on standard input, handed to an SMTP server (the gateway's, as the MTA would relay)."""
