@@ -37,6 +37,7 @@ from gateway.httperrors import JsonErrorRunner
 from gateway.imap import ImapPoller
 from gateway.inbound import InboundHooks
 from gateway.jobs import PeriodicJobs
+from gateway.listencheck import check_listeners
 from gateway.mailintake import MailIntake
 from gateway.metrics import Metrics
 from gateway.outbox import OutboxDispatcher, build_dispatcher
@@ -131,6 +132,10 @@ class Services:
     @asynccontextmanager
     async def started(self) -> AsyncIterator[Services]:
         config = self.runtime.loaded.config
+        listeners = [("http", config.http.listen)]
+        if self.smtp is not None:
+            listeners.append(("smtp", config.smtp.listen))
+        check_listeners(listeners)  # before the database is touched
         async with AsyncExitStack() as stack:
             await self.db.open()
             stack.push_async_callback(self.db.close)

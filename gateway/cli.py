@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import gateway
 from gateway.config import LoadedConfig, config_path, load_config
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, ListenRefused
 from gateway.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -178,11 +178,16 @@ def _run(loaded: LoadedConfig) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        return asyncio.run(serve(loaded))
+        run = asyncio.run
+    else:
+        run = uvloop.run
     try:
-        return uvloop.run(serve(loaded))
+        return run(serve(loaded))
     except ConfigError as exc:
         _print_problems(exc)
+        return EXIT_CONFIG
+    except ListenRefused as exc:
+        print(f"intake-gateway: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
 

@@ -22,3 +22,7 @@ class SinkError(GatewayError):
         self.retryable = retryable
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class ListenRefused(GatewayError):
+    """A listener's address cannot be bound (in use, not ours): the daemon cannot start."""
