@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -81,6 +82,8 @@ class Authenticator:
         try:
             signed_at = float(stamp)
         except ValueError:
+            signed_at = math.nan
+        if not math.isfinite(signed_at):  # NaN is never older than the window
             return AuthFailure("bad_signature", "the timestamp is not a Unix time")
         if abs(now - signed_at) > self._config.replay_window_seconds:
             return AuthFailure(
