@@ -10,7 +10,7 @@ import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from gateway.bodies import read_body
 from gateway.errors import StorageUnavailable
 from gateway.jsonbody import json_error, json_response
+from gateway.operators import operator_log, requester
 from gateway.params import (
     BadParameter,
     id_or_key,
@@ -29,6 +30,9 @@ from gateway.params import (
 )
 from storage.actions import ActionRefused, Actions, NewSilence
 from storage.views import EventFilter, IncidentFilter, get_incident, list_events, list_incidents
+
+if TYPE_CHECKING:
+    from gateway.reload import ReloadResult
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -93,9 +97,9 @@ class Api:
         self,
         *,
         actions: Actions,
-        token: SecretStr | None,
+        token: Callable[[], SecretStr | None],
         clock: Callable[[], datetime],
-        reload: Callable[[], Awaitable[list[str]]],
+        reload: Callable[[str], Awaitable[ReloadResult]],
     ) -> None:
         self._reload = reload
         self._actions = actions
@@ -128,9 +132,10 @@ class Api:
             return json_error(503, "unavailable", str(exc), {"Retry-After": "5"})
 
     def _allowed(self, request: web.Request) -> bool:
-        if self._token is not None:
+        token = self._token()  # read each time: a reload may set, change or drop it
+        if token is not None:
             scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-            expected = self._token.get_secret_value().encode()
+            expected = token.get_secret_value().encode()
             return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), expected)
         try:
             return ipaddress.ip_address(request.remote or "").is_loopback
@@ -177,15 +182,16 @@ class Api:
         return json_response({"items": items, "next_before": next_before})
 
     async def acknowledge(self, request: web.Request) -> web.Response:
-        return await self._act(request, self._actions.acknowledge)
+        return await self._act(request, self._actions.acknowledge, "incident_acknowledged")
 
     async def resolve(self, request: web.Request) -> web.Response:
-        return await self._act(request, self._actions.resolve)
+        return await self._act(request, self._actions.resolve, "incident_resolved")
 
     async def _act(
         self,
         request: web.Request,
         action: Callable[[int | str, str, str, datetime], Awaitable[dict[str, Any] | None]],
+        done: str,
     ) -> web.Response:
         ident = id_or_key(request, "ident")
         body = await self._body(request, ActionBody, allow_empty=True)
@@ -197,21 +203,29 @@ class Api:
             return json_error(409, "conflict", str(exc))
         if found is None:
             return json_error(404, "not_found", "no such incident")
+        operator_log(request, done, author=body.author, incident_key=found.get("key"))
         return json_response(found)
 
     async def reload(self, request: web.Request) -> web.Response:
-        """Re-read config and rules; 422 with every problem if they do not validate."""
-        problems = await self._reload()
-        if problems:
+        """Re-read config and rules; 422 with every problem if they are not applied."""
+        result = await self._reload(requester(request))
+        if not result.applied:
             return json_response(
                 {
-                    "error": "invalid_config",
+                    "error": "restart_required" if result.restart_needed else "invalid_config",
                     "message": "the old configuration stays in use",
-                    "problems": problems,
+                    "problems": list(result.problems),
                 },
                 status=422,
             )
-        return json_response({"status": "reloaded"})
+        return json_response(
+            {
+                "status": "reloaded",
+                "rules": result.rules,
+                "sinks": result.sinks.as_json(),
+                "kept_rows": dict(result.kept_rows),
+            }
+        )
 
     async def silences(self, request: web.Request) -> web.Response:
         include = query_flag(request, "include_expired") or False
@@ -233,12 +247,20 @@ class Api:
             ),
             now,
         )
+        operator_log(
+            request,
+            "silence_created",
+            author=body.author,
+            silence_id=created.get("id"),
+            ends_at=body.ends_at.isoformat(),
+        )
         return json_response(created, status=201)
 
     async def delete_silence(self, request: web.Request) -> web.Response:
         silence_id = path_int(request, "silence_id")
         if not await self._actions.expire_silence(silence_id, self._clock()):
             return json_error(404, "not_found", "no such active silence")
+        operator_log(request, "silence_expired", silence_id=silence_id)
         return json_response({"id": silence_id, "state": "expired"})
 
     @staticmethod

@@ -26,7 +26,6 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from gateway.answers import requester_answers
 from gateway.api import Api
 from gateway.config import LoadedConfig
 from gateway.deadletters_api import DeadLettersApi
@@ -43,8 +42,9 @@ from gateway.metrics import Metrics
 from gateway.outbox import OutboxDispatcher, build_dispatcher
 from gateway.parsepool import default_workers
 from gateway.pipeline import Pipeline, PipelineSettings
+from gateway.reload import Reloader
 from gateway.retention import RetentionJob
-from gateway.runtime import Reloader, Runtime, RuntimeHolder, compile_runtime
+from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
 from gateway.smtp import SmtpListener, SmtpSettings
 from gateway.smtp_handler import MailHandler
 from gateway.systemd import Notifier
@@ -124,9 +124,7 @@ class Services:
             metrics=self.metrics,
             readiness=self.readiness,
             extra_routes=[*self.deadletters.routes(), *self.inbound.routes()],
-            max_body_bytes=max(
-                [config.http.max_body_bytes] + [i.max_body_bytes or 0 for i in config.integrations]
-            ),
+            max_body_bytes=config.body_cap(),
         )
 
     @asynccontextmanager
@@ -204,7 +202,7 @@ def build(loaded: LoadedConfig) -> Services:
     dispatcher = build_dispatcher(
         config.sinks, db, metrics, utc_now, aiohttp.ClientSession, owner=instance
     )
-    incidents = IncidentStore(db, requester_answers(config))
+    incidents = IncidentStore(db, lambda: holder.current.answers)
     pipeline = Pipeline(
         db=db,
         records=records,
@@ -255,11 +253,12 @@ def build(loaded: LoadedConfig) -> Services:
         clock=utc_now,
         interval_seconds=config.pipeline.periodic_interval_seconds,
     )
-    reloader = Reloader(holder, metrics)
+    inbound = InboundHooks(config.sinks, SyncStore(db), utc_now)
+    reloader = Reloader(holder, metrics, dispatcher, inbound)
     metrics.rules_info.labels(holder.current.ruleset.version).set(1)
     api = Api(
         actions=Actions(db, on_commit=dispatcher.wake),
-        token=loaded.secrets.get("http.api_token"),
+        token=lambda: holder.current.loaded.secrets.get("http.api_token"),
         clock=utc_now,
         reload=reloader.reload,
     )
@@ -308,7 +307,7 @@ def build(loaded: LoadedConfig) -> Services:
         reloader=reloader,
         dispatcher=dispatcher,
         deadletters=DeadLettersApi(OutboxStore(db, instance), utc_now, dispatcher.wake),
-        inbound=InboundHooks(config.sinks, SyncStore(db), utc_now),
+        inbound=inbound,
         webhooks=webhooks,
         api=api,
         notifier=Notifier(),
@@ -352,7 +351,7 @@ async def serve(loaded: LoadedConfig) -> int:
                 if hup.is_set():
                     hup.clear()
                     services.notifier.reloading()
-                    await services.reloader.reload()
+                    await services.reloader.reload(by="SIGHUP")
                     services.notifier.ready()
             services.notifier.stopping()
             log.info("stopping")

@@ -353,6 +353,10 @@ class GatewayConfig(Frozen):
             seen.add(item.name)
         return value
 
+    def body_cap(self) -> int:
+        """The largest body the HTTP listener takes; each integration bounds its own."""
+        return max([self.http.max_body_bytes] + [i.max_body_bytes or 0 for i in self.integrations])
+
     def integration(self, name: str) -> IntegrationConfig | None:
         for item in self.integrations:
             if item.name == name:

@@ -171,23 +171,33 @@ def _proved(sink: InboundSink, request: web.Request, body: bytes) -> bool:
     return False
 
 
+def inbound_sinks(sinks: Sequence[SinkConfig]) -> dict[str, InboundSink]:
+    """The sinks with an inbound section, their secrets resolved (ValueError if one is
+    missing)."""
+    return {
+        sink.name: InboundSink(
+            name=sink.name,
+            kind=sink.kind,
+            config=sink.inbound,
+            token=sink.inbound.token.resolve() if sink.inbound.token else None,
+            secret=sink.inbound.secret.resolve() if sink.inbound.secret else None,
+        )
+        for sink in sinks
+        if sink.inbound is not None
+    }
+
+
 class InboundHooks:
     def __init__(
         self, sinks: Sequence[SinkConfig], store: SyncStore, clock: Callable[[], datetime]
     ) -> None:
-        self._sinks = {
-            sink.name: InboundSink(
-                name=sink.name,
-                kind=sink.kind,
-                config=sink.inbound,
-                token=sink.inbound.token.resolve() if sink.inbound.token else None,
-                secret=sink.inbound.secret.resolve() if sink.inbound.secret else None,
-            )
-            for sink in sinks
-            if sink.inbound is not None
-        }
+        self._sinks = inbound_sinks(sinks)
         self._store = store
         self._clock = clock
+
+    def replace(self, sinks: Mapping[str, InboundSink]) -> None:
+        """The hooks of a reloaded config's sinks."""
+        self._sinks = dict(sinks)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/hooks/{kind}/{sink}", self.receive)]

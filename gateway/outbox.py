@@ -6,6 +6,13 @@ its own task, so a slow incident never holds up another one. Waiting is on
 an event (new work, a finished delivery, ``wake()``) with a timeout from the
 next timer that matters; nothing sleeps in a loop.
 
+A reload swaps in a new set of sinks at once (``swap``): every sink is
+built anew (a rotated secret or an edited template takes effect), a lane
+whose sink's config did not change keeps its circuit state, and the lanes
+replaced finish their deliveries in flight on the old instances (see
+gateway.outbox_lanes). Rows of a removed sink stay in the outbox, counted
+as ``unconfigured``, until a sink of that name comes back.
+
 Idempotency: every row has a stable key. A sink that keeps tickets gets the
 ticket id recorded on first success; a create claimed more than once (after
 a failure, a timeout or a crash) is looked up by the incident key before it
@@ -19,9 +26,9 @@ import os
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -31,27 +38,28 @@ import structlog
 
 from gateway.errors import ConfigError, StorageUnavailable
 from gateway.metrics import Metrics
-from gateway.outbox_metrics import OutboxMetrics
-from gateway.outbox_policy import (
-    CircuitBreaker,
-    CircuitState,
-    DeliveryBudget,
-    Unlimited,
-    retry_delay,
+from gateway.outbox_lanes import (
+    Lane,
+    SinkBuilder,
+    SinkChanges,
+    SinkSet,
+    compare,
+    new_lane,
+    prepare_sinks,
 )
+from gateway.outbox_merge import merge
+from gateway.outbox_metrics import OutboxMetrics
+from gateway.outbox_policy import CircuitState, retry_delay
 from gateway.outbox_settle import DeliveredWriter
-from gateway.sinkconfig import SinkConfig, sink_problems
-from sinks.delivery import Delivered, Delivery, DeliveryFailed, OutboxAction, Sink
+from gateway.sinkconfig import SinkConfig
+from sinks.delivery import Delivered, Delivery, DeliveryFailed, OutboxAction
 from sinks.email import EmailSink
-from sinks.registry import SINKS, templates_for
-from sinks.templates import Templates
 from storage.database import Database
 from storage.outbox import Claim, OutboxStore
 
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
-SinkBuilder = Callable[[aiohttp.ClientSession], Sink]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,57 +67,6 @@ class DispatchSettings:
     lease_seconds: float = 120.0  # longer than any sink timeout: a live lease is never stolen
     poll_seconds: float = 1.0  # the longest a lane waits without being woken
     depth_seconds: float = 15.0  # how often the depth gauges are refreshed
-
-
-@dataclass
-class Lane:
-    config: SinkConfig
-    build: SinkBuilder
-    breaker: CircuitBreaker
-    budget: DeliveryBudget | Unlimited
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    sink: Sink | None = None
-    fresh: bool = True  # new rows were announced since the last claim
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-
-def merge(claim: Claim, incident: dict[str, Any]) -> Delivery:
-    """One delivery for a head row and the update/comment rows merged onto it."""
-    notes: list[str] = []
-    occurrences = 0
-    changes: dict[str, list[Any]] = {}
-    escalation: dict[str, Any] = {}
-    answer: dict[str, Any] = {}
-    for item in claim.items:
-        payload = item.payload
-        text = str(payload.get("text") or "").strip()
-        if text:
-            author = str(payload.get("author") or "").strip()
-            notes.append(f"{author}:\n{text}" if author else text)
-        occurrences += int(payload.get("occurrences") or 0)
-        for name, pair in dict(payload.get("changes") or {}).items():
-            old, new = pair
-            changes[name] = [changes[name][0] if name in changes else old, new]
-        escalation = dict(payload.get("escalation") or escalation)
-        answer = dict(payload.get("answer") or answer)
-    action = claim.head.action
-    if action.coalescible and any(item.action is OutboxAction.UPDATE for item in claim.items):
-        action = OutboxAction.UPDATE
-    return Delivery(
-        action=action,
-        incident=incident,
-        idempotency_key=claim.head.idempotency_key,
-        notes=tuple(notes),
-        occurrences=occurrences,
-        changes=changes,
-        escalation=escalation,
-        merged=len(claim.items),
-        answer=answer,
-    )
 
 
 class OutboxDispatcher:
@@ -130,22 +87,11 @@ class OutboxDispatcher:
         self._session_factory = session_factory
         self._settings = settings
         self._uniform = uniform
-        seconds = self._seconds
         self._lanes = {
-            config.name: Lane(
-                config=config,
-                build=build,
-                breaker=CircuitBreaker(
-                    config.circuit.failures, config.circuit.open_seconds, seconds
-                ),
-                budget=(
-                    DeliveryBudget(config.rate_limit.per_second, config.rate_limit.burst, seconds)
-                    if config.rate_limit
-                    else Unlimited()
-                ),
-            )
-            for config, build in sinks
+            config.name: new_lane(config, build, self._seconds, None) for config, build in sinks
         }
+        self._retired: list[Lane] = []  # replaced by a reload, deliveries still in flight
+        self._retirements: set[asyncio.Task[None]] = set()
         self._settler = DeliveredWriter(store)
         self._stopping = False
         self.heartbeat = time.monotonic()
@@ -160,6 +106,10 @@ class OutboxDispatcher:
             lane.fresh = True
             lane.wakeup.set()
 
+    @property
+    def sinks(self) -> dict[str, SinkConfig]:
+        return {name: lane.config for name, lane in self._lanes.items()}
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[OutboxDispatcher]:
         self._stopping = False
@@ -167,30 +117,98 @@ class OutboxDispatcher:
         if released:
             log.info("outbox_stale_leases_released", rows=released)
         async with AsyncExitStack() as stack:
-            for lane in self._lanes.values():
-                session = self._session_factory()
-                stack.push_async_callback(session.close)
-                lane.sink = lane.build(session)
-            loops = [
-                asyncio.create_task(self._lane_loop(lane), name=f"outbox-{lane.name}")
-                for lane in self._lanes.values()
-            ]
-            loops.append(asyncio.create_task(self._depth_loop(), name="outbox-depth"))
+            stack.push_async_callback(self._close_sessions)
+            self._built(self._lanes.values())
+            self._start(self._lanes.values())
+            depth = asyncio.create_task(self._depth_loop(), name="outbox-depth")
             try:
                 yield self
             finally:
                 self._stopping = True
-                for task in loops:
+                lanes = [*self._lanes.values(), *self._retired]
+                loops = [lane.loop for lane in lanes if lane.loop is not None]
+                for task in (*loops, depth, *self._retirements):
                     task.cancel()
-                for task in loops:
+                for task in (*loops, depth, *self._retirements):
                     with suppress(asyncio.CancelledError):
                         await task
                 await self._abandon_in_flight()
 
+    def _built(self, lanes: Iterable[Lane]) -> None:
+        """Each lane's sink on a session of its own; on any failure no session stays open."""
+        lanes = list(lanes)
+        try:
+            for lane in lanes:
+                lane.start(self._session_factory())
+        except BaseException:
+            for lane in lanes:
+                if lane.session is not None:
+                    asyncio.get_running_loop().create_task(lane.session.close())
+            raise
+
+    def _start(self, lanes: Iterable[Lane]) -> None:
+        for lane in lanes:
+            lane.loop = asyncio.create_task(self._lane_loop(lane), name=f"outbox-{lane.name}")
+
+    async def _close_sessions(self) -> None:
+        for lane in (*self._lanes.values(), *self._retired):
+            if lane.session is not None:
+                await lane.session.close()
+
+    def build_lanes(self, sinks: SinkSet) -> dict[str, Lane]:
+        """New lanes for a reload, each sink built; raises ConfigError and changes nothing
+        if a sink cannot be built."""
+        lanes = {
+            config.name: new_lane(config, build, self._seconds, self._lanes.get(config.name))
+            for config, build in sinks.builders
+        }
+        try:
+            self._built(lanes.values())
+        except (ValueError, TypeError, OSError) as exc:
+            raise ConfigError(f"sinks: cannot build a sink: {exc}") from exc
+        return lanes
+
+    def swap(self, lanes: dict[str, Lane]) -> SinkChanges:
+        """Use these lanes from now on (one step on the loop); retire the old ones."""
+        changes = compare(self.sinks, [lane.config for lane in lanes.values()])
+        old, self._lanes = self._lanes, lanes
+        self._metrics.configure(lanes)
+        self._start(lanes.values())
+        for lane in old.values():
+            lane.retired = True
+            lane.wakeup.set()
+            self._retired.append(lane)
+            task = asyncio.create_task(self._retire(lane), name=f"outbox-retire-{lane.name}")
+            self._retirements.add(task)
+            task.add_done_callback(self._retirements.discard)
+        return changes
+
+    async def _retire(self, lane: Lane) -> None:
+        """The replaced lane stops claiming, its deliveries finish, its session closes."""
+        if lane.loop is not None:
+            with suppress(asyncio.CancelledError):
+                await lane.loop
+        if lane.tasks:
+            await asyncio.wait(list(lane.tasks))
+        successor = self._lanes.get(lane.name)
+        if successor is not None and successor.predecessor is lane:
+            successor.predecessor = None
+        if lane.session is not None:
+            await lane.session.close()
+        self._retired.remove(lane)
+
+    async def waiting_rows(self, sinks: Iterable[str]) -> dict[str, int]:
+        """Rows still to deliver for these sinks (a reload reports a removed sink's)."""
+        found = await self._store.depth()
+        return {name: found[name].pending for name in sinks if name in found}
+
+    def _all_tasks(self) -> list[asyncio.Task[None]]:
+        return [task for lane in (*self._lanes.values(), *self._retired) for task in lane.tasks]
+
     async def drain(self, deadline: float) -> None:
         """Stop claiming; let deliveries in flight finish until ``deadline`` (monotonic)."""
         self._stopping = True
-        pending = [task for lane in self._lanes.values() for task in lane.tasks]
+        pending = self._all_tasks()
         remaining = deadline - time.monotonic()
         if pending and remaining > 0:
             await asyncio.wait(pending, timeout=remaining)
@@ -198,21 +216,22 @@ class OutboxDispatcher:
     async def _abandon_in_flight(self) -> None:
         """Cancelled deliveries keep their lease until it expires; the next claim of a
         create looks the ticket up first, since the request may have gone out."""
-        pending = [task for lane in self._lanes.values() for task in lane.tasks]
+        pending = self._all_tasks()
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
 
     async def _lane_loop(self, lane: Lane) -> None:
-        while not self._stopping:
+        while not self._stopping and not lane.retired:
             lane.wakeup.clear()
             self.heartbeat = time.monotonic()
             try:
                 await self._fill(lane)
             except StorageUnavailable as exc:
                 log.warning("outbox_storage_unavailable", sink=lane.name, error=str(exc))
-            self._metrics.circuit.labels(lane.name).set(int(lane.breaker.state))
+            if not lane.retired:
+                self._metrics.circuit.labels(lane.name).set(int(lane.breaker.state))
             with suppress(TimeoutError):
                 await asyncio.wait_for(lane.wakeup.wait(), self._wait_seconds(lane))
 
@@ -225,7 +244,7 @@ class OutboxDispatcher:
     async def _fill(self, lane: Lane) -> None:
         if not lane.config.enabled:
             return
-        wanted = lane.config.max_in_flight - len(lane.tasks)
+        wanted = lane.config.max_in_flight - lane.in_flight
         if lane.tasks and not lane.fresh and wanted < lane.config.max_in_flight // 4:
             return  # busy: refill in batches, one claim transaction for several rows
         lane.fresh = False
@@ -254,7 +273,13 @@ class OutboxDispatcher:
 
     def _finished(self, lane: Lane, task: asyncio.Task[None]) -> None:
         lane.tasks.discard(task)
-        lane.wakeup.set()
+        self._wake_lane(lane.name)
+
+    def _wake_lane(self, name: str) -> None:
+        """Wake the sink's current lane (a reload may have replaced the one that asked)."""
+        lane = self._lanes.get(name)
+        if lane is not None:
+            lane.wakeup.set()
 
     async def _hand_over_while_open(self, lane: Lane, wanted: int) -> None:
         """The circuit is open: copy waiting rows to the fallback now, keep them for later."""
@@ -267,7 +292,7 @@ class OutboxDispatcher:
                 await self._store.hand_over(claim, lane.config.fallback, now)
                 self._count(lane, "fallback")
             await self._store.reschedule(claim, later, None, None)
-        self._lanes[lane.config.fallback].wakeup.set()
+        self._wake_lane(lane.config.fallback)
 
     async def _deliver(self, lane: Lane, claim: Claim, incident: dict[str, Any] | None) -> None:
         bound = log.bind(
@@ -389,7 +414,7 @@ class OutboxDispatcher:
                 await self._store.reschedule(claim, when, str(exc), exc.response)
                 self._count(lane, "retried")
                 self._metrics.retries.labels(lane.name).inc()
-                asyncio.get_running_loop().call_later(delay, lane.wakeup.set)
+                asyncio.get_running_loop().call_later(delay, self._wake_lane, lane.name)
                 bound.info("outbox_retry", error=str(exc), delay=round(delay, 3))
                 return
             reason = f"gave up after {claim.head.attempts} attempts in {age:.0f}s: {exc}"
@@ -401,7 +426,7 @@ class OutboxDispatcher:
         await self._store.dead_letter(claim, now, reason, exc.response, fallback)
         self._count(lane, "dead")
         if fallback:
-            self._lanes[fallback].wakeup.set()
+            self._wake_lane(fallback)
         bound.warning("outbox_dead_letter", error=reason)
 
     def _count(self, lane: Lane, outcome: str) -> None:
@@ -414,32 +439,7 @@ class OutboxDispatcher:
             await asyncio.sleep(self._settings.depth_seconds)
 
     async def refresh_depth(self) -> None:
-        now = self._clock()
-        found = await self._store.depth()
-        totals: dict[str, list[float]] = {}
-        for sink, depth in found.items():
-            label = self._metrics.label(sink)
-            current = totals.setdefault(label, [0, 0.0, 0])
-            current[0] += depth.pending
-            current[2] += depth.dead
-            if depth.oldest_pending is not None:
-                current[1] = max(current[1], (now - depth.oldest_pending).total_seconds())
-        for label in (*self._metrics.sinks, "unconfigured"):
-            pending, oldest, dead = totals.get(label, [0, 0.0, 0])
-            self._metrics.depth.labels(label).set(pending)
-            self._metrics.oldest.labels(label).set(max(0.0, oldest))
-            self._metrics.dead.labels(label).set(dead)
-
-
-def _builder(
-    build: Callable[[Any, aiohttp.ClientSession, Templates], Sink],
-    config: SinkConfig,
-    templates: Templates,
-) -> SinkBuilder:
-    def with_session(session: aiohttp.ClientSession) -> Sink:
-        return build(config, session, templates)
-
-    return with_session
+        self._metrics.show_depth(await self._store.depth(), self._clock())
 
 
 def build_dispatcher(
@@ -454,21 +454,9 @@ def build_dispatcher(
 ) -> OutboxDispatcher:
     """The dispatcher for the configured sinks. No I/O beyond reading template overrides
     and secrets; a broken template or a missing secret raises ConfigError."""
-    problems = sink_problems(sinks_config)
-    builders: list[tuple[SinkConfig, SinkBuilder]] = []
-    for config in sinks_config:
-        try:
-            templates = templates_for(config)
-        except ConfigError as exc:
-            problems.extend(f"sinks.{config.name}.{problem}" for problem in exc.problems)
-            continue
-        kind = SINKS[config.kind]
-        builders.append((config, _builder(kind.build, config, templates)))
-    if problems:
-        raise ConfigError(problems)
     return OutboxDispatcher(
         store=OutboxStore(db, owner or f"{socket.gethostname()}:{os.getpid()}"),
-        sinks=builders,
+        sinks=prepare_sinks(sinks_config).builders,
         metrics=OutboxMetrics(metrics.registry, [config.name for config in sinks_config]),
         clock=clock,
         session_factory=session_factory,

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from storage.outbox import SinkDepth
 
 _PREFIX = "intake_gateway_outbox"
 UNCONFIGURED = "unconfigured"
@@ -69,13 +73,44 @@ class OutboxMetrics:
             registry=r,
         )
         for sink in (*self.sinks, UNCONFIGURED):
-            for outcome in OUTCOMES:
-                self.deliveries.labels(sink, outcome)
-            self.depth.labels(sink).set(0)
-            self.oldest.labels(sink).set(0)
-            self.dead.labels(sink).set(0)
+            self._show(sink)
         for sink in self.sinks:
             self.circuit.labels(sink).set(0)
 
+    def _show(self, sink: str) -> None:
+        for outcome in OUTCOMES:
+            self.deliveries.labels(sink, outcome)
+        self.depth.labels(sink).set(0)
+        self.oldest.labels(sink).set(0)
+        self.dead.labels(sink).set(0)
+
+    def configure(self, sinks: Iterable[str]) -> None:
+        """The sinks after a reload: a removed sink's gauges go (its rows now count as
+        unconfigured), an added sink's series start at zero."""
+        wanted = frozenset(sinks)
+        for gone in self.sinks - wanted:
+            for gauge in (self.depth, self.oldest, self.dead, self.circuit):
+                with suppress(KeyError):
+                    gauge.remove(gone)
+        for added in wanted - self.sinks:
+            self._show(added)
+            self.circuit.labels(added).set(0)
+        self.sinks = wanted
+
     def label(self, sink: str) -> str:
         return sink if sink in self.sinks else UNCONFIGURED
+
+    def show_depth(self, found: Mapping[str, SinkDepth], now: datetime) -> None:
+        """The depth gauges from the outbox's rows by sink (unknown sinks summed)."""
+        totals: dict[str, list[float]] = {}
+        for sink, depth in found.items():
+            current = totals.setdefault(self.label(sink), [0, 0.0, 0])
+            current[0] += depth.pending
+            current[2] += depth.dead
+            if depth.oldest_pending is not None:
+                current[1] = max(current[1], (now - depth.oldest_pending).total_seconds())
+        for label in (*self.sinks, UNCONFIGURED):
+            pending, oldest, dead = totals.get(label, [0, 0.0, 0])
+            self.depth.labels(label).set(pending)
+            self.oldest.labels(label).set(max(0.0, oldest))
+            self.dead.labels(label).set(dead)

@@ -1,4 +1,4 @@
-"""What a config load compiles into, swapped whole on reload (SIGHUP or API).
+"""What a config load compiles into, swapped whole on reload (see gateway.reload).
 
 Everything here is built from one validated config and is immutable, so a
 request or a pipeline step sees either the old runtime or the new one,
@@ -7,19 +7,18 @@ never a mix.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import structlog
 from pydantic import SecretStr
 
+from gateway.answers import requester_answers
 from gateway.auth import Authenticator
-from gateway.config import IntegrationConfig, LoadedConfig, load_config
+from gateway.config import IntegrationConfig, LoadedConfig
 from gateway.errors import ConfigError
 from gateway.mailconfig import MailboxConfig
 from gateway.mailintake import Mailbox, mailboxes_by_address
-from gateway.metrics import Metrics
 from gateway.ratelimit import TokenBucket
 from gateway.webhooks import Integration, TallyFunction
 from parsers.base import Parser, Tallying
@@ -28,6 +27,7 @@ from parsers.records import Event, IntakeRecord
 from parsers.registry import PARSERS
 from rules.engine import CompiledRuleSet
 from rules.loader import load_ruleset
+from storage.answers import RequesterAnswers
 
 # Samples of rejected bodies kept per integration: a burst, then a trickle.
 _SAMPLES_PER_SECOND = 1.0
@@ -44,6 +44,7 @@ class Runtime:
     parsers: Mapping[str, Parser]  # by source (integration or mailbox name)
     ruleset: CompiledRuleSet
     mailboxes: Mapping[str, Mailbox]  # by lower-cased address
+    answers: RequesterAnswers | None  # the mailboxes that acknowledge a mail to its sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,7 @@ def compile_runtime(loaded: LoadedConfig) -> Runtime:
         parsers=parsers,
         ruleset=_checked_rules(loaded),
         mailboxes=mailboxes_by_address(config.mailboxes),
+        answers=requester_answers(config),
     )
 
 
@@ -120,36 +122,6 @@ class RuntimeHolder:
 
     def __init__(self, runtime: Runtime) -> None:
         self.current = runtime
-
-
-class Reloader:
-    """Re-reads config and rules and swaps the runtime only if everything validates."""
-
-    def __init__(self, holder: RuntimeHolder, metrics: Metrics) -> None:
-        self._holder = holder
-        self._metrics = metrics
-
-    async def reload(self) -> list[str]:
-        """The problems that refused the reload; empty when the new runtime is in use.
-
-        Reading and compiling run in a thread so a large rule set never holds
-        the event loop; the swap itself happens on the loop.
-        """
-        path = self._holder.current.loaded.path
-        try:
-            runtime = await asyncio.to_thread(lambda: compile_runtime(load_config(path)))
-        except ConfigError as exc:
-            self._metrics.reloads.labels("failure").inc()
-            self._metrics.reload_success.set(0)
-            log.error("reload_refused", problems=exc.problems)
-            return exc.problems
-        self._holder.current = runtime
-        self._metrics.reloads.labels("success").inc()
-        self._metrics.reload_success.set(1)
-        self._metrics.rules_info.clear()
-        self._metrics.rules_info.labels(runtime.ruleset.version).set(1)
-        log.info("reloaded", rules=runtime.ruleset.version)
-        return []
 
 
 def _checked_rules(loaded: LoadedConfig) -> CompiledRuleSet:

@@ -14,7 +14,7 @@ pipeline then evaluates the event again against the state the winner left.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,8 +63,11 @@ _TIMELINE_ATTACHMENTS = 100
 
 
 class IncidentStore(IncidentStateReader):
-    def __init__(self, db: Database, answers: RequesterAnswers | None = None) -> None:
-        """``answers``: the mailboxes that acknowledge a mail opening an incident."""
+    def __init__(
+        self, db: Database, answers: Callable[[], RequesterAnswers | None] = lambda: None
+    ) -> None:
+        """``answers``: the mailboxes that acknowledge a mail opening an incident (asked
+        each time: a reload may change them)."""
         self._db = db
         self.sql = Sql(db.dialect)
         self._answers = answers
@@ -126,8 +129,9 @@ class IncidentStore(IncidentStateReader):
             await self._queue_routes(
                 runner, incident_id, event, decision, occurrence_id, changes, now
             )
-            if decision.action is IncidentAction.OPEN and self._answers is not None:
-                await self._answers.queue_answer(runner, self.sql, incident_id, event, now)
+            answers = self._answers()
+            if decision.action is IncidentAction.OPEN and answers is not None:
+                await answers.queue_answer(runner, self.sql, incident_id, event, now)
         elif incident_id is not None and decision.notes:  # noted, nothing changed or forwarded
             await self._notes(runner, incident_id, decision, now)
         if decision.action is IncidentAction.OPEN and decision.adopt_pending_since is not None:

@@ -381,7 +381,7 @@ async def test_reload_changes_the_accepted_recipients(
         port = smtp_port(daemon)
         newcomer = {"name": "facilities", "address": "facilities@example.org"}
         write_config(smtp=smtp_section(), mailboxes=[*MAILBOXES, newcomer])
-        assert await daemon.services.reloader.reload() == []
+        assert (await daemon.services.reloader.reload()).problems == ()
         await asyncio.to_thread(
             _send, port, "a@client.example", ["facilities@example.org"], message()
         )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.outbox import merge
+from gateway.outbox_merge import merge
 from gateway.outbox_policy import (
     CircuitBreaker,
     CircuitState,

@@ -1,0 +1,26 @@
+"""Operator actions in the log: what was done and by whom, at info, never a body,
+a comment or a secret.
+
+Who: the author the request names (acknowledge, resolve, silences), and how it
+was let in: with the API token, or as a loopback client without one, from
+which address.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+log = structlog.get_logger("gateway.operators")
+
+
+def requester(request: web.Request) -> str:
+    """How the caller was let in and from where, e.g. ``api_token@10.0.0.5``."""
+    via = "api_token" if request.headers.get("Authorization") else "loopback"
+    return f"{via}@{request.remote or 'unknown'}"
+
+
+def operator_log(request: web.Request, action: str, **facts: Any) -> None:
+    log.info(action, by=requester(request), **facts)
