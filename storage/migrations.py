@@ -30,6 +30,9 @@ class Migration:
     version: int
     description: str
     apply: Callable[[BaseDBAsyncClient, Dialect], Awaitable[None]]
+    # also run on a schema created from the models: what the models cannot say
+    # (triggers, an engine's own kind of index)
+    on_new_schema: bool = False
 
 
 async def _nothing(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
@@ -70,11 +73,71 @@ async def _reply_index(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
     )
 
 
+# Firing, unsuppressed events by label: the inhibit sources of an event are found
+# through the label pairs they must have, not by reading every firing event
+# (with thousands firing, one payload's reads grew with the square of its size).
+# SQLite: a table of (name, value, event) kept by triggers, so every writer of
+# events keeps it without knowing. PostgreSQL: a partial GIN index on the labels.
+_FIRING = "NEW.status = 'firing' AND NEW.suppressed_by = ''"
+_NEW_LABELS = (
+    f"INSERT OR IGNORE INTO firing_labels (name, value, event_id) SELECT key, value, NEW.id "
+    f"FROM json_each(CASE WHEN json_valid(NEW.labels) THEN NEW.labels ELSE '{{}}' END) "
+    f"WHERE type = 'text' AND {_FIRING};"
+)
+_FIRING_LABELS_SQLITE = (
+    'CREATE TABLE IF NOT EXISTS "firing_labels" ('
+    '"name" TEXT NOT NULL, "value" TEXT NOT NULL, "event_id" INTEGER NOT NULL, '
+    'PRIMARY KEY ("name", "value", "event_id")) WITHOUT ROWID;\n'
+    'CREATE INDEX IF NOT EXISTS "idx_firing_labels_event" ON "firing_labels" ("event_id");\n'
+    'CREATE TRIGGER IF NOT EXISTS "firing_labels_insert" AFTER INSERT ON "events" '
+    f"BEGIN {_NEW_LABELS} END;\n"
+    'CREATE TRIGGER IF NOT EXISTS "firing_labels_update" '
+    'AFTER UPDATE OF labels, status, suppressed_by ON "events" '
+    "WHEN OLD.labels IS NOT NEW.labels OR OLD.status IS NOT NEW.status "
+    "OR OLD.suppressed_by IS NOT NEW.suppressed_by "
+    f"BEGIN DELETE FROM firing_labels WHERE event_id = OLD.id; {_NEW_LABELS} END;\n"
+    'CREATE TRIGGER IF NOT EXISTS "firing_labels_delete" AFTER DELETE ON "events" '
+    "BEGIN DELETE FROM firing_labels WHERE event_id = OLD.id; END;\n"
+    "DELETE FROM firing_labels;\n"
+    "INSERT OR IGNORE INTO firing_labels (name, value, event_id) "
+    "SELECT j.key, j.value, e.id FROM events AS e, json_each(CASE WHEN json_valid(e.labels) "
+    "THEN e.labels ELSE '{}' END) AS j "
+    "WHERE j.type = 'text' AND e.status = 'firing' AND e.suppressed_by = ''"
+)
+_FIRING_LABELS_POSTGRES = (
+    'CREATE INDEX IF NOT EXISTS "idx_events_firing_labels" ON "events" '
+    "USING gin (labels jsonb_path_ops) WHERE status = 'firing' AND suppressed_by = ''"
+)
+
+
+async def _firing_labels(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 5: firing events found by their labels (inhibit sources)."""
+    if dialect is Dialect.POSTGRES:
+        await connection.execute_script(_FIRING_LABELS_POSTGRES)
+    else:
+        await connection.execute_script(_FIRING_LABELS_SQLITE)
+
+
+async def _applied_events(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 6: how many of a pending record's events are applied (a big record is
+    applied in several transactions)."""
+    if dialect is Dialect.SQLITE:  # no ADD COLUMN IF NOT EXISTS there
+        _, columns = await connection.execute_query("PRAGMA table_info(intake_records)")
+        if any(column["name"] == "applied_events" for column in columns):
+            return
+    exists = "IF NOT EXISTS " if dialect is Dialect.POSTGRES else ""
+    await connection.execute_script(
+        f'ALTER TABLE "intake_records" ADD COLUMN {exists}"applied_events" INT NOT NULL DEFAULT 0'
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _nothing),
     Migration(2, "leases", _leases),
     Migration(3, "sent Message-IDs without angle brackets", _bare_sent_ids),
     Migration(4, "events indexed by source and resource", _reply_index),
+    Migration(5, "firing events by label", _firing_labels, on_new_schema=True),
+    Migration(6, "progress of a record applied in parts", _applied_events, on_new_schema=True),
 )
 
 
@@ -116,6 +179,9 @@ async def _upgrade(
     version = await current_version(db, connection)
     if version is None:
         await Tortoise.generate_schemas(safe=True)
+        for step in migrations:
+            if step.on_new_schema:
+                await step.apply(connection, db.dialect)
         await _stamp(connection, db, newest, "created from models")
         (log.debug if scratch else log.info)("schema_created", version=newest)
         return newest

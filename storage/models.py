@@ -43,6 +43,8 @@ class IntakeRecordRow(Model):
     processed_at = fields.DatetimeField(null=True)
     claimed_by = fields.CharField(max_length=128, null=True)
     claimed_until = fields.DatetimeField(null=True)
+    # applied_events (migration 6, with a database default the models cannot give):
+    # events of a pending record already applied, as a big record is applied in parts
 
     class Meta:
         table = "intake_records"
