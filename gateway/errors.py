@@ -11,6 +11,12 @@ class StorageUnavailable(GatewayError):
     """The database cannot be reached or refused the write; callers answer 451/503."""
 
 
+class DataRejected(GatewayError):
+    """The database refused the values of one record (malformed for a column, or
+    against a constraint): the same values fail again, others go through. The
+    record fails alone; this is not "storage unavailable"."""
+
+
 class WriteConflict(GatewayError):
     """A concurrent writer (another replica) changed the same rows first: evaluate again."""
 

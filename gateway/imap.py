@@ -37,7 +37,7 @@ import structlog
 
 from gateway.backoff import backoff_delay
 from gateway.config import Secrets
-from gateway.errors import StorageUnavailable
+from gateway.errors import DataRejected, StorageUnavailable
 from gateway.imap_lease import FolderLease
 from gateway.imap_session import IMAP_ERRORS, ImapSession, ImapSettings, LiteralTooLarge
 from gateway.mailconfig import ImapAccountConfig
@@ -274,8 +274,12 @@ class FolderWorker:
         )
         stored = [uid for (uid, _), result in zip(group, results, strict=True) if result is None]
         await self._call("mark", session.mark_taken, stored)
-        for result in results:
-            if isinstance(result, BaseException):
+        for (uid, _), result in zip(group, results, strict=True):
+            if isinstance(result, DataRejected):
+                # it would be refused again: leave it unmarked in the folder, not fetched again
+                self._refused.add((session.uidvalidity, uid))
+                self._log.warning("imap_message_not_storable", uid=uid, error=str(result))
+            elif isinstance(result, BaseException):
                 raise result
 
     async def _store(self, session: ImapSession, uid: int, raw: bytes) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.errors import StorageUnavailable
+from gateway.errors import DataRejected, StorageUnavailable
 from gateway.mailconfig import MailboxConfig
 from gateway.metrics import Metrics
 from parsers.records import Channel, IntakeRecord
@@ -62,7 +62,8 @@ class MailIntake:
         meta: Mapping[str, str],
         dedup_key: str,
     ) -> Committed:
-        """Store the mail durably; raises StorageUnavailable when it was not stored."""
+        """Store the mail durably; raises StorageUnavailable when it was not stored,
+        DataRejected when the database refuses this mail (it would again)."""
         intake = NewIntake(
             channel=channel,
             source=mailbox,
@@ -78,6 +79,9 @@ class MailIntake:
         except StorageUnavailable:
             self.count(channel, "unavailable")
             raise
+        except DataRejected:
+            self.count(channel, "refused")
+            raise
         self._metrics.commit_seconds.labels(channel.value).observe(time.perf_counter() - started)
         self._metrics.intake_accepted.labels(
             channel.value, mailbox, "duplicate" if committed.duplicate else "stored"
@@ -88,5 +92,6 @@ class MailIntake:
         return committed
 
     def count(self, channel: Channel, outcome: str) -> None:
-        """One mail, by how it ended: accepted, duplicate, rejected, too_large, unavailable."""
+        """One mail, by how it ended: accepted, duplicate, rejected, too_large, unavailable,
+        refused (the database refused to store it)."""
         self._metrics.mail_messages.labels(channel.value, outcome).inc()

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from gateway.errors import StorageUnavailable
+from gateway.errors import DataRejected, StorageUnavailable
 from gateway.mailintake import Mailbox, MailIntake
 from gateway.mailkeys import mail_dedup_key
 from parsers.records import Channel
@@ -28,6 +28,8 @@ _THREAD_KEY_BYTES = 1024 * 1024
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 NOT_STORED = "451 4.3.0 Message not stored: storage unavailable, try again later"
 INTERNAL_ERROR = "451 4.3.0 Internal error, try again later"
+# the database refuses this message as received: sending it again cannot help
+NOT_STORABLE = "554 5.6.0 Message not stored: its content cannot be stored"
 NO_RECIPIENTS = "554 5.5.1 No valid recipients"
 
 
@@ -117,6 +119,8 @@ class MailHandler:
         except StorageUnavailable as exc:
             log.warning("smtp_commit_failed", error=str(exc))
             return NOT_STORED
+        except DataRejected:
+            return NOT_STORABLE
         return f"250 OK queued as {committed.id}"
 
 

@@ -26,7 +26,7 @@ from aiohttp import web
 from gateway.auth import Authenticator
 from gateway.bodies import RefusedBody, read_body
 from gateway.config import IntegrationConfig
-from gateway.errors import ParseError, StorageUnavailable
+from gateway.errors import DataRejected, ParseError, StorageUnavailable
 from gateway.jsonbody import json_error, json_response
 from gateway.metrics import Metrics
 from gateway.ratelimit import TokenBucket
@@ -230,6 +230,11 @@ class WebhookIntake:
                 "storage is unavailable; retry later",
                 Retry_After=_RETRY_AFTER_SECONDS,
             )
+        except DataRejected:
+            self._count_rejected(name, "unstorable")
+            return _reject(
+                422, "unstorable", "the database refuses to store this request as received"
+            )
         counters = self._counted(name)
         (counters.duplicate if committed.duplicate else counters.stored).inc()
         if not committed.duplicate:
@@ -300,6 +305,6 @@ class WebhookIntake:
                     meta={"content_type": request.content_type, "peer": request.remote or ""},
                     now=self._clock(),
                 )
-            except StorageUnavailable as exc:
+            except (StorageUnavailable, DataRejected) as exc:
                 log.warning("rejected_sample_not_kept", integration=name, error=str(exc))
         return _reject(400, reason, message)

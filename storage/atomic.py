@@ -18,12 +18,22 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from gateway.errors import StorageUnavailable, WriteConflict
-from storage.database import DATABASE_ERRORS, Database, Dialect
+from gateway.errors import DataRejected, GatewayError, StorageUnavailable, WriteConflict
+from storage.database import DATABASE_ERRORS, Database, Dialect, refused_values
 
 T = TypeVar("T")
 
+# what binding a value raises before SQLite sees it: text that is not UTF-8, a huge int
+_REFUSED = (UnicodeEncodeError, OverflowError)
 _NORMAL = 1  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
+
+
+def _fault(error: BaseException, what: str) -> GatewayError:
+    """DataRejected when the values were refused (they fail again; others go
+    through), StorageUnavailable otherwise."""
+    if refused_values(error):
+        return DataRejected(f"{what}: the database refused the values: {error}")
+    return StorageUnavailable(f"{what} failed: {error}")
 
 
 class QueryRunner(Protocol):
@@ -133,8 +143,9 @@ async def run_atomic(
             return await run(_in_sqlite_transaction, unit, handle._conn, derived)
     except sqlite3.IntegrityError as exc:
         raise WriteConflict(str(exc)) from exc
-    except sqlite3.DatabaseError as exc:  # locked, I/O error, disk full, corrupt file
-        raise StorageUnavailable(f"database write failed: {exc}") from exc
+    except (sqlite3.DatabaseError, *_REFUSED) as exc:
+        # locked, I/O error, disk full, corrupt file; or values SQLite refuses
+        raise _fault(exc, "database write") from exc
 
 
 def _statement_rows(
@@ -156,9 +167,10 @@ async def write_statement(
     it as its own transaction, committed (on SQLite fsynced, as configured)
     before it returns. That saves two round trips to PostgreSQL, and on
     SQLite two returns to the connection's thread, each of which waits for
-    the event loop to let go of the GIL. Every fault, a uniqueness conflict
-    included, is StorageUnavailable naming ``what``: callers of a single
-    statement have nothing to retry against.
+    the event loop to let go of the GIL. Values the database refuses are
+    DataRejected; every other fault, a uniqueness conflict included, is
+    StorageUnavailable naming ``what``: callers of a single statement have
+    nothing to retry against.
     """
     try:
         if db.dialect is Dialect.POSTGRES:
@@ -166,8 +178,8 @@ async def write_statement(
         async with db.connection.acquire_connection() as handle:  # holds the client's lock
             run: Callable[..., Awaitable[list[dict[Any, Any]]]] = handle._execute
             return await run(_statement_rows, handle._conn, statement, values)
-    except (*DATABASE_ERRORS, sqlite3.DatabaseError) as exc:  # type: ignore[misc]
-        raise StorageUnavailable(f"{what} failed: {exc}") from exc
+    except (*DATABASE_ERRORS, sqlite3.DatabaseError, *_REFUSED) as exc:  # type: ignore[misc]
+        raise _fault(exc, what) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,11 +213,11 @@ async def insert_sqlite(
     are new from ``Inserted``: the client's lock keeps every other statement
     of this process out between reading the table's id high-water mark and
     the insert, and the file lock keeps other processes out. Faults are
-    StorageUnavailable naming ``what``.
+    DataRejected (refused values) or StorageUnavailable, naming ``what``.
     """
     try:
         async with db.connection.acquire_connection() as handle:  # holds the client's lock
             run: Callable[..., Awaitable[Inserted]] = handle._execute
             return await run(_insert_rows, handle._conn, table, statement, values)
-    except sqlite3.DatabaseError as exc:
-        raise StorageUnavailable(f"{what} failed: {exc}") from exc
+    except (sqlite3.DatabaseError, *_REFUSED) as exc:
+        raise _fault(exc, what) from exc

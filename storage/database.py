@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from tortoise.connection import get_connections
 from tortoise.exceptions import BaseORMException, IntegrityError
 from tortoise.transactions import in_transaction
 
-from gateway.errors import ConfigError, StorageUnavailable, WriteConflict
+from gateway.errors import ConfigError, DataRejected, StorageUnavailable, WriteConflict
 from storage.pgpool import PooledConnection, give_back
 
 log = structlog.get_logger(__name__)
@@ -41,6 +42,18 @@ _SESSION_ENDED: tuple[type[BaseException], ...] = ()
 # What says "try again": a uniqueness rule said no, or PostgreSQL ended this
 # transaction for a concurrent one's sake.
 _CONFLICTS: tuple[type[BaseException], ...] = (IntegrityError,)
+# What says "not these values": the database (or the driver, encoding them) refused
+# what a statement carried, e.g. NUL in text, a value too long, a constraint; the
+# same values fail again, other statements go through. SQLite: too big, a
+# constraint or a trigger's ABORT, text that is not UTF-8, an integer past 64 bits.
+_REFUSED_VALUES: tuple[type[BaseException], ...] = (
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+    UnicodeEncodeError,
+    OverflowError,
+)
+_UNIQUE: tuple[type[BaseException], ...] = ()
+_SQLITE_UNIQUE = (sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 try:  # asyncpg is only imported when PostgreSQL is used
     import asyncpg
 
@@ -58,6 +71,15 @@ try:  # asyncpg is only imported when PostgreSQL is used
     )
     # deadlock_detected (40P01), serialization_failure (40001)
     _CONFLICTS = (IntegrityError, asyncpg.exceptions.TransactionRollbackError)
+    # data exceptions (class 22, asyncpg's own encoding failures included),
+    # integrity (23) and program limits (54, e.g. a row too big for its index)
+    _REFUSED_VALUES = (
+        *_REFUSED_VALUES,
+        asyncpg.exceptions.DataError,
+        asyncpg.exceptions.IntegrityConstraintViolationError,
+        asyncpg.exceptions.ProgramLimitExceededError,
+    )
+    _UNIQUE = (asyncpg.exceptions.UniqueViolationError,)
 except ImportError:  # pragma: no cover
     pass
 
@@ -87,6 +109,21 @@ def reads_database(what: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[
         return guarded
 
     return decorate
+
+
+def refused_values(error: BaseException) -> bool:
+    """Whether ``error`` (or what tortoise wrapped in it) is the database refusing the
+    values of a statement, as opposed to being unavailable."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, _UNIQUE):  # a conflict with another row, not these values
+            return False
+        if isinstance(seen, sqlite3.IntegrityError):
+            return getattr(seen, "sqlite_errorcode", None) not in _SQLITE_UNIQUE
+        if isinstance(seen, _REFUSED_VALUES):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 class Dialect(StrEnum):
@@ -299,6 +336,8 @@ class Database:
                 # a uniqueness rule said no, or PostgreSQL gave up on this transaction
                 # for another's sake (deadlock, serialization): another writer got there first
                 raise WriteConflict(str(exc)) from exc
+            if refused_values(exc):
+                raise DataRejected(f"database refused the values: {exc}") from exc
             if isinstance(exc, DATABASE_ERRORS):
                 raise StorageUnavailable(f"database write failed: {exc}") from exc
             raise

@@ -10,6 +10,11 @@ an idle daemon still commits each intake at once, without a timer.
 Re-delivery is harmless: ``dedup_key`` is unique and conflicting rows are
 skipped (``ON CONFLICT DO NOTHING``), and the caller learns the record was a
 duplicate together with the id of the original.
+
+One sender cannot fail another's commit: envelope values are made storable
+before they join a batch, and a record the database still refuses fails on
+its own (DataRejected, a permanent answer) while the rest of its batch is
+committed.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from typing import Any
 import orjson
 import structlog
 
-from gateway.errors import StorageUnavailable
+from gateway.errors import DataRejected, GatewayError, StorageUnavailable
 from parsers.records import Channel, IntakeRecord
+from parsers.storable import storable_envelope, storable_key
 from storage.atomic import insert_sqlite, write_statement
 from storage.database import DATABASE_ERRORS, Database, Dialect
 from storage.sql import Sql
@@ -61,6 +67,13 @@ class NewIntake:
     # None: every delivery is new.
     dedup_key: str | None = None
 
+    def __post_init__(self) -> None:
+        # made storable before it joins a batch, where one bad value would fail
+        # everyone's commit; undecodable envelope bytes are kept exactly, in base64
+        object.__setattr__(self, "meta", storable_envelope(self.meta))
+        if self.dedup_key is not None:
+            object.__setattr__(self, "dedup_key", storable_key(self.dedup_key))
+
     def stored(self, record_id: int) -> IntakeRecord:
         """The record as it was stored under ``record_id``."""
         return IntakeRecord(
@@ -79,6 +92,16 @@ class _Pending:
     intake: NewIntake
     key: str
     done: asyncio.Future[Committed]
+
+
+def _lone_failure(item: _Pending, error: Exception) -> GatewayError:
+    """What the sender of a record that failed on its own is told."""
+    bound = log.bind(channel=item.intake.channel.value, source=item.intake.source)
+    if isinstance(error, DataRejected):
+        bound.warning("intake_refused_by_database", error=str(error))
+        return error
+    bound.error("intake_commit_bug", error=repr(error), exc_info=error)
+    return StorageUnavailable(f"internal error: {error!r}")
 
 
 class IntakeWriter:
@@ -139,7 +162,8 @@ class IntakeWriter:
         return self._queue.qsize() > 0
 
     async def commit(self, intake: NewIntake) -> Committed:
-        """Store the record durably. Raises StorageUnavailable if it was not stored."""
+        """Store the record durably. Raises StorageUnavailable if it was not stored (try
+        again), DataRejected if the database refuses this record (it would again)."""
         if self._closing or self._task is None or self._task.done():
             raise StorageUnavailable("intake writer is not running")
         if intake.dedup_key:
@@ -179,22 +203,23 @@ class IntakeWriter:
         unique: dict[str, _Pending] = {}
         for item in batch:
             unique.setdefault(item.key, item)
+        inserted, failed = await self._insert_apart(list(unique.values()))
+        settled = inserted.keys() | failed.keys()
         try:
-            inserted = await self._insert(list(unique.values()))
-            existing = await self._existing_ids([k for k in unique if k not in inserted])
+            existing = await self._existing_ids([key for key in unique if key not in settled])
         except StorageUnavailable as exc:
-            self._fail(batch, exc)
-            return
-        except Exception as exc:
-            log.exception("intake_commit_bug")
-            self._fail(batch, StorageUnavailable(f"internal error: {exc!r}"))
-            return
-        self.batches_committed += 1
+            existing = {}
+            failed.update((key, exc) for key in unique if key not in settled)
+        if inserted or existing:
+            self.batches_committed += 1
         for item in batch:
             if item.done.done():
                 continue
+            error = failed.get(item.key)
             first_of_key = unique[item.key] is item
-            if first_of_key and item.key in inserted:
+            if error is not None:
+                item.done.set_exception(error)
+            elif first_of_key and item.key in inserted:
                 item.done.set_result(Committed(inserted[item.key], duplicate=False))
             else:
                 original = inserted.get(item.key) or existing.get(item.key)
@@ -203,11 +228,28 @@ class IntakeWriter:
                 else:
                     item.done.set_result(Committed(original, duplicate=True))
 
-    @staticmethod
-    def _fail(batch: list[_Pending], error: StorageUnavailable) -> None:
-        for item in batch:
-            if not item.done.done():
-                item.done.set_exception(error)
+    async def _insert_apart(
+        self, items: list[_Pending]
+    ) -> tuple[dict[str, int], dict[str, GatewayError]]:
+        """Insert ``items``: the ids of the rows inserted, and why the others were not
+        stored, by dedup key (a key in neither was already stored).
+
+        A record whose values cannot be committed fails alone: the batch is
+        halved, and each half inserted apart, until the record at fault is
+        alone; everyone else's rows go in (a few statements more per record at
+        fault). When the database itself is unavailable, all of them fail.
+        """
+        try:
+            return await self._insert(items), {}
+        except StorageUnavailable as exc:
+            return {}, {item.key: exc for item in items}
+        except Exception as exc:  # noqa: BLE001 - refused values, or a bug: one record's fault
+            if len(items) == 1:
+                return {}, {items[0].key: _lone_failure(items[0], exc)}
+        middle = len(items) // 2
+        inserted, failed = await self._insert_apart(items[:middle])
+        inserted_after, failed_after = await self._insert_apart(items[middle:])
+        return inserted | inserted_after, failed | failed_after
 
     async def _insert(self, items: list[_Pending]) -> dict[str, int]:
         """Insert in one transaction; return dedup key -> id of the rows inserted."""

@@ -12,6 +12,7 @@ import orjson
 
 from gateway.errors import StorageUnavailable
 from parsers.records import Channel, IntakeRecord
+from parsers.storable import storable, storable_envelope
 from storage import models
 from storage.atomic import QueryRunner, write_statement
 from storage.database import DATABASE_ERRORS, Database, Dialect
@@ -190,7 +191,13 @@ class RecordStore:
             await (
                 models.IntakeRecordRow.filter(id=record_id, state="pending")
                 .using_db(connection)
-                .update(state="failed", processed_at=now, error=error[:4000], claimed_until=None)
+                .update(
+                    # the error may quote the input: it must be storable text too
+                    state="failed",
+                    processed_at=now,
+                    error=storable(error[:4000]),
+                    claimed_until=None,
+                )
             )
 
     async def pending_count(self) -> int:
@@ -223,9 +230,9 @@ class RecordStore:
                 channel=channel.value,
                 source=source[:64],
                 reason=reason[:64],
-                message=message[:2000],
+                message=storable(message[:2000]),
                 received_at=now,
                 size=size,
                 sample=body[:sample_bytes],
-                meta=dict(meta),
+                meta=storable_envelope(meta),
             )
