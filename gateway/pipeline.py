@@ -18,7 +18,7 @@ from typing import Protocol
 
 import structlog
 
-from gateway.errors import ParseError, StorageUnavailable, WriteConflict
+from gateway.errors import DataRejected, ParseError, StorageUnavailable, WriteConflict
 from gateway.mailintake import MAIL_KIND
 from gateway.metrics import Metrics
 from gateway.parsepool import Outcome, ParsePool
@@ -325,7 +325,7 @@ class Pipeline:
         applied: the rest, if any, waited while intake took the connection."""
         try:
             outcomes, applied = await self._apply(parsed, may_yield=self._db.shares_connection)
-        except WriteConflict:
+        except (WriteConflict, DataRejected):  # the record at fault is found below
             outcomes = None
         except StorageUnavailable:
             raise
@@ -392,6 +392,11 @@ class Pipeline:
                 continue
             except StorageUnavailable:
                 raise
+            except DataRejected as exc:
+                # this record's rows, not the database: it fails, the others go on
+                bound.warning("record_refused_by_database", error=str(exc))
+                await self._fail(record, f"data_error: {exc}")
+                return
             except Exception as exc:  # noqa: BLE001 - keep the record, with why, for inspection
                 bound.exception("apply_failed")
                 await self._fail(record, f"apply_error: {exc!r}")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from parsers.storable import make_storable
+
 # Labels a parser adds that may differ between deliveries of the same alert;
 # they must not change its identity.
 VOLATILE_LABELS = frozenset({"original_severity", "truncated_alerts", "labels_truncated"})
@@ -75,6 +77,30 @@ class EventStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+_MAIL_SEQUENCES = (
+    "recipients",
+    "in_reply_to",
+    "references",
+    "incident_keys",
+    "bounced_message_ids",
+    "defects",
+)
+_EVENT_TEXTS = (
+    "source",
+    "kind",
+    "name",
+    "resource",
+    "summary",
+    "description",
+    "service",
+    "ci",
+    "environment",
+    "fingerprint",
+    "url",
+    "group_key",
+)
+
+
 class MailKind(StrEnum):
     """What a mail is, decided by the email parser; the rules act on it."""
 
@@ -93,6 +119,9 @@ class Attachment:
     sha256: str
     inline: bool = False
     content_id: str = ""
+
+    def __post_init__(self) -> None:
+        make_storable(self, ("filename", "content_type", "sha256", "content_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +144,13 @@ class MailFacts:
     bounced_message_ids: tuple[str, ...] = ()  # for DSNs: what bounced
     truncated: bool = False  # a parsing limit was hit; the raw record is complete
     defects: tuple[str, ...] = ()  # short notes on malformed input
+
+    def __post_init__(self) -> None:
+        make_storable(
+            self,
+            ("message_id", "subject", "sender", "sender_name", "body", "full_text"),
+            sequences=_MAIL_SEQUENCES,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +181,10 @@ class Event:
     url: str = ""
     group_key: str = ""
     mail: MailFacts | None = None
+
+    def __post_init__(self) -> None:
+        # what a parser derives is stored in text columns: see parsers.storable
+        make_storable(self, _EVENT_TEXTS, ("labels", "annotations"))
 
     def default_fingerprint(self) -> str:
         """A stable hash of source, resource, name and labels.

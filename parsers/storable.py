@@ -83,13 +83,14 @@ def make_storable(
     """Re-set the named fields of a frozen dataclass that hold unstorable text
     (for ``__post_init__``): ``texts`` are str, ``mappings`` str -> str, and
     ``sequences`` tuples of str."""
-    for name in texts:
-        text: str = getattr(instance, name)
-        if not is_storable(text):
+    values: list[str] = [getattr(instance, name) for name in texts]
+    if not is_storable("".join(values)):  # one check for the common case: all storable
+        for name, text in zip(texts, values, strict=True):
             object.__setattr__(instance, name, storable(text))
     for name in mappings:
         mapping: Mapping[str, str] = getattr(instance, name)
-        object.__setattr__(instance, name, storable_mapping(mapping))
+        if not is_storable("".join(mapping) + "".join(mapping.values())):
+            object.__setattr__(instance, name, storable_mapping(mapping))
     for name in sequences:
         items: tuple[str, ...] = getattr(instance, name)
         if not all(is_storable(item) for item in items):

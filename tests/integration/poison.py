@@ -121,6 +121,9 @@ class DatabaseUpWatch:
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> DatabaseUpWatch:
+        # the gauge starts at 0; a readiness check sets it from a real ping
+        async with self._daemon.http.get("/readyz") as response:
+            assert response.status == 200, await response.text()
         self._task = asyncio.create_task(self._watch())
         return self
 
