@@ -20,7 +20,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from parsers.records import Event, EventStatus, Severity
-from rules.decision import EventState, IncidentState, IncidentStatus, Priority, State
+from rules.decision import (
+    EventState,
+    IncidentState,
+    IncidentStatus,
+    Priority,
+    State,
+    StoredStatus,
+)
 from rules.loader import load_ruleset
 
 RULES = 200
@@ -116,7 +123,7 @@ def states() -> list[State]:
     stored = EventState(
         id=1,
         fingerprint="f",
-        status=EventStatus.FIRING,
+        status=StoredStatus.FIRING,
         severity=Severity.HIGH,
         count=3,
         first_seen=NOW - timedelta(minutes=5),

@@ -80,6 +80,11 @@ INCIDENT: dict[str, Any] = {
         "acknowledged_at": TIME,
         "resolved_at": TIME,
         "closed_at": TIME,
+        "resolve_after": {
+            **TIME,
+            "description": "all its alerts have recovered: it resolves at this time unless "
+            "one fires again (the rules' resolve_hold_down)",
+        },
     },
 }
 
@@ -95,7 +100,11 @@ EVENT: dict[str, Any] = {
         "service": {"type": "string"},
         "ci": {"type": "string"},
         "severity": {"enum": ["critical", "high", "medium", "low", "info"]},
-        "status": {"enum": ["firing", "resolved"]},
+        "status": {
+            "enum": ["firing", "resolved", "comment"],
+            "description": "comment: a mail added to an incident as a comment; not an alert, "
+            "it never counts among the incident's firing events",
+        },
         "summary": {"type": "string"},
         "labels": {"type": "object", "additionalProperties": {"type": "string"}},
         "count": {"type": "integer"},

@@ -41,8 +41,17 @@ IncidentState (every incident storage puts in State)
   ``ci``            the incident's CI (``IncidentFields.ci`` when it was opened).
   ``event_count``   total occurrences of all its events (sum of event counts).
   ``resolve_after`` the pending hold-down resolution time, see below.
+  ``routes``        the sinks that hold the incident's ticket or were sent it: the
+                    incident's stored routes and the sink of every external reference.
 
 Decision -> what storage must do with the new fields
+  ``event_status``         store the event with this status and count it among its
+                           incident's firing events only when it is FIRING: a mail the
+                           rules made a comment is stored as COMMENT.
+  ``routes``               for an OPEN, the sinks to open tickets in; for any other
+                           action, every sink of the incident (``IncidentState.routes``)
+                           followed by the event's own routes (``follow_up_routes``).
+                           Storage adds the new ones to the incident's stored routes.
   ``resolve_after``        with action UPDATE on ``incident_id``: set the incident's
                            ``resolve_after``. The periodic job resolves it once that
                            time has passed and it still has no firing event
@@ -72,7 +81,7 @@ Periodic job (pure helpers on the compiled rule set)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -90,6 +99,21 @@ class IncidentStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         return self in (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED)
+
+
+class StoredStatus(StrEnum):
+    """An event's status as stored (and shown by the API): the status it came with, or
+    COMMENT for a mail the rules added to an incident as a comment. A comment is not an
+    alert: it never counts among its incident's firing events, so it cannot hold back
+    the incident's recovery."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+    COMMENT = "comment"
+
+    @classmethod
+    def of(cls, status: EventStatus) -> StoredStatus:
+        return cls(status.value)
 
 
 class IncidentType(StrEnum):
@@ -191,7 +215,7 @@ class EventState:
 
     id: int
     fingerprint: str
-    status: EventStatus
+    status: StoredStatus
     severity: Severity
     count: int
     first_seen: datetime
@@ -211,10 +235,12 @@ class IncidentState:
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None = None
-    firing_events: int = 0  # events of this incident still firing
+    firing_events: int = 0  # alerts of this incident still firing (comments never count)
     ci: str = ""
     event_count: int = 0  # occurrences of all its events
     resolve_after: datetime | None = None  # pending hold-down resolution
+    # sinks that hold its ticket or were sent it: its routes and its external references
+    routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,10 +314,12 @@ class Decision:
     outcome: EventOutcome
     action: IncidentAction
     incident: IncidentFields
+    event_status: StoredStatus | None = None  # the event's status as stored; None: as it came
     incident_id: int | None = None
     linked_incident_id: int | None = None
     suppressed_by: str = ""  # "silence:12", "maintenance:db-patch", "inhibit:switch-down"
-    routes: tuple[str, ...] = ()  # sink names to forward to
+    # sink names to forward to; a follow-up goes to every sink of the incident as well
+    routes: tuple[str, ...] = ()
     sla: SlaDue | None = None
     notes: tuple[TimelineNote, ...] = ()
     matched_rules: tuple[str, ...] = ()
@@ -301,6 +329,18 @@ class Decision:
     adopt_pending_since: datetime | None = None  # OPEN: attach the key's PENDING events since
     problem_candidate: bool = False
     related_incident_ids: tuple[int, ...] = ()  # earlier incidents of the same fingerprint/CI
+
+
+def stored_status(event: Event, decision: Decision) -> StoredStatus:
+    """The status the event is stored with: the decision's, else the one it came with."""
+    return decision.event_status or StoredStatus.of(event.status)
+
+
+def follow_up_routes(incident_routes: Iterable[str], new_routes: Iterable[str]) -> tuple[str, ...]:
+    """Where a change to an incident goes (an update, comment, acknowledgement,
+    resolution, closure): every sink that holds its ticket or was sent it, then the
+    routes it did not have yet, each once."""
+    return tuple(dict.fromkeys((*incident_routes, *new_routes)))
 
 
 class RuleSet(Protocol):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from parsers.records import Event
-from rules.decision import EventState
+from rules.decision import EventState, StoredStatus
 from rules.draft import Draft
 from rules.fields import Getter
 from rules.templates import Template
@@ -56,6 +56,6 @@ def is_repeat(
     stored: EventState | None, event: Event, now: datetime, window: timedelta | None
 ) -> bool:
     """The same status again, within the dedup window (None: no window)."""
-    if stored is None or stored.status is not event.status:
+    if stored is None or stored.status is not StoredStatus.of(event.status):
         return False
     return window is None or now - stored.last_seen <= window

@@ -19,6 +19,7 @@ from rules.calendars import Calendar
 from rules.catalogue import Catalogue
 from rules.decision import (
     Decision,
+    EventOutcome,
     IncidentAction,
     IncidentFields,
     IncidentState,
@@ -27,9 +28,12 @@ from rules.decision import (
     Priority,
     SlaDue,
     State,
+    StoredStatus,
     SubjectReply,
+    follow_up_routes,
 )
 from rules.draft import Draft, Policy
+from rules.holds import hold_notes
 from rules.known_errors import KnownError, RecurrencePolicy, known_error_notes
 from rules.lifecycle import LifecycleStage, due_closures, due_resolutions
 from rules.lint import Lint
@@ -177,23 +181,26 @@ class CompiledRuleSet:
         notes = known_error_notes(self.known_errors, draft) if action in _NOTED_ACTIONS else ()
         if verdict.incident_id is not None and action is IncidentAction.NONE:
             notes = bounce_notes(draft.event)
+        status = _stored_status(draft.event, verdict)
+        notes = (*notes, *hold_notes(evaluation, verdict, target, status))
         recurrence = self.settings.recurrence
         related = (
             recurrence.related(state.recent_incidents)
             if recurrence and action is IncidentAction.OPEN
             else ()
         )
-        routes = (
-            ()
-            if action is IncidentAction.NONE
-            else tuple(draft.routes or self.settings.default_routes)
-        )
+        routes = tuple(draft.routes or self.settings.default_routes)
+        if action is IncidentAction.NONE:
+            routes = ()
+        elif action is not IncidentAction.OPEN:
+            routes = follow_up_routes(target.routes if target else (), routes)
         return Decision(
             fingerprint=evaluation.fingerprint,
             correlation_key=evaluation.correlation_key,
             outcome=verdict.outcome,
             action=action,
             incident=fields,
+            event_status=status,
             incident_id=verdict.incident_id,
             linked_incident_id=verdict.linked_incident_id,
             suppressed_by=verdict.suppressed_by,
@@ -268,6 +275,13 @@ def _default_type(event: Event) -> IncidentType:
         return IncidentType(event.labels.get("incident_type", IncidentType.INCIDENT.value))
     except ValueError:
         return IncidentType.INCIDENT
+
+
+def _stored_status(event: Event, verdict: Verdict) -> StoredStatus:
+    """A mail added to an incident as a comment is stored as one, not as an alert."""
+    if verdict.outcome is EventOutcome.COMMENT:
+        return StoredStatus.COMMENT
+    return StoredStatus.of(event.status)
 
 
 def _incident_by_id(state: State, incident_id: int | None) -> IncidentState | None:

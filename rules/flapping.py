@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from parsers.records import Event
-from rules.decision import EventOutcome, EventState, IncidentAction
+from rules.decision import EventOutcome, EventState, IncidentAction, StoredStatus
 from rules.verdict import Evaluation, Verdict
 
 
@@ -28,7 +28,7 @@ class FlappingPolicy:
             return False
         since = now - self.window
         count = sum(1 for moment in stored.transitions if moment >= since)
-        if stored.status is not event.status:
+        if stored.status is not StoredStatus.of(event.status):
             count += 1  # this event is a transition too
         limit = self.clear_at if stored.flapping else self.transitions
         return count > limit

@@ -14,7 +14,13 @@ from datetime import datetime, timedelta
 from parsers.records import EventStatus
 from rules.catalogue import Catalogue
 from rules.correlate import nearest_ancestor_incident
-from rules.decision import EventOutcome, IncidentAction, IncidentState, IncidentStatus
+from rules.decision import (
+    EventOutcome,
+    IncidentAction,
+    IncidentState,
+    IncidentStatus,
+    StoredStatus,
+)
 from rules.dedup import is_repeat
 from rules.verdict import Evaluation, Verdict
 
@@ -77,12 +83,13 @@ def _recovered(evaluation: Evaluation) -> Verdict:
     stored, incident = state.event, state.incident
     if stored is None:
         return Verdict(EventOutcome.RESOLVED, IncidentAction.NONE)
-    if stored.status is EventStatus.RESOLVED:
+    if stored.status is StoredStatus.RESOLVED:
         return Verdict(EventOutcome.DEDUPLICATED, IncidentAction.NONE, stored.incident_id)
     if incident is None or not incident.status.is_open or incident.id != stored.incident_id:
         return Verdict(EventOutcome.RESOLVED, IncidentAction.NONE, stored.incident_id)
     policy = draft.policy
-    still_firing = incident.firing_events - 1  # this event was one of them
+    # this event was one of the firing ones, unless it was stored as a comment
+    still_firing = incident.firing_events - int(stored.status is StoredStatus.FIRING)
     if not policy.auto_resolve or still_firing > 0:
         return Verdict(EventOutcome.RESOLVED, IncidentAction.UPDATE, incident.id)
     if policy.resolve_hold_down:

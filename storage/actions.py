@@ -12,6 +12,7 @@ from storage import models
 from storage.atomic import QueryRunner
 from storage.database import Database, reads_database
 from storage.forwarding import queue
+from storage.incident_state import incident_routes
 from storage.sql import Sql
 from storage.views import incident_json, incident_lookup
 
@@ -118,8 +119,8 @@ class Actions:
         entry_id: int,
         now: datetime,
     ) -> None:
-        """A person's change goes to the incident's sinks, keyed by its timeline entry."""
-        sinks = list(row.routes or [])
+        """A person's change goes to every sink of the incident, keyed by its timeline entry."""
+        sinks = await incident_routes(connection, self._sql, row.id)
         cause = str(entry_id)
         if target is IncidentStatus.RESOLVED:
             await queue(

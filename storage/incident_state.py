@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from parsers.records import EventStatus, Severity
+from parsers.records import Severity
 from rules.decision import (
     EventState,
     FiringEvent,
@@ -22,6 +23,8 @@ from rules.decision import (
     Priority,
     SilenceState,
     State,
+    StoredStatus,
+    follow_up_routes,
 )
 from storage.atomic import QueryRunner
 from storage.readahead import UNKNOWN, ReadAhead, Row, Unknown
@@ -34,10 +37,24 @@ EVENT_COLUMNS = (
     "id, fingerprint, status, severity, count, first_seen, last_seen, incident_id, "
     "flapping, transitions"
 )
-INCIDENT_COLUMNS = (
+_INCIDENT_FIELDS = (
     "id, key, status, priority, correlation_key, created_at, updated_at, resolved_at, "
-    "firing_events, ci, event_count, resolve_after"
+    "firing_events, ci, event_count, resolve_after, routes"
 )
+# the sinks that hold a ticket of the incident, as a JSON array (NULL on PostgreSQL
+# when there is none); the unique index on (incident_id, sink) answers it
+_TICKET_SINKS = "{aggregate} FROM external_refs WHERE external_refs.incident_id = incidents.id"
+
+
+def incident_columns(sql: Sql) -> str:
+    """The columns ``incident_state`` reads, for a SELECT from ``incidents``."""
+    return _incident_columns(sql.postgres)
+
+
+@cache
+def _incident_columns(postgres: bool) -> str:
+    aggregate = "json_agg(sink ORDER BY id)" if postgres else "json_group_array(sink)"
+    return f"{_INCIDENT_FIELDS}, (SELECT {_TICKET_SINKS.format(aggregate=aggregate)}) AS tickets"
 
 
 def incident_key(incident_id: int) -> str:
@@ -59,7 +76,17 @@ def incident_state(row: Mapping[str, Any]) -> IncidentState:
         ci=row["ci"] or "",
         event_count=int(row["event_count"]),
         resolve_after=as_time(row["resolve_after"]),
+        routes=follow_up_routes(as_json(row["routes"]) or (), as_json(row["tickets"]) or ()),
     )
+
+
+async def incident_routes(connection: QueryRunner, sql: Sql, incident_id: int) -> tuple[str, ...]:
+    """Every sink of the incident (``IncidentState.routes``): where a change to it goes,
+    whoever makes it (a person through the API, the periodic job)."""
+    rows = await connection.execute_query_dict(
+        sql(f"SELECT {incident_columns(sql)} FROM incidents WHERE id = ?"), [incident_id]
+    )
+    return incident_state(rows[0]).routes if rows else ()
 
 
 def _required_time(value: Any) -> datetime:
@@ -74,7 +101,7 @@ def _event_state(row: Mapping[str, Any]) -> EventState:
     return EventState(
         id=int(row["id"]),
         fingerprint=row["fingerprint"],
-        status=EventStatus(row["status"]),
+        status=StoredStatus(row["status"]),
         severity=Severity(row["severity"]),
         count=int(row["count"]),
         first_seen=_required_time(row["first_seen"]),
@@ -127,7 +154,7 @@ class IncidentStateReader:
         )
         incident_rows = await connection.execute_query_dict(
             self.sql(
-                f"SELECT {INCIDENT_COLUMNS}, open_key FROM incidents "
+                f"SELECT {incident_columns(self.sql)}, open_key FROM incidents "
                 f"WHERE open_key IN ({marks(keys)}) ORDER BY id{lock}"
             ),
             keys,
@@ -154,13 +181,13 @@ class IncidentStateReader:
         incident_row = await self._known_or_read(
             ahead.incident(lookup.correlation_key) if ahead is not None else UNKNOWN,
             connection,
-            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE open_key = ?{sql.for_update()}",
+            f"SELECT {incident_columns(sql)} FROM incidents WHERE open_key = ?{sql.for_update()}",
             lookup.correlation_key,
         )
         if incident_row is None and event_row is not None and event_row["incident_id"]:
             incident_row = await self._one(
                 connection,
-                f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?{sql.for_update()}",
+                f"SELECT {incident_columns(sql)} FROM incidents WHERE id = ?{sql.for_update()}",
                 [event_row["incident_id"]],
             )
         return State(
@@ -192,7 +219,8 @@ class IncidentStateReader:
         self, connection: QueryRunner, condition: str, values: list[Any]
     ) -> tuple[IncidentState, ...]:
         rows = await connection.execute_query_dict(
-            self.sql(f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {condition}"), values
+            self.sql(f"SELECT {incident_columns(self.sql)} FROM incidents WHERE {condition}"),
+            values,
         )
         return tuple(incident_state(row) for row in rows)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from parsers.records import Event, EventStatus
+from parsers.records import Event
 from rules.decision import (
     Decision,
     EventOutcome,
@@ -28,16 +28,20 @@ from rules.decision import (
     IncidentStatus,
     RuleSet,
     State,
+    StoredStatus,
+    follow_up_routes,
+    stored_status,
 )
+from rules.holds import calls_off_resolution
 from storage.answers import RequesterAnswers
 from storage.atomic import QueryRunner
 from storage.batched import Batched, write_returning
 from storage.database import Database
 from storage.forwarding import count_occurrence, queue
 from storage.incident_state import (
-    INCIDENT_COLUMNS,
     IncidentStateReader,
     active_silences,
+    incident_columns,
     incident_key,
     incident_state,
     marks,
@@ -46,6 +50,7 @@ from storage.readahead import ReadAhead
 from storage.sql import Sql
 
 _TRANSITIONS_KEPT = 50
+_TRANSITION = {StoredStatus.FIRING, StoredStatus.RESOLVED}  # a change either way
 _TRANSITION_HORIZON = timedelta(hours=2)
 
 
@@ -168,7 +173,8 @@ class IncidentStore(IncidentStateReader):
             # locked, so that the update starts from what is stored now
             row = await self._one(
                 connection,
-                f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?{self.sql.for_update()}",
+                f"SELECT {incident_columns(self.sql)} FROM incidents "
+                f"WHERE id = ?{self.sql.for_update()}",
                 [decision.incident_id],
             )
             if row is None:
@@ -210,7 +216,7 @@ class IncidentStore(IncidentStateReader):
                 fields.owner[:128],
                 decision.correlation_key[:255],
                 decision.correlation_key[:255],
-                1 if event.status is EventStatus.FIRING else 0,
+                1 if stored_status(event, decision) is StoredStatus.FIRING else 0,
                 sql.time(sla.response_due if sla else None),
                 sql.time(sla.resolution_due if sla else None),
                 False,
@@ -262,9 +268,12 @@ class IncidentStore(IncidentStateReader):
     ) -> dict[str, list[str]]:
         sql = self.sql
         action = decision.action
-        firing = event.status is EventStatus.FIRING
+        # only alerts count: a mail stored as a comment neither fires nor holds recovery back
+        firing = stored_status(event, decision) is StoredStatus.FIRING
         member = state.event is not None and state.event.incident_id == current.id
-        was_firing = member and state.event is not None and state.event.status is EventStatus.FIRING
+        was_firing = (
+            member and state.event is not None and state.event.status is StoredStatus.FIRING
+        )
         # a new member adds itself if firing; a member changes the count when it flips
         firing_delta = int(firing) - int(was_firing) if member else int(firing)
         status = current.status
@@ -277,11 +286,7 @@ class IncidentStore(IncidentStateReader):
         resolve_after = current.resolve_after
         if decision.resolve_after is not None:
             resolve_after = decision.resolve_after
-        elif firing and action in (
-            IncidentAction.JOIN,
-            IncidentAction.UPDATE,
-            IncidentAction.REOPEN,
-        ):
+        elif calls_off_resolution(action, stored_status(event, decision)):
             resolve_after = None
         raised = decision.incident.priority.rank < current.priority.rank and action in (
             IncidentAction.JOIN,
@@ -311,6 +316,10 @@ class IncidentStore(IncidentStateReader):
         ]
         if action is IncidentAction.REOPEN:
             assignments.append("closed_at = NULL")
+        if not set(decision.routes) <= set(current.routes):
+            # a follow-up routed to a new sink: later follow-ups go there too
+            assignments.append("routes = ?")
+            values.append(sql.json(list(follow_up_routes(current.routes, decision.routes))))
         if raised:
             assignments.append("priority = ?")
             values.append(decision.incident.priority.value)
@@ -382,7 +391,7 @@ class IncidentStore(IncidentStateReader):
         fields = decision.incident
         common = [
             event.severity.value,
-            event.status.value,
+            stored_status(event, decision).value,
             event.summary,
             event.description,
             sql.json(dict(event.labels)),
@@ -424,7 +433,7 @@ class IncidentStore(IncidentStateReader):
         transitions = [
             moment for moment in stored.transitions if now - moment < _TRANSITION_HORIZON
         ]
-        if stored.status is not event.status:
+        if {stored.status, stored_status(event, decision)} == _TRANSITION:
             transitions.append(now)
         await connection.execute_query(
             sql(
@@ -636,7 +645,7 @@ class IncidentStore(IncidentStateReader):
                 payload=payload,
                 now=now,
             )
-        elif event.status is EventStatus.FIRING and action in (
+        elif stored_status(event, decision) is StoredStatus.FIRING and action in (
             IncidentAction.JOIN,
             IncidentAction.UPDATE,
         ):

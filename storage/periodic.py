@@ -14,16 +14,12 @@ from rules.decision import IncidentState, Priority
 from rules.sla import Escalation, SlaClock
 from storage.atomic import QueryRunner
 from storage.forwarding import queue
-from storage.incident_state import incident_state
+from storage.incident_state import incident_columns, incident_routes, incident_state
 from storage.incidents import IncidentStore
 from storage.locks import try_advisory_lock
 from storage.sql import as_json, as_time
 
 _BATCH = 500
-_COLUMNS = (
-    "id, key, status, priority, correlation_key, created_at, updated_at, resolved_at, "
-    "firing_events, ci, event_count, resolve_after"
-)
 
 
 class PeriodicStore:
@@ -38,7 +34,8 @@ class PeriodicStore:
     async def holding_down(self, connection: QueryRunner) -> list[IncidentState]:
         rows = await connection.execute_query_dict(
             self.sql(
-                f"SELECT {_COLUMNS} FROM incidents WHERE status IN ('new', 'acknowledged') "
+                f"SELECT {incident_columns(self.sql)} FROM incidents "
+                "WHERE status IN ('new', 'acknowledged') "
                 "AND resolve_after IS NOT NULL ORDER BY resolve_after LIMIT ?"
             ),
             [_BATCH],
@@ -48,7 +45,7 @@ class PeriodicStore:
     async def resolved(self, connection: QueryRunner, before: datetime) -> list[IncidentState]:
         rows = await connection.execute_query_dict(
             self.sql(
-                f"SELECT {_COLUMNS} FROM incidents WHERE status = 'resolved' "
+                f"SELECT {incident_columns(self.sql)} FROM incidents WHERE status = 'resolved' "
                 "AND resolved_at <= ? ORDER BY resolved_at LIMIT ?"
             ),
             [self.sql.time(before), _BATCH],
@@ -170,16 +167,12 @@ class PeriodicStore:
         cause: str,
         now: datetime,
     ) -> None:
-        """To the sinks the incident was routed to when it opened."""
-        rows = await connection.execute_query_dict(
-            self.sql("SELECT routes FROM incidents WHERE id = ?"), [incident_id]
-        )
-        routes = (as_json(rows[0]["routes"]) if rows else None) or []
+        """To every sink that holds the incident's ticket or was sent it."""
         await queue(
             connection,
             self.sql,
             incident_id=incident_id,
-            sinks=routes,
+            sinks=await incident_routes(connection, self.sql, incident_id),
             action=action,
             cause=cause,
             payload={},

@@ -95,6 +95,8 @@ def incident_json(row: Row, refs: Sequence[Row]) -> dict[str, Any]:
         "acknowledged_at": _time(get("acknowledged_at")),
         "resolved_at": _time(get("resolved_at")),
         "closed_at": _time(get("closed_at")),
+        # all its alerts recovered: it resolves then unless one fires again (hold-down)
+        "resolve_after": _time(get("resolve_after")),
     }
 
 
@@ -106,7 +108,8 @@ _INCIDENT_COLUMNS = (
     "id, key, title, type, status, priority, impact, urgency, major, service, ci, "
     "environment, category, assignment_group, requester, event_count, firing_events, "
     "correlation_key, linked_incident_id, response_due, resolution_due, response_breached, "
-    "resolution_breached, created_at, updated_at, acknowledged_at, resolved_at, closed_at"
+    "resolution_breached, created_at, updated_at, acknowledged_at, resolved_at, closed_at, "
+    "resolve_after"
 )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from parsers.records import Event, EventStatus, MailFacts, MailKind, Severity
-from rules.decision import EventState, IncidentState, IncidentStatus, Priority
+from rules.decision import EventState, IncidentState, IncidentStatus, Priority, StoredStatus
 from rules.dedup import SourceFingerprint
 from rules.draft import Draft, Policy
 from rules.engine import CompiledRuleSet
@@ -72,7 +72,7 @@ def mail_event(kind: MailKind = MailKind.NEW, **mail: Any) -> Event:
 
 
 def stored(
-    status: EventStatus = EventStatus.FIRING,
+    status: EventStatus | StoredStatus = EventStatus.FIRING,
     incident_id: int | None = 1,
     last_seen: datetime = NOW - timedelta(minutes=1),
     **changes: Any,
@@ -80,7 +80,7 @@ def stored(
     fields: dict[str, Any] = {
         "id": 1,
         "fingerprint": "f",
-        "status": status,
+        "status": StoredStatus(status),
         "severity": Severity.HIGH,
         "count": 1,
         "first_seen": last_seen,
