@@ -84,8 +84,11 @@ except ImportError:  # pragma: no cover
     pass
 
 
-# a restart or failover ends every pooled session at once: a read may meet a few
-_READ_ATTEMPTS = 3
+# A restart, failover or pg_terminate_backend ends every pooled session at once, and
+# a read may draw each of them in turn before the pool opens a new one; a session
+# found ended fails before anything is sent, so trying again is safe and costs no
+# round trip. The bound is the pool's size plus one, set when the database opens.
+_read_attempts = 3
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -99,7 +102,7 @@ def reads_database(what: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[
         @wraps(read)
         async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
-                for _ in range(_READ_ATTEMPTS - 1):
+                for _ in range(_read_attempts - 1):
                     with suppress(*_SESSION_ENDED):
                         return await read(*args, **kwargs)
                 return await read(*args, **kwargs)
@@ -248,6 +251,8 @@ class Database:
         # per engine: a process that opens SQLite and later PostgreSQL (tests,
         # tools) would reuse '?' placeholders on PostgreSQL.
         EXECUTOR_CACHE.clear()
+        global _read_attempts
+        _read_attempts = max(3, self.settings.pool_size + 1)
         try:
             await Tortoise.init(
                 config={
