@@ -1,18 +1,21 @@
-"""``intake-gateway``: run, check-config, test-rules, replay, init.
+"""``intake-gateway``: run, check-config, test-rules, replay, init, and the operator
+commands that talk to a running daemon (silence, incidents, explain: gateway.cli_*).
 
 Exit status: 0 success, 1 failure of the work asked for (a rule test fails,
-a replay cannot run), 2 bad configuration or bad usage.
+a replay cannot run, the daemon refused a request), 2 bad configuration or bad
+usage; the operator commands add 3 (daemon unreachable) and 4 (401).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import gateway
 from gateway.config import LoadedConfig, config_path, load_config
@@ -20,11 +23,24 @@ from gateway.errors import ConfigError, ListenRefused
 from gateway.logs import configure_logging
 
 if TYPE_CHECKING:
+    from gateway.cli_client import Client
     from gateway.runtime import Runtime
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+
+_OPERATOR_COMMANDS = {"silence"}
+
+
+class OperatorCommands(Protocol):
+    """A module of commands that talk to a running daemon."""
+
+    def add_commands(
+        self, commands: argparse._SubParsersAction[argparse.ArgumentParser]
+    ) -> None: ...
+
+    def run(self, args: argparse.Namespace, client: Client) -> int: ...
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,7 +83,27 @@ def _parser() -> argparse.ArgumentParser:
         "e.g. /var/lib/intake-gateway",
     )
     init.add_argument("--force", action="store_true", help="replace files that exist")
+    for module in _operator_commands():
+        module.add_commands(commands)
     return parser
+
+
+def _operator_commands() -> tuple[OperatorCommands, ...]:
+    from gateway import cli_silences
+
+    return (cli_silences,)
+
+
+def _operate(args: argparse.Namespace) -> int:
+    """A command against the daemon's API: its module runs it; errors end it here."""
+    from gateway.cli_client import Client, CommandError, fail
+
+    module = {"silence": "cli_silences"}[args.command]
+    try:
+        commands: OperatorCommands = importlib.import_module(f"gateway.{module}")
+        return commands.run(args, Client.from_args(args))
+    except CommandError as exc:
+        return fail(exc)
 
 
 def _print_problems(error: ConfigError) -> None:
@@ -77,6 +113,8 @@ def _print_problems(error: ConfigError) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in _OPERATOR_COMMANDS:
+        return _operate(args)
     if args.command == "test-rules":
         return _test_rules([Path(name) for name in args.files])
     if args.command == "init":
