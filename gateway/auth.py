@@ -9,10 +9,12 @@ import hmac
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
 from gateway.config import AuthConfig
+from storage.signatures import SignatureClaim
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,12 @@ class AuthFailure:
 
 def _equal(given: str, expected: SecretStr) -> bool:
     return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+
+
+def _given(headers: Mapping[str, str], config: AuthConfig) -> str:
+    """The hex digest a request's signature header carries, without its prefix."""
+    signature = headers.get(config.signature_header, "")
+    return signature.strip().removeprefix("sha256=").removeprefix("v1=").lower()
 
 
 class Authenticator:
@@ -43,6 +51,17 @@ class Authenticator:
         if kind == "basic":
             return self._basic(headers)
         return self._hmac(headers, body, now)
+
+    def replay_claim(self, integration: str, headers: Mapping[str, str]) -> SignatureClaim | None:
+        """What a request that passed :meth:`check` leaves in the replay ledger: its
+        signature, until it is out of the window; None for kinds that sign nothing."""
+        if self._config.type != "hmac":
+            return None
+        stamp = headers.get(self._config.timestamp_header, "")
+        digest = hashlib.sha256(f"{stamp}.{_given(headers, self._config)}".encode()).hexdigest()
+        # check() refused every time further than the window from now: this is a date
+        expires = float(stamp) + self._config.replay_window_seconds
+        return SignatureClaim(integration, digest, datetime.fromtimestamp(expires, UTC))
 
     def needs_body(self) -> bool:
         return self._config.type == "hmac"
@@ -95,7 +114,7 @@ class Authenticator:
         expected = hmac.new(
             self._secret.get_secret_value().encode(), stamp.encode() + b"." + body, hashlib.sha256
         ).hexdigest()
-        given = signature.strip().removeprefix("sha256=").removeprefix("v1=").lower()
+        given = _given(headers, self._config)
         if not hmac.compare_digest(given.encode(), expected.encode()):
             return AuthFailure("bad_signature", "the HMAC-SHA256 signature does not match")
         return None

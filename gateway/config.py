@@ -111,7 +111,9 @@ class AuthConfig(Frozen):
         default=300,
         ge=1,
         le=86_400,
-        description="hmac: a signature older (or newer) than this is refused as a replay",
+        description="hmac: a signature older (or newer) than this is refused as stale "
+        "(stale_signature); within it, a signature already accepted is refused as a replay "
+        "(replayed_signature)",
     )
 
     _secrets = field_validator("token", "password", "secret", mode="before")(_secret)

@@ -17,6 +17,10 @@ class DataRejected(GatewayError):
     record fails alone; this is not "storage unavailable"."""
 
 
+class SignatureReplayed(GatewayError):
+    """A signed request whose signature was already accepted: the same bytes again."""
+
+
 class WriteConflict(GatewayError):
     """A concurrent writer (another replica) changed the same rows first: evaluate again."""
 

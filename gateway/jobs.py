@@ -1,4 +1,5 @@
-"""The periodic job: hold-down resolutions, auto-close and SLA escalations.
+"""The periodic job: hold-down resolutions, auto-close and SLA escalations, and the
+replay ledger's expired signatures.
 
 Runs every ``interval`` seconds. Each run is one transaction; on PostgreSQL
 a transaction-level advisory lock makes exactly one replica do the work, and
@@ -70,6 +71,7 @@ class PeriodicJobs:
         async with self._db.transaction() as connection:
             if not await store.try_lock(connection, _JOB_LOCK):
                 return 0
+            forgotten = await store.forget_signatures(connection, now)
             holding = await store.holding_down(connection)
             for incident_id in ruleset.due_resolutions(holding, now):
                 reason = "recovered and stayed recovered"
@@ -82,6 +84,6 @@ class PeriodicJobs:
                     await store.escalate(connection, escalation, now)
                     self._metrics.sla_escalations.labels(escalation.clock, escalation.level).inc()
                     changes += 1
-        if changes:
-            log.info("periodic_job_done", changes=changes)
+        if changes or forgotten:
+            log.info("periodic_job_done", changes=changes, signatures_forgotten=forgotten)
         return changes

@@ -234,7 +234,12 @@ def _intake_paths() -> dict[str, Any]:
                 {
                     "202": _json(_OBJECT, "committed (or a duplicate delivery)"),
                     "400": _error("payload will never be accepted"),
-                    "401": _error("authentication failed"),
+                    "401": _error(
+                        "authentication failed: missing_credentials, bad_credentials, "
+                        "missing_signature, bad_signature, stale_signature (outside the "
+                        "replay window), replayed_signature (this signature was already "
+                        "accepted; sign every request anew)"
+                    ),
                     "404": _error("unknown integration"),
                     "413": _error("too large"),
                     "415": _error("wrong content type or encoding"),

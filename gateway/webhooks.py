@@ -26,7 +26,7 @@ from aiohttp import web
 from gateway.auth import Authenticator
 from gateway.bodies import RefusedBody, read_body
 from gateway.config import IntegrationConfig
-from gateway.errors import DataRejected, ParseError, StorageUnavailable
+from gateway.errors import DataRejected, ParseError, SignatureReplayed, StorageUnavailable
 from gateway.jsonbody import json_error, json_response
 from gateway.metrics import Metrics
 from gateway.ratelimit import TokenBucket
@@ -34,6 +34,7 @@ from parsers.base import Parser, Tally
 from parsers.records import Channel, Event, EventStatus, IntakeRecord
 from storage.intake import IntakeWriter, NewIntake
 from storage.records import RecordStore
+from storage.signatures import SignatureClaim
 
 log = structlog.get_logger(__name__)
 
@@ -186,14 +187,21 @@ class WebhookIntake:
                 )
             self._count_rejected(name, refused.reason)
             return _reject(refused.status, refused.reason, str(refused))
+        claim = None
         if integration.auth.needs_body():
             failure = integration.auth.check(request.headers, body, time.time())
             if failure is not None:
                 return self._auth_failed(name, failure.reason, failure.message)
-        return await self._validate_and_commit(request, integration, body, media)
+            claim = integration.auth.replay_claim(name, request.headers)
+        return await self._validate_and_commit(request, integration, body, media, claim)
 
     async def _validate_and_commit(
-        self, request: web.Request, integration: Integration, body: bytes, media: str
+        self,
+        request: web.Request,
+        integration: Integration,
+        body: bytes,
+        media: str,
+        claim: SignatureClaim | None,
     ) -> web.Response:
         name = integration.config.name
         now = self._clock()
@@ -218,6 +226,7 @@ class WebhookIntake:
             received_at=now,
             meta=meta,
             dedup_key=self._dedup_key(integration.config, delivery_id, body, now),
+            signature=claim,
         )
         try:
             committed = await self._writer.commit(intake)
@@ -229,6 +238,12 @@ class WebhookIntake:
                 "unavailable",
                 "storage is unavailable; retry later",
                 Retry_After=_RETRY_AFTER_SECONDS,
+            )
+        except SignatureReplayed:
+            return self._auth_failed(
+                name,
+                "replayed_signature",
+                "this signed request was already accepted; sign every request anew",
             )
         except DataRejected:
             self._count_rejected(name, "unstorable")

@@ -15,6 +15,11 @@ One sender cannot fail another's commit: envelope values are made storable
 before they join a batch, and a record the database still refuses fails on
 its own (DataRejected, a permanent answer) while the rest of its batch is
 committed.
+
+A signed request's signature is recorded in the same transaction as its
+record (storage/signatures.py): a copy of a request already accepted, in
+the same batch, a later one or another replica's, is refused as a replay
+and stores nothing.
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ from typing import Any
 import orjson
 import structlog
 
-from gateway.errors import DataRejected, GatewayError, StorageUnavailable
+from gateway.errors import DataRejected, GatewayError, SignatureReplayed, StorageUnavailable
 from parsers.records import Channel, IntakeRecord
 from parsers.storable import storable_envelope, storable_key
-from storage.atomic import insert_sqlite, write_statement
+from storage.atomic import QueryRunner, insert_sqlite, run_atomic, write_statement
 from storage.database import DATABASE_ERRORS, Database, Dialect
+from storage.signatures import SignatureClaim, record_claims
 from storage.sql import Sql
 
 log = structlog.get_logger(__name__)
@@ -66,6 +72,8 @@ class NewIntake:
     # Message-ID, (account, folder, UIDVALIDITY, UID), delivery id or body hash;
     # None: every delivery is new.
     dedup_key: str | None = None
+    # a signed request's signature: recorded with the record, refused if seen before
+    signature: SignatureClaim | None = None
 
     def __post_init__(self) -> None:
         # made storable before it joins a batch, where one bad value would fail
@@ -85,6 +93,16 @@ class NewIntake:
 class Committed:
     id: int
     duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What inserting some records did: ids of the rows inserted and failures, by dedup
+    key; the items (by ``id()``) refused because their signature was already accepted."""
+
+    inserted: dict[str, int]
+    failed: dict[str, GatewayError]
+    replayed: set[int]
 
 
 @dataclass(slots=True)
@@ -200,26 +218,33 @@ class IntakeWriter:
                 self.idle.set()
 
     async def _commit_batch(self, batch: list[_Pending]) -> None:
-        unique: dict[str, _Pending] = {}
+        groups: dict[str, list[_Pending]] = {}
         for item in batch:
-            unique.setdefault(item.key, item)
-        inserted, failed = await self._insert_apart(list(unique.values()))
-        settled = inserted.keys() | failed.keys()
+            groups.setdefault(item.key, []).append(item)
+        outcome = await self._insert_apart(list(groups.values()))
+        inserted, failed, replayed = outcome.inserted, outcome.failed, outcome.replayed
+        # the item of each key that stands for it: the first that is not a replay
+        firsts = {
+            key: next((item for item in items if id(item) not in replayed), None)
+            for key, items in groups.items()
+        }
+        settled = inserted.keys() | failed.keys() | {k for k, v in firsts.items() if v is None}
         try:
-            existing = await self._existing_ids([key for key in unique if key not in settled])
+            existing = await self._existing_ids([key for key in groups if key not in settled])
         except StorageUnavailable as exc:
             existing = {}
-            failed.update((key, exc) for key in unique if key not in settled)
+            failed.update((key, exc) for key in groups if key not in settled)
         if inserted or existing:
             self.batches_committed += 1
         for item in batch:
             if item.done.done():
                 continue
             error = failed.get(item.key)
-            first_of_key = unique[item.key] is item
-            if error is not None:
+            if id(item) in replayed:
+                item.done.set_exception(SignatureReplayed("this signature was already accepted"))
+            elif error is not None:
                 item.done.set_exception(error)
-            elif first_of_key and item.key in inserted:
+            elif firsts[item.key] is item and item.key in inserted:
                 item.done.set_result(Committed(inserted[item.key], duplicate=False))
             else:
                 original = inserted.get(item.key) or existing.get(item.key)
@@ -228,11 +253,10 @@ class IntakeWriter:
                 else:
                     item.done.set_result(Committed(original, duplicate=True))
 
-    async def _insert_apart(
-        self, items: list[_Pending]
-    ) -> tuple[dict[str, int], dict[str, GatewayError]]:
-        """Insert ``items``: the ids of the rows inserted, and why the others were not
-        stored, by dedup key (a key in neither was already stored).
+    async def _insert_apart(self, groups: list[list[_Pending]]) -> _Outcome:
+        """Insert the records of ``groups`` (the items of one dedup key each): the ids of
+        the rows inserted and why the others were not stored, by dedup key (a key in
+        neither was already stored), and the items refused as replays.
 
         A record whose values cannot be committed fails alone: the batch is
         halved, and each half inserted apart, until the record at fault is
@@ -240,19 +264,54 @@ class IntakeWriter:
         fault). When the database itself is unavailable, all of them fail.
         """
         try:
-            return await self._insert(items), {}
+            return await self._insert(groups)
         except StorageUnavailable as exc:
-            return {}, {item.key: exc for item in items}
+            return _Outcome({}, {items[0].key: exc for items in groups}, set())
         except Exception as exc:  # noqa: BLE001 - refused values, or a bug: one record's fault
-            if len(items) == 1:
-                return {}, {items[0].key: _lone_failure(items[0], exc)}
-        middle = len(items) // 2
-        inserted, failed = await self._insert_apart(items[:middle])
-        inserted_after, failed_after = await self._insert_apart(items[middle:])
-        return inserted | inserted_after, failed | failed_after
+            if len(groups) == 1:
+                return _Outcome({}, {groups[0][0].key: _lone_failure(groups[0][0], exc)}, set())
+        middle = len(groups) // 2
+        before = await self._insert_apart(groups[:middle])
+        after = await self._insert_apart(groups[middle:])
+        return _Outcome(
+            before.inserted | after.inserted,
+            before.failed | after.failed,
+            before.replayed | after.replayed,
+        )
 
-    async def _insert(self, items: list[_Pending]) -> dict[str, int]:
-        """Insert in one transaction; return dedup key -> id of the rows inserted."""
+    async def _insert(self, groups: list[list[_Pending]]) -> _Outcome:
+        if not any(item.intake.signature for items in groups for item in items):
+            return _Outcome(await self._insert_rows([items[0] for items in groups]), {}, set())
+        return await run_atomic(self._db, lambda runner: self._insert_signed(runner, groups))
+
+    async def _insert_signed(self, runner: QueryRunner, groups: list[list[_Pending]]) -> _Outcome:
+        """Record the signatures of signed requests and the records whose signatures were
+        new, in one transaction: a replay never stores a record, and a record that is not
+        stored leaves its signature unrecorded."""
+        owners: dict[tuple[str, str], _Pending] = {}  # the first request of each signature
+        claims: dict[tuple[str, str], SignatureClaim] = {}
+        for item in (item for items in groups for item in items):
+            if item.intake.signature is not None:
+                owners.setdefault(item.intake.signature.key, item)
+                claims.setdefault(item.intake.signature.key, item.intake.signature)
+        # one order for every transaction: two replicas recording overlapping
+        # signatures then wait for each other instead of deadlocking
+        recorded = await record_claims(runner, self._sql, [claims[key] for key in sorted(claims)])
+        replayed: set[int] = set()
+        firsts: dict[str, _Pending] = {}  # the record stored for each dedup key
+        for item in (item for items in groups for item in items):
+            claim = item.intake.signature
+            if claim is not None and (claim.key not in recorded or owners[claim.key] is not item):
+                replayed.add(id(item))
+            else:
+                firsts.setdefault(item.key, item)
+        if not firsts:
+            return _Outcome({}, {}, replayed)
+        sql, values = self._insert_statement(list(firsts.values()))
+        rows = await runner.execute_query_dict(f"{sql} RETURNING id, dedup_key", values)
+        return _Outcome({row["dedup_key"]: int(row["id"]) for row in rows}, {}, replayed)
+
+    def _insert_statement(self, items: list[_Pending]) -> tuple[str, list[Any]]:
         rows = self._values_clause(len(items))
         values: list[Any] = []
         for item in items:
@@ -274,6 +333,11 @@ class IntakeWriter:
             f"INSERT INTO intake_records ({', '.join(_COLUMNS)}) VALUES {rows} "
             "ON CONFLICT (dedup_key) DO NOTHING"
         )
+        return sql, values
+
+    async def _insert_rows(self, items: list[_Pending]) -> dict[str, int]:
+        """Insert in one statement; return dedup key -> id of the rows inserted."""
+        sql, values = self._insert_statement(items)
         if self._db.dialect is Dialect.POSTGRES:
             returned = await write_statement(
                 self._db, f"{sql} RETURNING id, dedup_key", values, "intake commit"

@@ -18,6 +18,7 @@ from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from storage.database import Database, Dialect
+from storage.signatures import ledger_ddl
 
 log = structlog.get_logger(__name__)
 
@@ -131,6 +132,12 @@ async def _applied_events(connection: BaseDBAsyncClient, dialect: Dialect) -> No
     )
 
 
+async def _seen_signatures(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 7: signatures of accepted HMAC-signed requests, so a replay within the
+    window is refused."""
+    await connection.execute_script(ledger_ddl(dialect))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _nothing),
     Migration(2, "leases", _leases),
@@ -138,6 +145,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "events indexed by source and resource", _reply_index),
     Migration(5, "firing events by label", _firing_labels, on_new_schema=True),
     Migration(6, "progress of a record applied in parts", _applied_events, on_new_schema=True),
+    Migration(7, "replay ledger of signed requests", _seen_signatures, on_new_schema=True),
 )
 
 

@@ -17,6 +17,7 @@ from storage.forwarding import queue
 from storage.incident_state import incident_columns, incident_routes, incident_state
 from storage.incidents import IncidentStore
 from storage.locks import try_advisory_lock
+from storage.signatures import forget_expired
 from storage.sql import as_json, as_time
 
 _BATCH = 500
@@ -30,6 +31,10 @@ class PeriodicStore:
     async def try_lock(self, connection: QueryRunner, key: int) -> bool:
         """One replica at a time: ``connection``'s transaction holds the lock for the run."""
         return await try_advisory_lock(connection, self.sql, key)
+
+    async def forget_signatures(self, connection: QueryRunner, now: datetime) -> int:
+        """Drop replay-ledger rows whose signatures are out of their window."""
+        return await forget_expired(connection, self.sql, now)
 
     async def holding_down(self, connection: QueryRunner) -> list[IncidentState]:
         rows = await connection.execute_query_dict(
