@@ -30,7 +30,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
-_OPERATOR_COMMANDS = {"silence"}
+_OPERATOR_COMMANDS = {"silence", "incidents"}
 
 
 class OperatorCommands(Protocol):
@@ -89,16 +89,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _operator_commands() -> tuple[OperatorCommands, ...]:
-    from gateway import cli_silences
+    from gateway import cli_incidents, cli_silences
 
-    return (cli_silences,)
+    return (cli_silences, cli_incidents)
 
 
 def _operate(args: argparse.Namespace) -> int:
     """A command against the daemon's API: its module runs it; errors end it here."""
     from gateway.cli_client import Client, CommandError, fail
 
-    module = {"silence": "cli_silences"}[args.command]
+    module = {"silence": "cli_silences", "incidents": "cli_incidents"}[args.command]
     try:
         commands: OperatorCommands = importlib.import_module(f"gateway.{module}")
         return commands.run(args, Client.from_args(args))

@@ -8,6 +8,7 @@ that makes one or two calls.
 from __future__ import annotations
 
 import argparse
+import getpass
 import http.client
 import os
 import sys
@@ -83,6 +84,13 @@ def listen_url(config: str | None) -> str:
     if host in _WILDCARD_HOSTS:
         host = "127.0.0.1"
     return f"http://{host}:{port}"
+
+
+def default_author() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in a bare container
+        return "cli"
 
 
 def read_token(token_file: str | None) -> str | None:

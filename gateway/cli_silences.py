@@ -8,7 +8,6 @@ Matchers are written as amtool writes them: ``name=value``, ``name!=value``,
 from __future__ import annotations
 
 import argparse
-import getpass
 import re
 import sys
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from gateway.cli_client import (
     Client,
     CommandError,
     add_connection_options,
+    default_author,
 )
 from gateway.cli_output import as_json, key, moment, table
 
@@ -45,7 +45,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add.add_argument("--end", help="when it ends, RFC 3339 (e.g. 2026-12-24T18:00:00Z)")
     add.add_argument("--start", help="when it starts, RFC 3339 (default: now)")
     add.add_argument("--comment", "-c", required=True, help="why (required)")
-    add.add_argument("--author", "-a", default=_user(), help="who (default: your login name)")
+    add.add_argument(
+        "--author", "-a", default=default_author(), help="who (default: your login name)"
+    )
 
     query = actions.add_parser("query", help="list silences, newest first")
     query.add_argument("matchers", nargs="*", help="only silences with each of these matchers")
@@ -233,10 +235,3 @@ def _read_silences(path: Path) -> list[dict[str, Any]]:
     if not document:
         raise CommandError(f"{path}: holds no silences", EXIT_REFUSED)
     return document
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name in a bare container
-        return "cli"

@@ -31,9 +31,16 @@ COMMANDS = list(_operator_commands())
 
 
 def test_every_operator_command_is_listed() -> None:
-    assert {"silence add", "silence query", "silence expire", "silence import"} <= {
-        name for name, _ in COMMANDS
-    }
+    assert {
+        "silence add",
+        "silence query",
+        "silence expire",
+        "silence import",
+        "incidents list",
+        "incidents show",
+        "incidents ack",
+        "incidents resolve",
+    } <= {name for name, _ in COMMANDS}
 
 
 @pytest.mark.parametrize(("name", "parser"), COMMANDS, ids=[name for name, _ in COMMANDS])
