@@ -42,6 +42,7 @@ from gateway.metrics import Metrics
 from gateway.outbox import OutboxDispatcher, build_dispatcher
 from gateway.parsepool import default_workers
 from gateway.pipeline import Pipeline, PipelineSettings
+from gateway.portal.site import Portal, build_portal
 from gateway.reload import Reloader
 from gateway.retention import RetentionJob
 from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
@@ -92,6 +93,7 @@ class Services:
     smtp: SmtpListener | None = None
     imap: ImapPoller | None = None
     heartbeats: HeartbeatMonitor | None = None
+    portal: Portal | None = None
     http_bound: list[str] = field(default_factory=list)
 
     @property
@@ -123,7 +125,11 @@ class Services:
             api=self.api,
             metrics=self.metrics,
             readiness=self.readiness,
-            extra_routes=[*self.deadletters.routes(), *self.inbound.routes()],
+            extra_routes=[
+                *self.deadletters.routes(),
+                *self.inbound.routes(),
+                *(self.portal.routes() if self.portal is not None else ()),
+            ],
             max_body_bytes=config.body_cap(),
         )
 
@@ -199,8 +205,15 @@ def build(loaded: LoadedConfig) -> Services:
     writer = IntakeWriter(db, max_batch=config.storage.group_commit_max_batch)
     records = RecordStore(db, owner=instance)
 
+    portal = build_portal(loaded, utc_now)
     dispatcher = build_dispatcher(
-        config.sinks, db, metrics, utc_now, aiohttp.ClientSession, owner=instance
+        config.sinks,
+        db,
+        metrics,
+        utc_now,
+        aiohttp.ClientSession,
+        owner=instance,
+        links=portal.link if portal is not None else None,
     )
     incidents = IncidentStore(db, lambda: holder.current.answers)
     pipeline = Pipeline(
@@ -315,6 +328,7 @@ def build(loaded: LoadedConfig) -> Services:
         smtp=smtp,
         imap=imap,
         heartbeats=heartbeats,
+        portal=portal,
     )
 
 

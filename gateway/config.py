@@ -27,6 +27,7 @@ from pydantic import (
 from gateway.configbase import NAME_PATTERN, Frozen, Listen, ListenAddress, parse_listen
 from gateway.errors import ConfigError
 from gateway.mailconfig import ImapConfig, MailboxConfig, SmtpConfig
+from gateway.portal.config import PortalConfig
 from gateway.secretref import SecretRef
 from gateway.secretref import inline_secret as _secret
 from gateway.sinkconfig import SinkConfig, sink_problems
@@ -341,6 +342,7 @@ class GatewayConfig(Frozen):
         "rules name them in routes",
     )
     retention: RetentionConfig = RetentionConfig()
+    portal: PortalConfig = PortalConfig()
     instance: str = Field(
         default="", description="this replica's name in logs and leases (default: hostname:pid)"
     )
@@ -441,6 +443,8 @@ def _resolve_secrets(
     for index, account in enumerate(config.imap.accounts):
         location = ("imap", "accounts", index, "password")
         refs.append((f"imap.{account.name}.password", location, account.password))
+    for index, signing in enumerate(config.portal.keys):
+        refs.append((f"portal.keys.{index}", ("portal", "keys", index), signing))
     for key, location, ref in refs:
         if ref is None:
             continue

@@ -80,8 +80,10 @@ class OutboxDispatcher:
         session_factory: Callable[[], aiohttp.ClientSession],
         settings: DispatchSettings = DispatchSettings(),
         uniform: Callable[[], float] = random.random,
+        links: Callable[[dict[str, Any]], str] | None = None,
     ) -> None:
         self._store = store
+        self._links = links  # the requester's status page link, for mails to them
         self._metrics = metrics
         self._clock = clock
         self._session_factory = session_factory
@@ -356,6 +358,8 @@ class OutboxDispatcher:
             # a mail of its own to the requester: neither needs nor makes a ticket
             if not isinstance(sink, EmailSink):
                 raise DeliveryFailed(f"sink {lane.name} cannot answer mail", retryable=False)
+            if self._links is not None:
+                delivery = replace(delivery, portal_url=self._links(dict(delivery.incident)))
             return await sink.acknowledge(delivery)  # its Message-ID is remembered on success
         if not sink.tracks_tickets or incident_id is None:
             return await sink.apply(delivery, None)
@@ -451,6 +455,7 @@ def build_dispatcher(
     *,
     owner: str | None = None,
     settings: DispatchSettings = DispatchSettings(),
+    links: Callable[[dict[str, Any]], str] | None = None,
 ) -> OutboxDispatcher:
     """The dispatcher for the configured sinks. No I/O beyond reading template overrides
     and secrets; a broken template or a missing secret raises ConfigError."""
@@ -461,4 +466,5 @@ def build_dispatcher(
         clock=clock,
         session_factory=session_factory,
         settings=settings,
+        links=links,
     )

@@ -40,6 +40,7 @@ RESTART_NEEDED: Mapping[str, str] = {
     "lifecycle": "the drain deadlines and the watchdog are set at start",
     "retention": "the retention job starts with these settings",
     "instance": "the replica's name (logs, leases) is taken at start",
+    "portal": "the portal's pages, limits and link keys are set up at start",
 }
 
 

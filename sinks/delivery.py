@@ -50,6 +50,8 @@ class Delivery:
     merged: int = 1  # rows this delivery stands for
     # acknowledge: to, in_reply_to, references, subject of the requester's mail
     answer: Mapping[str, Any] = field(default_factory=dict)
+    # mails to the requester: the signed link to the incident's status page ("" for none)
+    portal_url: str = ""
 
     @property
     def key(self) -> str:
@@ -67,6 +69,7 @@ class Delivery:
             "escalation": dict(self.escalation),
             "merged": self.merged,
             "answer": dict(self.answer),
+            "portal_url": self.portal_url,
         }
 
 

@@ -15,6 +15,7 @@ from storage.forwarding import queue
 from storage.incident_state import incident_routes
 from storage.sql import Sql
 from storage.views import incident_json, incident_lookup
+from storage.visibility import visibility_of
 
 
 class ActionRefused(Exception):
@@ -100,6 +101,7 @@ class Actions:
                 author=author[:128],
                 text=comment,
                 data={"from": current.value},
+                visibility=visibility_of(target.value),
             )
             await self._forward(connection, row, current, target, author, comment, entry.id, now)
             refs = await models.ExternalRef.filter(incident_id=row.id).using_db(connection)

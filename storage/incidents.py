@@ -48,6 +48,7 @@ from storage.incident_state import (
 )
 from storage.readahead import ReadAhead
 from storage.sql import Sql
+from storage.visibility import visibility_of
 
 _TRANSITIONS_KEPT = 50
 _TRANSITION = {StoredStatus.FIRING, StoredStatus.RESOLVED}  # a change either way
@@ -375,6 +376,7 @@ class IncidentStore(IncidentStateReader):
                 mail.body if mail else event.summary,
                 author=mail.sender if mail and mail.sender else event.source,
                 data=_mail_data(event),
+                visibility=visibility_of("comment", from_person=mail is not None),
             )
 
     async def _upsert_event(
@@ -532,11 +534,12 @@ class IncidentStore(IncidentStateReader):
         *,
         author: str = "gateway",
         data: Mapping[str, Any] | None = None,
+        visibility: str | None = None,
     ) -> None:
         await connection.execute_query(
             self.sql(
-                "INSERT INTO timeline (incident_id, at, kind, author, text, data) "
-                "VALUES (?, ?, ?, ?, ?, ?)"
+                "INSERT INTO timeline (incident_id, at, kind, author, text, data, visibility) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)"
             ),
             [
                 incident_id,
@@ -545,6 +548,7 @@ class IncidentStore(IncidentStateReader):
                 author[:128],
                 text,
                 self.sql.json(dict(data or {})),
+                visibility or visibility_of(kind),
             ],
         )
 

@@ -138,6 +138,43 @@ async def _seen_signatures(connection: BaseDBAsyncClient, dialect: Dialect) -> N
     await connection.execute_script(ledger_ddl(dialect))
 
 
+async def _add_column(
+    connection: BaseDBAsyncClient, dialect: Dialect, table: str, column: str, spec: str
+) -> None:
+    if dialect is Dialect.SQLITE:  # no ADD COLUMN IF NOT EXISTS there
+        _, columns = await connection.execute_query(f"PRAGMA table_info({table})")
+        if any(item["name"] == column for item in columns):
+            return
+    exists = "IF NOT EXISTS " if dialect is Dialect.POSTGRES else ""
+    await connection.execute_script(f'ALTER TABLE "{table}" ADD COLUMN {exists}"{column}" {spec}')
+
+
+async def _requester_view(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 8: what the requester sees: a visibility per timeline entry (status changes
+    and mail comments public, the rest internal) and the satisfaction rating."""
+    from storage.visibility import PUBLIC_KINDS
+
+    timestamp = "TIMESTAMPTZ" if dialect is Dialect.POSTGRES else "TIMESTAMP"
+    await _add_column(
+        connection, dialect, "timeline", "visibility", "VARCHAR(8) NOT NULL DEFAULT 'internal'"
+    )
+    await _add_column(connection, dialect, "incidents", "rating", "SMALLINT")
+    await _add_column(connection, dialect, "incidents", "rated_at", timestamp)
+    kinds = ", ".join(f"'{kind}'" for kind in sorted(PUBLIC_KINDS))
+    await connection.execute_query(
+        f"UPDATE timeline SET visibility = 'public' WHERE kind IN ({kinds})"
+    )
+    # a comment is public when a mail made it (its Message-ID is kept), never an alert's
+    mail_comment = (
+        "data::jsonb ? 'message_id'"
+        if dialect is Dialect.POSTGRES
+        else "json_extract(data, '$.message_id') IS NOT NULL"
+    )
+    await connection.execute_query(
+        f"UPDATE timeline SET visibility = 'public' WHERE kind = 'comment' AND {mail_comment}"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _nothing),
     Migration(2, "leases", _leases),
@@ -146,6 +183,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "firing events by label", _firing_labels, on_new_schema=True),
     Migration(6, "progress of a record applied in parts", _applied_events, on_new_schema=True),
     Migration(7, "replay ledger of signed requests", _seen_signatures, on_new_schema=True),
+    Migration(8, "timeline visibility and satisfaction ratings", _requester_view),
 )
 
 

@@ -108,6 +108,9 @@ class Incident(Model):
     acknowledged_at = fields.DatetimeField(null=True)
     resolved_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
+    # the requester's satisfaction rating (1-5) from the survey; set once
+    rating = fields.SmallIntField(null=True)
+    rated_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "incidents"
@@ -189,6 +192,8 @@ class TimelineEntry(Model):
     author = fields.CharField(max_length=128, default="gateway")
     text = fields.TextField(default="")
     data: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    # public: shown to the requester on the status page; internal: operators only
+    visibility = fields.CharField(max_length=8, default="internal")
 
     class Meta:
         table = "timeline"

@@ -17,6 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from rules.decision import IncidentStatus
 from storage import models
 from storage.database import Database, Dialect
+from storage.visibility import visibility_of
 
 # which states each external status may come from
 _FROM: dict[IncidentStatus, tuple[IncidentStatus, ...]] = {
@@ -169,4 +170,5 @@ class SyncStore:
             author=author,
             text=text,
             data=data,
+            visibility=visibility_of(kind),
         )

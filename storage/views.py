@@ -157,6 +157,7 @@ def timeline_json(row: models.TimelineEntry) -> dict[str, Any]:
         "author": row.author,
         "text": row.text,
         "data": row.data,
+        "visibility": row.visibility,
     }
 
 

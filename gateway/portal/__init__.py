@@ -1,0 +1,1 @@
+"""The requester portal: status pages behind signed links, the intake form, ratings."""

@@ -1,0 +1,49 @@
+"""What the requester's status page reads: the incident's public face, never its
+internal notes, events or raw alert data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage import models
+from storage.database import reads_database
+from storage.visibility import PUBLIC
+
+_PUBLIC_ENTRIES = 200  # newest public entries shown, at most
+
+
+@reads_database("reading the status page")
+async def public_status(incident_id: int, key: str) -> dict[str, Any] | None:
+    """The incident a link names, if it still exists under that key (a link outlives
+    nothing: after retention deleted the incident, the page says so)."""
+    row = await models.Incident.filter(id=incident_id, key=key).first()
+    if row is None:
+        return None
+    entries = (
+        await models.TimelineEntry.filter(incident_id=row.id, visibility=PUBLIC)
+        .order_by("-id")
+        .limit(_PUBLIC_ENTRIES)
+    )
+    return {
+        "id": row.id,
+        "key": row.key,
+        "title": row.title,
+        "type": row.type,
+        "status": row.status,
+        "priority": row.priority,
+        "requester": row.requester,
+        "created_at": row.created_at,
+        "response_due": row.response_due,
+        "resolution_due": row.resolution_due,
+        "acknowledged_at": row.acknowledged_at,
+        "resolved_at": row.resolved_at,
+        "rating": row.rating,
+        "timeline": [_entry(entry) for entry in reversed(entries)],
+    }
+
+
+def _entry(entry: models.TimelineEntry) -> dict[str, Any]:
+    # a status change shows as its label; only a comment shows its text, which a
+    # person wrote to the requester's side
+    text = entry.text if entry.kind == "comment" else ""
+    return {"at": entry.at, "kind": entry.kind, "author": entry.author, "text": text}

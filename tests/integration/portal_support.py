@@ -1,0 +1,114 @@
+"""Helpers of the portal tests: a daemon with the portal on, mail in by SMTP, the answer
+captured by a local SMTP server, the link read from it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import smtplib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from gateway.config import LoadedConfig
+from gateway.portal.links import LinkSigner
+from tests.conftest import ConfigWriter
+from tests.integration.daemon import RunningDaemon, eventually
+from tests.integration.fakes.mail import Capture
+from tests.integration.mail_support import ALERTS, HELPDESK, smtp_port, smtp_section
+
+GATEWAY = "helpdesk-bot@example.org"
+KEY_NEW = "portal-key-2026-12-a0c1e7f3b9d2e4f6a8c0"
+KEY_OLD = "portal-key-2026-06-5d7f9b1c3e5a7c9e1f3b"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+_LINK = re.compile(r"https?://\S+/portal/status/[A-Za-z0-9_.\-]+")
+
+
+def portal_config(
+    write_config: ConfigWriter,
+    database_url: str,
+    smtp_sink_port: int,
+    *,
+    keys: Sequence[str] = (KEY_NEW, KEY_OLD),
+    **portal: Any,
+) -> LoadedConfig:
+    """SMTP in, answers out to ``smtp_sink_port``, the portal on at a placeholder
+    base_url (the tests read the token and talk to the daemon's real port)."""
+    return write_config(
+        database_url,
+        smtp=smtp_section(),
+        mailboxes=[
+            {
+                "name": "helpdesk",
+                "address": HELPDESK,
+                "service": "service-desk",
+                "acknowledge": {"sink": "answers", "max_per_sender": 20},
+            },
+            {"name": "alerts", "address": ALERTS},
+        ],
+        sinks=[
+            {
+                "name": "answers",
+                "kind": "email",
+                "host": "127.0.0.1",
+                "port": smtp_sink_port,
+                "security": "none",
+                "from_address": GATEWAY,
+                "to": ["desk@example.org"],
+                "message_id_domain": "gw.example.org",
+                "timeout_seconds": 5,
+                "retry": {"base_seconds": 0.05, "cap_seconds": 0.1},
+            }
+        ],
+        portal={
+            "enabled": True,
+            "base_url": "https://help.example.org",
+            "keys": list(keys),
+            **portal,
+        },
+    )
+
+
+async def send_mail(daemon: RunningDaemon, raw: bytes, sender: str, to: str = HELPDESK) -> None:
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", smtp_port(daemon), timeout=10) as client:
+            client.sendmail(sender, [to], raw)
+
+    await asyncio.to_thread(send)
+
+
+async def answers(capture: Capture, count: int = 1) -> list[EmailMessage]:
+    """The first ``count`` mails the gateway sent, once they came."""
+    found = await eventually(
+        lambda: asyncio.sleep(0, capture.messages), lambda items: len(items) >= count, within=15
+    )
+    return list(found)
+
+
+def link_in(mail: EmailMessage) -> str:
+    body = mail.get_content()
+    found = _LINK.search(body)
+    assert found is not None, body
+    return found.group(0)
+
+
+def path_of(link: str) -> str:
+    """The link as a path on the daemon (its base_url is a placeholder)."""
+    return "/portal/" + link.split("/portal/", 1)[1]
+
+
+def signer(keys: Sequence[str], at: datetime, days: int = 30) -> LinkSigner:
+    """A signer whose clock stands at ``at``: links made in the past."""
+    return LinkSigner(
+        keys, base_url="https://help.example.org", lifetime=timedelta(days=days), clock=lambda: at
+    )
+
+
+async def page(
+    daemon: RunningDaemon, path: str, language: str = "en", **kwargs: Any
+) -> tuple[int, str]:
+    headers = {"Accept-Language": language}
+    async with daemon.http.get(path, headers=headers, **kwargs) as response:
+        return response.status, await response.text()
