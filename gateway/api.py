@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from gateway.bodies import read_body
 from gateway.errors import StorageUnavailable
 from gateway.jsonbody import json_error, json_response
-from gateway.operators import operator_log, requester
+from gateway.operators import operator, operator_log
 from gateway.params import (
     BadParameter,
     id_or_key,
@@ -29,6 +29,7 @@ from gateway.params import (
     query_text,
 )
 from storage.actions import ActionRefused, Actions, NewSilence
+from storage.audit import Operator
 from storage.views import EventFilter, IncidentFilter, get_incident, list_events, list_incidents
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class Api:
         actions: Actions,
         token: Callable[[], SecretStr | None],
         clock: Callable[[], datetime],
-        reload: Callable[[str], Awaitable[ReloadResult]],
+        reload: Callable[[Operator], Awaitable[ReloadResult]],
     ) -> None:
         self._reload = reload
         self._actions = actions
@@ -190,7 +191,9 @@ class Api:
     async def _act(
         self,
         request: web.Request,
-        action: Callable[[int | str, str, str, datetime], Awaitable[dict[str, Any] | None]],
+        action: Callable[
+            [int | str, str, str, datetime, Operator | None], Awaitable[dict[str, Any] | None]
+        ],
         done: str,
     ) -> web.Response:
         ident = id_or_key(request, "ident")
@@ -198,7 +201,9 @@ class Api:
         if isinstance(body, web.Response):
             return body
         try:
-            found = await action(ident, body.author, body.comment, self._clock())
+            found = await action(
+                ident, body.author, body.comment, self._clock(), operator(request, body.author)
+            )
         except ActionRefused as exc:
             return json_error(409, "conflict", str(exc))
         if found is None:
@@ -208,7 +213,7 @@ class Api:
 
     async def reload(self, request: web.Request) -> web.Response:
         """Re-read config and rules; 422 with every problem if they are not applied."""
-        result = await self._reload(requester(request))
+        result = await self._reload(operator(request))
         if not result.applied:
             return json_response(
                 {
@@ -246,6 +251,7 @@ class Api:
                 comment=body.comment,
             ),
             now,
+            operator(request, body.author),
         )
         operator_log(
             request,
@@ -258,7 +264,7 @@ class Api:
 
     async def delete_silence(self, request: web.Request) -> web.Response:
         silence_id = path_int(request, "silence_id")
-        if not await self._actions.expire_silence(silence_id, self._clock()):
+        if not await self._actions.expire_silence(silence_id, self._clock(), operator(request)):
             return json_error(404, "not_found", "no such active silence")
         operator_log(request, "silence_expired", silence_id=silence_id)
         return json_response({"id": silence_id, "state": "expired"})

@@ -26,6 +26,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+import gateway
 from gateway.api import Api
 from gateway.config import LoadedConfig
 from gateway.deadletters_api import DeadLettersApi
@@ -51,6 +52,7 @@ from gateway.smtp_handler import MailHandler
 from gateway.systemd import Notifier
 from gateway.webhooks import WebhookIntake
 from storage.actions import Actions
+from storage.audit import Operator, record_alone
 from storage.database import Database, DatabaseSettings
 from storage.heartbeats import HeartbeatStore
 from storage.incidents import IncidentStore
@@ -133,6 +135,19 @@ class Services:
             max_body_bytes=config.body_cap(),
         )
 
+    async def _record_start(self) -> None:
+        """The audit log's first word from this process: the config and rules in force."""
+        runtime = self.runtime
+        details = {
+            "instance": self.instance,
+            "version": gateway.__version__,
+            "rules_version": runtime.ruleset.version,
+            **runtime.hashes,
+        }
+        await record_alone(
+            self.db, Operator("intake-gateway", "startup"), "start", "config", details
+        )
+
     @asynccontextmanager
     async def started(self) -> AsyncIterator[Services]:
         config = self.runtime.loaded.config
@@ -144,6 +159,7 @@ class Services:
             await self.db.open()
             stack.push_async_callback(self.db.close)
             await migrate(self.db)
+            await self._record_start()
             await stack.enter_async_context(self.writer.running())
             await stack.enter_async_context(self.pipeline.running())
             await stack.enter_async_context(self.jobs.running())
@@ -267,7 +283,7 @@ def build(loaded: LoadedConfig) -> Services:
         interval_seconds=config.pipeline.periodic_interval_seconds,
     )
     inbound = InboundHooks(config.sinks, SyncStore(db), utc_now)
-    reloader = Reloader(holder, metrics, dispatcher, inbound)
+    reloader = Reloader(holder, metrics, dispatcher, inbound, db)
     metrics.rules_info.labels(holder.current.ruleset.version).set(1)
     api = Api(
         actions=Actions(db, on_commit=dispatcher.wake),
@@ -365,7 +381,7 @@ async def serve(loaded: LoadedConfig) -> int:
                 if hup.is_set():
                     hup.clear()
                     services.notifier.reloading()
-                    await services.reloader.reload(by="SIGHUP")
+                    await services.reloader.reload()
                     services.notifier.ready()
             services.notifier.stopping()
             log.info("stopping")

@@ -1,5 +1,5 @@
-"""``intake-gateway``: run, check-config, test-rules, replay, init, and the operator
-commands that talk to a running daemon (silence, incidents, explain: gateway.cli_*).
+"""``intake-gateway``: run, check-config, test-rules, replay, init, audit verify, and the
+operator commands that talk to a running daemon (silence, incidents, explain: gateway.cli_*).
 
 Exit status: 0 success, 1 failure of the work asked for (a rule test fails,
 a replay cannot run, the daemon refused a request), 2 bad configuration or bad
@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    audit = commands.add_parser("audit", help="the audit log of operator actions and reloads")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser(
+        "verify", help="check the hash chain; exit 1 naming the first row that breaks it"
+    )
+    verify.add_argument("--config", help=config_help)
+
     init = commands.add_parser(
         "init", help="write a starter config, rules and catalogue into a directory"
     )
@@ -126,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     config = loaded.config
     configure_logging(config.logging.level, config.logging.format)
+    if args.command == "audit":
+        from gateway.audit_cli import audit_verify
+
+        return audit_verify(loaded)
 
     from gateway.runtime import compile_runtime
 

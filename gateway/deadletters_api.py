@@ -13,7 +13,7 @@ from datetime import datetime
 from aiohttp import web
 
 from gateway.jsonbody import json_error, json_response
-from gateway.operators import operator_log
+from gateway.operators import operator, operator_log
 from gateway.params import page_size, path_int, query_int, query_text
 from storage.outbox import OutboxStore
 
@@ -43,7 +43,7 @@ class DeadLettersApi:
 
     async def retry(self, request: web.Request) -> web.Response:
         row_id = path_int(request, "row_id")
-        if not await self._store.retry_dead(row_id, self._clock()):
+        if not await self._store.retry_dead(row_id, self._clock(), operator(request)):
             return json_error(404, "not_found", "no such dead letter (or it is not dead any more)")
         self._wake()
         operator_log(request, "dead_letter_retried", outbox_id=row_id)

@@ -25,8 +25,12 @@ from gateway.outbox import OutboxDispatcher
 from gateway.outbox_lanes import SinkChanges, SinkSet, prepare_sinks
 from gateway.reload_policy import restart_problems
 from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
+from storage.audit import Operator, record_alone
+from storage.database import Database
 
 log = structlog.get_logger(__name__)
+
+SIGNAL = Operator(actor="SIGHUP", via="signal")
 
 
 class RestartNeeded(ConfigError):
@@ -74,23 +78,25 @@ class Reloader:
         metrics: Metrics,
         dispatcher: OutboxDispatcher,
         inbound: InboundHooks,
+        db: Database,
     ) -> None:
+        self._db = db  # the audit log's
         self._holder = holder
         self._metrics = metrics
         self._dispatcher = dispatcher
         self._inbound = inbound
         self._lock = asyncio.Lock()  # a signal and an API call at once: one after the other
 
-    async def reload(self, by: str = "signal") -> ReloadResult:
+    async def reload(self, by: Operator = SIGNAL) -> ReloadResult:
         """Apply the config file as it is now, or refuse with every problem. ``by``: who
-        asked (logged)."""
+        asked (logged, and kept in the audit log with the hashes of what is in force)."""
         async with self._lock:
             running = self._holder.current.loaded
             try:
                 prepared = await asyncio.to_thread(_prepare, running, running.path)
                 lanes = self._dispatcher.build_lanes(prepared.sinks)
             except ConfigError as exc:
-                return self._refused(exc, by)
+                return await self._refused(exc, by)
             # one step on the loop: nothing runs between these three
             self._holder.current = prepared.runtime
             self._inbound.replace(prepared.inbound)
@@ -102,8 +108,16 @@ class Reloader:
         self._metrics.reload_success.set(1)
         self._metrics.rules_info.clear()
         self._metrics.rules_info.labels(version).set(1)
-        log.info("reloaded", by=by, rules=version, sinks=changes.as_json())
+        log.info("reloaded", by=by.actor, rules=version, sinks=changes.as_json())
+        details = {"applied": True, "rules_version": version, **prepared.runtime.hashes}
+        await self._audit(by, details)
         return ReloadResult(rules=version, sinks=changes, kept_rows=kept)
+
+    async def _audit(self, by: Operator, details: dict[str, object]) -> None:
+        try:
+            await record_alone(self._db, by, "config.reload", "config", details)
+        except StorageUnavailable as exc:  # the reload stands; the log says what was lost
+            log.error("audit_record_failed", action="config.reload", error=str(exc))
 
     async def _kept_rows(self, changes: SinkChanges) -> dict[str, int]:
         if not changes.removed:
@@ -118,9 +132,18 @@ class Reloader:
             log.warning("sink_removed_rows_kept", sink=sink, rows=kept.get(sink, 0))
         return kept
 
-    def _refused(self, exc: ConfigError, by: str) -> ReloadResult:
+    async def _refused(self, exc: ConfigError, by: Operator) -> ReloadResult:
         self._metrics.reloads.labels("failure").inc()
         self._metrics.reload_success.set(0)
         restart = isinstance(exc, RestartNeeded)
-        log.error("reload_refused", by=by, restart_needed=restart, problems=exc.problems)
+        log.error("reload_refused", by=by.actor, restart_needed=restart, problems=exc.problems)
+        # what stays in force is the running config, as it was loaded
+        in_force = self._holder.current
+        details = {
+            "applied": False,
+            "problems": len(exc.problems),
+            "rules_version": in_force.ruleset.version,
+            **in_force.hashes,
+        }
+        await self._audit(by, details)
         return ReloadResult(problems=tuple(exc.problems), restart_needed=restart)

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from gateway.answers import requester_answers
 from gateway.auth import Authenticator
 from gateway.config import IntegrationConfig, LoadedConfig
+from gateway.confighash import config_hashes
 from gateway.errors import ConfigError
 from gateway.mailconfig import MailboxConfig
 from gateway.mailintake import Mailbox, mailboxes_by_address
@@ -45,6 +46,7 @@ class Runtime:
     ruleset: CompiledRuleSet
     mailboxes: Mapping[str, Mailbox]  # by lower-cased address
     answers: RequesterAnswers | None  # the mailboxes that acknowledge a mail to its sender
+    hashes: Mapping[str, str]  # sha256 of the config file and of the rules, as loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class MailboxParser:
 def compile_runtime(loaded: LoadedConfig) -> Runtime:
     """Build parsers, authenticators, limiters and the rule set. Raises ConfigError."""
     config = loaded.config
+    hashes = config_hashes(loaded)  # before compiling: the files as they were read
     integrations: dict[str, Integration] = {}
     for item in config.integrations:
         secrets: dict[str, SecretStr | None] = {
@@ -104,6 +107,7 @@ def compile_runtime(loaded: LoadedConfig) -> Runtime:
         ruleset=_checked_rules(loaded),
         mailboxes=mailboxes_by_address(config.mailboxes),
         answers=requester_answers(config),
+        hashes=hashes,
     )
 
 

@@ -185,10 +185,10 @@ class _Scenario:
             silence = step.silence
             ends = now + silence.duration
             await actions.create_silence(
-                NewSilence(silence.matchers, now, ends, _AUTHOR, silence.comment), now
+                NewSilence(silence.matchers, now, ends, _AUTHOR, silence.comment), now, None
             )
         for key, act in ((step.acknowledge, actions.acknowledge), (step.resolve, actions.resolve)):
-            if key is not None and await act(key, _AUTHOR, "", now) is None:
+            if key is not None and await act(key, _AUTHOR, "", now, None) is None:
                 raise ValueError(f"there is no incident {key}")
         return []
 

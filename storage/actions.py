@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from rules.decision import IncidentStatus
-from storage import models
+from storage import audit, models
 from storage.atomic import QueryRunner
+from storage.audit import Operator
 from storage.database import Database, reads_database
 from storage.forwarding import queue
 from storage.incident_state import incident_routes
@@ -38,8 +39,11 @@ class Actions:
         # tells the outbox dispatcher that new forwarding work is waiting
         self._on_commit = on_commit
 
+    # ``by``: the operator, whose change goes into the audit log in the same
+    # transaction; None only where no person acts (rule scenarios).
+
     async def acknowledge(
-        self, ident: int | str, author: str, comment: str, now: datetime
+        self, ident: int | str, author: str, comment: str, now: datetime, by: Operator | None
     ) -> dict[str, Any] | None:
         return await self._transition(
             ident,
@@ -48,10 +52,11 @@ class Actions:
             comment,
             now,
             allowed=(IncidentStatus.NEW,),
+            by=by,
         )
 
     async def resolve(
-        self, ident: int | str, author: str, comment: str, now: datetime
+        self, ident: int | str, author: str, comment: str, now: datetime, by: Operator | None
     ) -> dict[str, Any] | None:
         return await self._transition(
             ident,
@@ -60,6 +65,7 @@ class Actions:
             comment,
             now,
             allowed=(IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED),
+            by=by,
         )
 
     async def _transition(
@@ -70,6 +76,7 @@ class Actions:
         comment: str,
         now: datetime,
         allowed: tuple[IncidentStatus, ...],
+        by: Operator | None,
     ) -> dict[str, Any] | None:
         async with self._db.transaction() as connection:
             query = models.Incident.filter(incident_lookup(ident)).using_db(connection)
@@ -104,6 +111,10 @@ class Actions:
                 visibility=visibility_of(target.value),
             )
             await self._forward(connection, row, current, target, author, comment, entry.id, now)
+            details = {"from": current.value, "to": target.value, "comment": bool(comment)}
+            await audit.record_as(
+                connection, by, f"incident.{target.value}", str(row.key), details, now
+            )
             refs = await models.ExternalRef.filter(incident_id=row.id).using_db(connection)
             body = incident_json(row, list(refs))
         if self._on_commit is not None:
@@ -158,7 +169,9 @@ class Actions:
                 payload={"text": comment, "author": author},
             )
 
-    async def create_silence(self, silence: NewSilence, now: datetime) -> dict[str, Any]:
+    async def create_silence(
+        self, silence: NewSilence, now: datetime, by: Operator | None
+    ) -> dict[str, Any]:
         async with self._db.transaction() as connection:
             row = await models.Silence.create(
                 using_db=connection,
@@ -169,9 +182,14 @@ class Actions:
                 comment=silence.comment,
                 created_at=now,
             )
-        return silence_json(row, now)
+            body = silence_json(row, now)
+            details = {key: body[key] for key in ("matchers", "starts_at", "ends_at", "comment")}
+            await audit.record_as(
+                connection, by, "silence.create", f"silence:{row.id}", details, now
+            )
+        return body
 
-    async def expire_silence(self, silence_id: int, now: datetime) -> bool:
+    async def expire_silence(self, silence_id: int, now: datetime, by: Operator | None) -> bool:
         """Deleting a silence ends it now; the row stays for the audit trail."""
         async with self._db.transaction() as connection:
             updated = (
@@ -179,6 +197,10 @@ class Actions:
                 .using_db(connection)
                 .update(expired_at=now)
             )
+            if updated:
+                await audit.record_as(
+                    connection, by, "silence.expire", f"silence:{silence_id}", {}, now
+                )
         return updated > 0
 
     @reads_database("reading silences")

@@ -175,6 +175,39 @@ async def _requester_view(connection: BaseDBAsyncClient, dialect: Dialect) -> No
     )
 
 
+# The audit log (storage.audit): append-only, refused UPDATE and DELETE by triggers.
+_AUDIT_COLUMNS = (
+    '"at" {time} NOT NULL, "actor" VARCHAR(128) NOT NULL, "via" VARCHAR(128) NOT NULL, '
+    '"action" VARCHAR(64) NOT NULL, "subject" VARCHAR(255) NOT NULL, "details" TEXT NOT NULL, '
+    '"prev_hash" CHAR(64) NOT NULL UNIQUE, "hash" CHAR(64) NOT NULL)'
+)
+_AUDIT_SQLITE = (
+    'CREATE TABLE IF NOT EXISTS "audit_log" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, '
+    + _AUDIT_COLUMNS.format(time="TIMESTAMP")
+    + ';\nCREATE INDEX IF NOT EXISTS "idx_audit_log_at" ON "audit_log" ("at");\n'
+    'CREATE TRIGGER IF NOT EXISTS "audit_log_no_update" BEFORE UPDATE ON "audit_log" '
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;\n"
+    'CREATE TRIGGER IF NOT EXISTS "audit_log_no_delete" BEFORE DELETE ON "audit_log" '
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
+)
+_AUDIT_POSTGRES = (
+    'CREATE TABLE IF NOT EXISTS "audit_log" ("id" BIGSERIAL PRIMARY KEY, '
+    + _AUDIT_COLUMNS.format(time="TIMESTAMPTZ")
+    + ';\nCREATE INDEX IF NOT EXISTS "idx_audit_log_at" ON "audit_log" ("at");\n'
+    "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;\n"
+    'DROP TRIGGER IF EXISTS "audit_log_append_only" ON "audit_log";\n'
+    'CREATE TRIGGER "audit_log_append_only" BEFORE UPDATE OR DELETE ON "audit_log" '
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+)
+
+
+async def _audit_log(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 9: the hash-chained audit log of operator actions and reloads."""
+    postgres = dialect is Dialect.POSTGRES
+    await connection.execute_script(_AUDIT_POSTGRES if postgres else _AUDIT_SQLITE)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _nothing),
     Migration(2, "leases", _leases),
@@ -184,6 +217,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "progress of a record applied in parts", _applied_events, on_new_schema=True),
     Migration(7, "replay ledger of signed requests", _seen_signatures, on_new_schema=True),
     Migration(8, "timeline visibility and satisfaction ratings", _requester_view),
+    Migration(9, "audit log", _audit_log, on_new_schema=True),
 )
 
 

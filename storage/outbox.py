@@ -25,7 +25,8 @@ from tortoise.expressions import F
 
 from gateway.errors import StorageUnavailable
 from sinks.delivery import OutboxAction, TicketRef
-from storage import models
+from storage import audit, models
+from storage.audit import Operator
 from storage.database import DATABASE_ERRORS, Database, Dialect
 from storage.views import incident_json
 
@@ -440,8 +441,9 @@ class OutboxStore:
             for row in rows
         ]
 
-    async def retry_dead(self, row_id: int, now: datetime) -> bool:
-        """A dead letter back to pending, attempts reset; its age counts from now."""
+    async def retry_dead(self, row_id: int, now: datetime, by: Operator | None) -> bool:
+        """A dead letter back to pending, attempts reset; its age counts from now.
+        ``by``: the operator asking, recorded in the audit log with the change."""
         async with self._db.transaction() as connection:
             updated = (
                 await models.OutboxRow.filter(id=row_id, state=DEAD)
@@ -455,6 +457,10 @@ class OutboxStore:
                     lease_until=None,
                 )
             )
+            if updated:
+                await audit.record_as(
+                    connection, by, "dead_letter.retry", f"outbox:{row_id}", at=now
+                )
         return updated > 0
 
 

@@ -78,7 +78,7 @@ async def test_an_acknowledgement_between_load_and_write_is_kept(
 
     async def acknowledge_when_loaded() -> None:
         await loaded.wait()
-        await Actions(database).acknowledge(str(incident.id), "alice", "on it", now)
+        await Actions(database).acknowledge(str(incident.id), "alice", "on it", now, None)
 
     # started before the pipeline's transaction: a transaction is the connection
     # of what its own task awaits, and the person works through another one

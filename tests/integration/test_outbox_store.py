@@ -100,8 +100,8 @@ async def test_retrying_a_dead_letter_puts_it_back_with_attempts_reset(db: Datab
     (claim,) = await store.claim("jira", 10, T0, LEASE)
     await store.dead_letter(claim, T0, "HTTP 400", "no")
     later = T0 + timedelta(hours=1)
-    assert await store.retry_dead(claim.head.id, later)
-    assert not await store.retry_dead(claim.head.id, later)  # no longer dead
+    assert await store.retry_dead(claim.head.id, later, None)
+    assert not await store.retry_dead(claim.head.id, later, None)  # no longer dead
     assert await store.dead_letters() == []
     (again,) = await store.claim("jira", 10, later, LEASE)
     assert again.head.attempts == 1 and again.head.created_at == later

@@ -289,15 +289,15 @@ async def test_one_open_incident_per_correlation_key_is_enforced(db: Database) -
 async def test_acknowledge_and_resolve_are_recorded_and_checked(db: Database) -> None:
     _, _, incident_id = await _evaluate_and_apply(db, _event(), T0)
     actions = Actions(db)
-    acked = await actions.acknowledge(str(incident_id), "alice", "looking", T0)
+    acked = await actions.acknowledge(str(incident_id), "alice", "looking", T0, None)
     assert acked is not None and acked["status"] == "acknowledged"
-    again = await actions.acknowledge(f"INC-{incident_id:06d}", "alice", "", T0)
+    again = await actions.acknowledge(f"INC-{incident_id:06d}", "alice", "", T0, None)
     assert again is not None and again["status"] == "acknowledged"
-    resolved = await actions.resolve(str(incident_id), "bob", "fixed the disk", T0)
+    resolved = await actions.resolve(str(incident_id), "bob", "fixed the disk", T0, None)
     assert resolved is not None and resolved["resolved_at"] is not None
     with pytest.raises(ActionRefused):
-        await actions.acknowledge(str(incident_id), "alice", "", T0)
-    assert await actions.acknowledge("999999", "x", "", T0) is None
+        await actions.acknowledge(str(incident_id), "alice", "", T0, None)
+    assert await actions.acknowledge("999999", "x", "", T0, None) is None
     timeline = await models.TimelineEntry.filter(incident_id=incident_id).order_by("id")
     assert [(t.kind, t.author) for t in timeline][1:] == [
         ("acknowledged", "alice"),
@@ -316,14 +316,15 @@ async def test_silences_create_list_expire(db: Database) -> None:
             comment="patching",
         ),
         T0,
+        None,
     )
     assert created["state"] == "active"
     async with db.transaction() as connection:
         assert [s.id for s in await active_silences(connection, Sql(db.dialect), T0)] == [
             created["id"]
         ]
-    assert await actions.expire_silence(created["id"], T0 + timedelta(minutes=5))
-    assert not await actions.expire_silence(created["id"], T0 + timedelta(minutes=6))
+    assert await actions.expire_silence(created["id"], T0 + timedelta(minutes=5), None)
+    assert not await actions.expire_silence(created["id"], T0 + timedelta(minutes=6), None)
     assert await actions.list_silences(T0 + timedelta(minutes=7), include_expired=False) == []
     everything = await actions.list_silences(T0, include_expired=True)
     assert everything[0]["state"] == "expired"

@@ -1,0 +1,46 @@
+"""``intake-gateway audit verify``: walk the audit log's hash chain and say whether
+it is intact (the rows checked and the head hash) or which row breaks it."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from gateway.config import LoadedConfig
+from gateway.errors import GatewayError
+from storage.audit import Verification, verify
+from storage.database import Database, DatabaseSettings
+
+
+async def _verify(loaded: LoadedConfig) -> Verification:
+    storage = loaded.config.storage
+    db = Database(
+        DatabaseSettings(
+            url=storage.url,
+            exclusive=False,  # a running daemon owns the file; this only reads
+            connect_timeout_seconds=storage.connect_timeout_seconds,
+        )
+    )
+    await db.open()
+    try:
+        return await verify(db)
+    finally:
+        await db.close()
+
+
+def audit_verify(loaded: LoadedConfig) -> int:
+    """0 when the chain is intact, 1 when a row breaks it or it cannot be read."""
+    try:
+        result = asyncio.run(_verify(loaded))
+    except GatewayError as exc:
+        print(f"audit verify: cannot read the audit log: {exc}", file=sys.stderr)
+        return 1
+    if result.intact:
+        print(f"audit log intact: {result.rows} rows, head {result.head}")
+        return 0
+    print(
+        f"audit log BROKEN at row {result.broken_id}: {result.reason} "
+        f"({result.rows} rows before it are intact)",
+        file=sys.stderr,
+    )
+    return 1
