@@ -1,13 +1,14 @@
 """The JSON API under /api/v1/: incidents, events, actions, silences.
 
-Without ``http.api_token`` the API answers loopback clients only; with it,
-every request needs ``Authorization: Bearer <token>``.
+Without ``http.api_token`` or ``http.api_read_token`` the API answers loopback
+clients only (a client behind a proxy is known only through a trusted proxy, see
+``gateway.web.clientaddr``); with either, every request needs
+``Authorization: Bearer <token>``, and the read token opens GET requests only.
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -28,6 +29,7 @@ from gateway.params import (
     query_int,
     query_text,
 )
+from gateway.web.clientaddr import CLIENT_ADDRESS, ClientAddresses
 from storage.actions import ActionRefused, Actions, NewSilence
 from storage.audit import Operator
 from storage.views import EventFilter, IncidentFilter, get_incident, list_events, list_incidents
@@ -83,6 +85,10 @@ class SilenceBody(BaseModel):
         return self
 
 
+def _same(given: str, expected: SecretStr) -> bool:
+    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+
+
 def _csv(value: str | None, allowed: set[str], name: str) -> tuple[str, ...]:
     if not value:
         return ()
@@ -101,7 +107,11 @@ class Api:
         token: Callable[[], SecretStr | None],
         clock: Callable[[], datetime],
         reload: Callable[[Operator], Awaitable[ReloadResult]],
+        read_token: Callable[[], SecretStr | None] = lambda: None,
+        clients: ClientAddresses | None = None,
     ) -> None:
+        self._read_token = read_token
+        self._clients = clients or ClientAddresses(lambda: ())
         self._reload = reload
         self._actions = actions
         self._token = token
@@ -125,23 +135,31 @@ class Api:
         """Authorise API calls and turn storage faults into 503."""
         if not request.path.startswith("/api/v1/") or request.path == "/api/v1/openapi.json":
             return await handler(request)
-        if not self._allowed(request):
+        request[CLIENT_ADDRESS] = self._clients.describe(request)
+        allowed = self._allowed(request)
+        if allowed is None:
             return json_error(401, "unauthorized", "send 'Authorization: Bearer <api token>'")
+        if not allowed:
+            return json_error(403, "read_only_token", "the read token opens GET requests only")
         try:
             return await handler(request)
         except StorageUnavailable as exc:
             return json_error(503, "unavailable", str(exc), {"Retry-After": "5"})
 
-    def _allowed(self, request: web.Request) -> bool:
-        token = self._token()  # read each time: a reload may set, change or drop it
-        if token is not None:
-            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-            expected = token.get_secret_value().encode()
-            return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), expected)
-        try:
-            return ipaddress.ip_address(request.remote or "").is_loopback
-        except ValueError:
-            return False
+    def _allowed(self, request: web.Request) -> bool | None:
+        """True: let in; False: a read token asking to write; None: not authorised."""
+        # read each time: a reload may set, change or drop them
+        write, read = self._token(), self._read_token()
+        if write is None and read is None:
+            return True if self._clients.is_loopback(request) else None
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        if write is not None and _same(given, write):
+            return True
+        if read is not None and _same(given, read):
+            return request.method in ("GET", "HEAD")
+        return None
 
     async def incidents(self, request: web.Request) -> web.Response:
         limit = page_size(request)

@@ -29,6 +29,7 @@ from aiohttp import web
 import gateway
 from gateway.api import Api
 from gateway.config import LoadedConfig
+from gateway.console.wiring import ConsoleParts, build_console
 from gateway.deadletters_api import DeadLettersApi
 from gateway.errors import StorageUnavailable
 from gateway.heartbeats import HeartbeatMonitor
@@ -50,6 +51,7 @@ from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
 from gateway.smtp import SmtpListener, SmtpSettings
 from gateway.smtp_handler import MailHandler
 from gateway.systemd import Notifier
+from gateway.web.clientaddr import ClientAddresses, networks
 from gateway.webhooks import WebhookIntake
 from storage.actions import Actions
 from storage.audit import Operator, record_alone
@@ -90,6 +92,7 @@ class Services:
     inbound: InboundHooks
     webhooks: WebhookIntake
     api: Api
+    console: ConsoleParts
     notifier: Notifier
     instance: str
     smtp: SmtpListener | None = None
@@ -131,7 +134,9 @@ class Services:
                 *self.deadletters.routes(),
                 *self.inbound.routes(),
                 *(self.portal.routes() if self.portal is not None else ()),
+                *self.console.routes,
             ],
+            middlewares=self.console.middlewares,
             max_body_bytes=config.body_cap(),
         )
 
@@ -285,9 +290,13 @@ def build(loaded: LoadedConfig) -> Services:
     inbound = InboundHooks(config.sinks, SyncStore(db), utc_now)
     reloader = Reloader(holder, metrics, dispatcher, inbound, db)
     metrics.rules_info.labels(holder.current.ruleset.version).set(1)
+    clients = ClientAddresses(lambda: networks(holder.current.loaded.config.http.trusted_proxies))
+    actions = Actions(db, on_commit=dispatcher.wake)
     api = Api(
-        actions=Actions(db, on_commit=dispatcher.wake),
+        actions=actions,
         token=lambda: holder.current.loaded.secrets.get("http.api_token"),
+        read_token=lambda: holder.current.loaded.secrets.get("http.api_read_token"),
+        clients=clients,
         clock=utc_now,
         reload=reloader.reload,
     )
@@ -339,6 +348,7 @@ def build(loaded: LoadedConfig) -> Services:
         inbound=inbound,
         webhooks=webhooks,
         api=api,
+        console=build_console(holder, db, actions, clients, dispatcher.wake),
         notifier=Notifier(),
         instance=instance,
         smtp=smtp,

@@ -92,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="replace files that exist")
     for module in _operator_commands():
         module.add_commands(commands)
+
+    commands.add_parser(
+        "hash-password",
+        help="read a password (twice from a terminal, once from a pipe) and print its "
+        "argon2 hash for console.people[].password_hash",
+    )
     return parser
 
 
@@ -126,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _test_rules([Path(name) for name in args.files])
     if args.command == "init":
         return _init(Path(args.directory), args.data_dir, force=args.force)
+    if args.command == "hash-password":
+        return _hash_password()
     try:
         loaded = load_config(config_path(args.config))
     except ConfigError as exc:
@@ -184,6 +192,25 @@ def _test_rules(files: list[Path]) -> int:
     )
     print(report.render())
     return report.exit_status
+
+
+def _hash_password() -> int:
+    import getpass
+
+    from gateway.web.passwords import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("hash-password: the two passwords differ", file=sys.stderr)
+            return EXIT_FAILED
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        print("hash-password: a password has at least 8 characters", file=sys.stderr)
+        return EXIT_FAILED
+    print(hash_password(password))
+    return EXIT_OK
 
 
 def _init(directory: Path, data_dir: str | None, *, force: bool) -> int:

@@ -9,6 +9,7 @@ directory (the systemd unit sets it).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from pydantic import (
 )
 
 from gateway.configbase import NAME_PATTERN, Frozen, Listen, ListenAddress, parse_listen
+from gateway.console.config import ConsoleConfig
 from gateway.errors import ConfigError
 from gateway.mailconfig import ImapConfig, MailboxConfig, SmtpConfig
 from gateway.portal.config import PortalConfig
@@ -80,14 +82,35 @@ class HttpConfig(Frozen):
     api_token: SecretRef | None = Field(
         default=None,
         description="bearer token every /api/v1/ request needs, reads and writes alike; "
-        "unset: the API answers loopback clients only",
+        "unset (and api_read_token unset): the API answers loopback clients only",
+    )
+    api_read_token: SecretRef | None = Field(
+        default=None,
+        description="bearer token for GET requests of /api/v1/ only (dashboards, reports); "
+        "with either token set, every /api/v1/ request needs one",
     )
     rejected_sample_bytes: int = Field(
         default=4096, ge=0, le=1024 * 1024, description="bytes of a rejected body kept"
     )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed; a request with forwarding headers from any "
+        "other peer has an unknown client (never a loopback one)",
+    )
 
     _listen = field_validator("listen", mode="before")(parse_listen)
-    _token = field_validator("api_token", mode="before")(_secret)
+    _token = field_validator("api_token", "api_read_token", mode="before")(_secret)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {item!r}") from None
+        return value
 
 
 class AuthConfig(Frozen):
@@ -343,6 +366,7 @@ class GatewayConfig(Frozen):
     )
     retention: RetentionConfig = RetentionConfig()
     portal: PortalConfig = PortalConfig()
+    console: ConsoleConfig = ConsoleConfig()
     instance: str = Field(
         default="", description="this replica's name in logs and leases (default: hostname:pid)"
     )
@@ -426,7 +450,9 @@ def _resolve_secrets(
 
     found: dict[str, SecretStr] = {}
     refs: list[tuple[str, tuple[int | str, ...], SecretRef | None]] = [
-        ("http.api_token", ("http", "api_token"), config.http.api_token)
+        ("http.api_token", ("http", "api_token"), config.http.api_token),
+        ("http.api_read_token", ("http", "api_read_token"), config.http.api_read_token),
+        ("console.session_secret", ("console", "session_secret"), config.console.session_secret),
     ]
     for index, item in enumerate(config.integrations):
         for name in ("token", "password", "secret"):

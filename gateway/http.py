@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -22,12 +23,13 @@ def build_http_app(
     metrics: Metrics,
     readiness: Callable[[], Awaitable[tuple[bool, dict[str, str]]]],
     max_body_bytes: int,
-    extra_routes: Sequence[web.RouteDef] = (),
+    extra_routes: Sequence[web.AbstractRouteDef] = (),
+    middlewares: Sequence[Any] = (),
 ) -> web.Application:
     # webhook bodies are bounded per integration by WebhookIntake; this is the outer cap
     app = web.Application(
         client_max_size=max_body_bytes + 1,
-        middlewares=[json_errors, api.guard],
+        middlewares=[json_errors, api.guard, *middlewares],
         # bodies are decoded by gateway.bodies, which refuses what it cannot decode
         handler_args={"auto_decompress": False},
     )

@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from gateway.web.clientaddr import CLIENT_ADDRESS
 from storage.audit import Operator
 
 log = structlog.get_logger("gateway.operators")
@@ -22,7 +23,8 @@ log = structlog.get_logger("gateway.operators")
 def requester(request: web.Request) -> str:
     """How the caller was let in and from where, e.g. ``api_token@10.0.0.5``."""
     via = "api_token" if request.headers.get("Authorization") else "loopback"
-    return f"{via}@{request.remote or 'unknown'}"
+    # the client behind a trusted proxy, as the API's guard found it
+    return f"{via}@{request.get(CLIENT_ADDRESS) or request.remote or 'unknown'}"
 
 
 def operator(request: web.Request, author: str = "") -> Operator:

@@ -19,6 +19,10 @@ from gateway.yamlfile import line_of, load_yaml
 # Taken in by a reload: what is built from them is swapped whole.
 APPLIED_ON_RELOAD: Mapping[str, str] = {
     "http.api_token": "checked on every API request against the current value",
+    "http.api_read_token": "checked on every API request against the current value",
+    "http.trusted_proxies": "read on every request that asks who the client is",
+    "console": "people, roles and session settings are read on every console request; "
+    "a new session_secret ends every session",
     "integrations": "parsers, authentication and limits of POST /webhooks/{name}",
     "mailboxes": "addresses, parser options and answers to requesters",
     "rules": "rule files and the service catalogue, compiled anew",

@@ -1,0 +1,51 @@
+"""Builds the console from the daemon's parts: its routes and middlewares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.console.access import Access
+from gateway.console.actions import ActionPages
+from gateway.console.app import Console
+from gateway.console.incidents import IncidentPages
+from gateway.runtime import RuntimeHolder
+from gateway.web.clientaddr import ClientAddresses
+from storage.actions import Actions
+from storage.database import Database, Dialect
+from storage.incident_edits import IncidentEdits
+
+Middleware = Callable[..., object]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleParts:
+    routes: list[web.AbstractRouteDef]
+    middlewares: list[Middleware]
+
+
+def build_console(
+    holder: RuntimeHolder,
+    db: Database,
+    actions: Actions,
+    clients: ClientAddresses,
+    on_commit: Callable[[], None],
+) -> ConsoleParts:
+    access = Access(
+        lambda: holder.current.loaded.config.console,
+        lambda: holder.current.loaded.secrets.get("console.session_secret"),
+        clients,
+    )
+    console = Console(access)
+    postgres = db.dialect is Dialect.POSTGRES
+    pages = IncidentPages(console, postgres)
+    act = ActionPages(
+        console, actions, IncidentEdits(db, on_commit), lambda: holder.current.ruleset.matrix
+    )
+    return ConsoleParts(
+        routes=console.routes(pages.routes(), act.routes()),
+        # errors outermost: a refusal from the access check is a page too
+        middlewares=[console.errors, access.guard],
+    )

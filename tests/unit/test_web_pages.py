@@ -1,0 +1,112 @@
+"""The pages' foundation without a server: languages, catalogs, sessions, the
+login limiter, client addresses behind proxies, autoescape."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.web.i18n import Catalogs, language_of
+from gateway.web.loginlimit import LoginLimiter
+from gateway.web.sessions import SessionCodec
+from gateway.web.templating import Viewer, page_environment
+from gateway.web.zones import local_time, viewer_zone
+
+GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
+_MESSAGE = re.compile(r"""_\((["'])(.+?)\1\s*[,)]""")
+_PY_MESSAGE = re.compile(r'translate\(\s*"([^"]+)"')
+
+
+@pytest.mark.parametrize(
+    ("cookie", "header", "expected"),
+    [
+        (None, "zh-CN,zh;q=0.9,en;q=0.8", "zh"),
+        (None, "en-US,en;q=0.9,zh;q=0.8", "en"),
+        (None, "fr-FR, zh-Hans;q=0.5", "zh"),
+        (None, "", "en"),
+        (None, "zh;q=abc, en;q=0.1", "en"),
+        ("en", "zh-CN", "en"),
+        ("xx", "zh-TW", "zh"),
+    ],
+)
+def test_language_from_cookie_then_accept_language(
+    cookie: str | None, header: str, expected: str
+) -> None:
+    assert language_of(cookie, header) == expected
+
+
+def test_every_message_of_the_console_has_a_chinese_translation() -> None:
+    catalogs = Catalogs.load([GATEWAY / "console" / "locale"])
+    messages = {
+        match.group(2)
+        for path in GATEWAY.glob("*/templates/*.html")
+        for match in _MESSAGE.finditer(path.read_text(encoding="utf-8"))
+    }
+    messages |= {
+        match.group(1)
+        for path in GATEWAY.glob("console/*.py")
+        for match in _PY_MESSAGE.finditer(path.read_text(encoding="utf-8"))
+    }
+    assert len(messages) > 40
+    missing = sorted(m for m in messages if m not in catalogs.by_language["zh"])
+    assert missing == []
+
+
+def test_autoescape_shows_markup_as_text() -> None:
+    env = page_environment([GATEWAY / "console" / "templates"])
+    template = env.from_string("<p>{{ title }}</p>")
+    assert template.render(title="<script>alert(1)</script>") == (
+        "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+    )
+    assert env.get_template("error.html").environment.autoescape is True
+
+
+def test_session_codec_refuses_forged_idle_and_old_sessions() -> None:
+    codec = SessionCodec(b"k" * 32, timedelta(minutes=10), timedelta(hours=1))
+    now = time.time()
+    session = codec.begin("olga", "stamp", now)
+    cookie = codec.encode(session)
+    assert codec.decode(cookie, now + 60) == session
+    assert codec.decode(cookie, now + 11 * 60) is None  # idle
+    other = SessionCodec(b"x" * 32, timedelta(minutes=10), timedelta(hours=1))
+    assert other.decode(cookie, now) is None  # another key
+    body, _, sig = cookie.rpartition(".")
+    assert codec.decode(body[:-1] + ("A" if body[-1] != "A" else "B") + "." + sig, now) is None
+    renewed = codec.renewed(session, now + 9 * 60)
+    assert renewed is not None
+    # renewals cannot stretch a session past its maximum age
+    late = codec.encode(codec.renewed(renewed, now + 3599) or renewed)
+    assert codec.decode(late, now + 3601) is None
+    assert codec.csrf_ok(session, codec.csrf(session))
+    assert not codec.csrf_ok(session, "")
+    assert not codec.csrf_ok(session, None)
+
+
+def test_login_limiter_counts_per_key_within_the_window() -> None:
+    limiter = LoginLimiter(attempts=2, window=60)
+    keys = ("addr:10.0.0.1", "user:olga")
+    limiter.failed(keys, 0)
+    assert limiter.retry_after(keys, 1) == 0
+    limiter.failed(keys, 1)
+    assert limiter.retry_after(keys, 2) == pytest.approx(58)
+    assert limiter.retry_after(("addr:10.0.0.2", "user:vera"), 2) == 0
+    assert limiter.retry_after(keys, 61.5) == 0
+
+
+def test_viewer_zone_and_local_time() -> None:
+    shanghai = viewer_zone("Asia/Shanghai")
+    assert local_time("2026-12-05T16:04:00Z", shanghai) == "2026-12-06 00:04"
+    assert viewer_zone("../../etc/passwd") is UTC
+    assert viewer_zone("Not/AZone") is UTC
+    assert local_time(None, UTC) == ""
+
+
+def test_translator_formats_values() -> None:
+    catalogs = Catalogs.load([GATEWAY / "console" / "locale"])
+    viewer = Viewer(translate=catalogs.translator("zh"), zone=UTC)
+    assert viewer.translate("Times in {zone}", zone="UTC") == "时间按 UTC 显示"
+    assert catalogs.translator("en")("Times in {zone}", zone="UTC") == "Times in UTC"
