@@ -44,7 +44,7 @@ from gateway.metrics import Metrics
 from gateway.outbox import OutboxDispatcher, build_dispatcher
 from gateway.parsepool import default_workers
 from gateway.pipeline import Pipeline, PipelineSettings
-from gateway.portal.site import Portal, build_portal
+from gateway.portal.site import Portal, PortalWiring, build_portal, link_signer
 from gateway.reload import Reloader
 from gateway.retention import RetentionJob
 from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
@@ -226,7 +226,7 @@ def build(loaded: LoadedConfig) -> Services:
     writer = IntakeWriter(db, max_batch=config.storage.group_commit_max_batch)
     records = RecordStore(db, owner=instance)
 
-    portal = build_portal(loaded, utc_now)
+    links = link_signer(loaded, utc_now)
     dispatcher = build_dispatcher(
         config.sinks,
         db,
@@ -234,7 +234,7 @@ def build(loaded: LoadedConfig) -> Services:
         utc_now,
         aiohttp.ClientSession,
         owner=instance,
-        links=portal.link if portal is not None else None,
+        links=links.url if links is not None else None,
     )
     incidents = IncidentStore(db, lambda: holder.current.answers)
     pipeline = Pipeline(
@@ -292,6 +292,18 @@ def build(loaded: LoadedConfig) -> Services:
     metrics.rules_info.labels(holder.current.ruleset.version).set(1)
     clients = ClientAddresses(lambda: networks(holder.current.loaded.config.http.trusted_proxies))
     actions = Actions(db, on_commit=dispatcher.wake)
+    portal = build_portal(
+        loaded,
+        links,
+        PortalWiring(
+            writer=writer,
+            handoff=pipeline.notify,
+            metrics=metrics,
+            actions=actions,
+            clients=clients,
+            clock=utc_now,
+        ),
+    )
     api = Api(
         actions=actions,
         token=lambda: holder.current.loaded.secrets.get("http.api_token"),

@@ -20,10 +20,12 @@ from gateway.confighash import config_hashes
 from gateway.errors import ConfigError
 from gateway.mailconfig import MailboxConfig
 from gateway.mailintake import Mailbox, mailboxes_by_address
+from gateway.portal.intake import SOURCE as PORTAL_SOURCE
 from gateway.ratelimit import TokenBucket
 from gateway.webhooks import Integration, TallyFunction
 from parsers.base import Parser, Tallying
 from parsers.email import EmailParser
+from parsers.portal import PortalParser
 from parsers.records import Event, IntakeRecord
 from parsers.registry import PARSERS
 from rules.engine import CompiledRuleSet
@@ -100,6 +102,13 @@ def compile_runtime(loaded: LoadedConfig) -> Runtime:
     parsers: dict[str, Parser] = {name: item.parser for name, item in integrations.items()}
     for mailbox in config.mailboxes:
         parsers[mailbox.name] = MailboxParser.for_mailbox(mailbox)
+    if config.portal.enabled:
+        if PORTAL_SOURCE in parsers:
+            raise ConfigError(
+                f"{loaded.path}:0: '{PORTAL_SOURCE}' names the portal's records: "
+                "no integration or mailbox may be called so while the portal is enabled"
+            )
+        parsers[PORTAL_SOURCE] = PortalParser()
     return Runtime(
         loaded=loaded,
         integrations=integrations,

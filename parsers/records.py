@@ -27,6 +27,7 @@ class Channel(StrEnum):
     SMTP = "smtp"
     IMAP = "imap"
     HTTP = "http"
+    PORTAL = "portal"  # the requester portal's forms
 
 
 @dataclass(frozen=True, slots=True)

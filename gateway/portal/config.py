@@ -13,6 +13,21 @@ from gateway.secretref import inline_secret as _secret
 Language = Literal["en", "zh"]
 
 
+class PortalRateLimit(Frozen):
+    """Posts accepted from one sender; more get 429 and a page saying so."""
+
+    per_address_per_minute: float = Field(
+        default=30, gt=0, description="form posts a minute from one client IP address"
+    )
+    per_sender_per_minute: float = Field(
+        default=10,
+        gt=0,
+        description="form posts a minute for one requester mail address (the form) or "
+        "one incident (its status page)",
+    )
+    burst: int = Field(default=10, ge=1, le=1000, description="posts allowed at once")
+
+
 class PortalConfig(Frozen):
     """Pages for the people who report: a status page per incident behind a signed,
     expiring link (in every mail to the requester), without login."""
@@ -36,6 +51,10 @@ class PortalConfig(Frozen):
         default="en",
         description="page language when neither ?lang= nor the browser's Accept-Language "
         "asks for en or zh",
+    )
+
+    rate_limit: PortalRateLimit = Field(
+        default=PortalRateLimit(), description="limits of the forms, per address and sender"
     )
 
     @field_validator("keys", mode="before")

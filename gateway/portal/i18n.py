@@ -49,6 +49,17 @@ _EN: Mapping[str, str] = {
     "or contact the service desk.",
     "footer": "This page is shown to the person who reported the request.",
     "language": "中文",
+    "solved_question": "Is your problem solved?",
+    "solved_button": "Yes, it is solved",
+    "comment_label": "Add information or answer the service desk",
+    "comment_button": "Send",
+    "sent.comment": "Your message was received; it is added to the request.",
+    "sent.solved": "Thank you: the request is marked solved.",
+    "error.empty": "Please write a message first.",
+    "error.too_long": "The message is too long (at most 10,000 characters).",
+    "error.unavailable": "It could not be saved just now; nothing was recorded. Please try again.",
+    "error.rate_limited": "Too many messages in a short time; please wait a minute.",
+    "error.not_open": "The request is no longer open.",
 }
 
 _ZH: Mapping[str, str] = {
@@ -91,6 +102,17 @@ _ZH: Mapping[str, str] = {
     "forbidden_help": "请回复关于此请求的最后一封邮件以获取新链接，或联系服务台。",
     "footer": "此页面仅供报告此请求的人查看。",
     "language": "English",
+    "solved_question": "您的问题已经解决了吗？",
+    "solved_button": "是的，已解决",
+    "comment_label": "补充信息或回复服务台",
+    "comment_button": "发送",
+    "sent.comment": "已收到您的留言，已添加到此请求。",
+    "sent.solved": "谢谢：此请求已标记为已解决。",
+    "error.empty": "请先填写留言。",
+    "error.too_long": "留言过长（最多 10,000 个字符）。",
+    "error.unavailable": "暂时无法保存，未记录任何内容。请稍后重试。",
+    "error.rate_limited": "短时间内提交过多，请稍等一分钟。",
+    "error.not_open": "此请求已不再处于打开状态。",
 }
 
 CATALOGUES: Mapping[Language, Mapping[str, str]] = {"en": _EN, "zh": _ZH}

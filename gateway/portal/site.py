@@ -3,55 +3,110 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from gateway.config import LoadedConfig
 from gateway.errors import ConfigError
+from gateway.metrics import Metrics
+from gateway.portal.answer import StatusAnswers
+from gateway.portal.intake import PortalIntake
+from gateway.portal.limits import PortalLimits
 from gateway.portal.links import LinkSigner
 from gateway.portal.pages import SECURITY_HEADERS, Pages
 from gateway.portal.status import StatusPages
+from gateway.web.clientaddr import ClientAddresses
+from parsers.records import IntakeRecord
+from storage.actions import Actions
+from storage.intake import IntakeWriter
 from storage.portal import public_status
 
 _STATIC = Path(__file__).resolve().parent / "static"
 _MIN_KEY_CHARS = 32  # a link key is as strong as a password that anyone may guess offline
 
 
+@dataclass(frozen=True, slots=True)
+class PortalWiring:
+    """What the portal needs of the daemon: the durable intake path and the actions."""
+
+    writer: IntakeWriter
+    handoff: Callable[[IntakeRecord], None]
+    metrics: Metrics
+    actions: Actions
+    clients: ClientAddresses
+    clock: Callable[[], datetime]
+
+
+def _keys(loaded: LoadedConfig) -> list[str]:
+    keys = [
+        secret.get_secret_value()
+        for index in range(len(loaded.config.portal.keys))
+        if (secret := loaded.secrets.get(f"portal.keys.{index}")) is not None
+    ]
+    if any(len(key) < _MIN_KEY_CHARS for key in keys):
+        raise ConfigError(f"portal.keys: every key needs at least {_MIN_KEY_CHARS} characters")
+    return keys
+
+
+def link_signer(loaded: LoadedConfig, clock: Callable[[], datetime]) -> LinkSigner | None:
+    """The signer of status page links (None: the portal is off); built before the
+    dispatcher, which puts the links in mails."""
+    config = loaded.config.portal
+    if not config.enabled:
+        return None
+    return LinkSigner(
+        _keys(loaded),
+        base_url=config.base_url,
+        lifetime=timedelta(days=config.link_days),
+        clock=clock,
+    )
+
+
 class Portal:
-    def __init__(self, loaded: LoadedConfig, clock: Callable[[], datetime]) -> None:
+    def __init__(self, loaded: LoadedConfig, signer: LinkSigner, wiring: PortalWiring) -> None:
         config = loaded.config.portal
-        keys = [
-            secret.get_secret_value()
-            for index in range(len(config.keys))
-            if (secret := loaded.secrets.get(f"portal.keys.{index}")) is not None
-        ]
-        if any(len(key) < _MIN_KEY_CHARS for key in keys):
-            raise ConfigError(f"portal.keys: every key needs at least {_MIN_KEY_CHARS} characters")
-        self.signer = LinkSigner(
-            keys, base_url=config.base_url, lifetime=timedelta(days=config.link_days), clock=clock
-        )
+        self.signer = signer
         self.pages = Pages()
+        self.intake = PortalIntake(
+            writer=wiring.writer, handoff=wiring.handoff, metrics=wiring.metrics, clock=wiring.clock
+        )
+        limit = config.rate_limit
+        self.limits = PortalLimits(
+            per_address=limit.per_address_per_minute,
+            per_sender=limit.per_sender_per_minute,
+            burst=limit.burst,
+            clients=wiring.clients,
+        )
         self.status = StatusPages(
             signer=self.signer,
             pages=self.pages,
             read=public_status,
             default_language=config.language,
         )
-
-    def link(self, incident: dict[str, Any]) -> str:
-        """The status page link put in every mail to the requester."""
-        return self.signer.url(incident)
+        self.answers = StatusAnswers(
+            status=self.status,
+            intake=self.intake,
+            actions=wiring.actions,
+            limits=self.limits,
+            clock=wiring.clock,
+        )
 
     def routes(self) -> list[web.RouteDef]:
-        return [*self.status.routes(), web.get("/portal/static/portal.css", _stylesheet)]
+        return [
+            *self.status.routes(),
+            *self.answers.routes(),
+            web.get("/portal/static/portal.css", _stylesheet),
+        ]
 
 
 async def _stylesheet(request: web.Request) -> web.FileResponse:
     return web.FileResponse(_STATIC / "portal.css", headers=dict(SECURITY_HEADERS))
 
 
-def build_portal(loaded: LoadedConfig, clock: Callable[[], datetime]) -> Portal | None:
-    return Portal(loaded, clock) if loaded.config.portal.enabled else None
+def build_portal(
+    loaded: LoadedConfig, signer: LinkSigner | None, wiring: PortalWiring
+) -> Portal | None:
+    return Portal(loaded, signer, wiring) if signer is not None else None

@@ -21,6 +21,7 @@ from gateway.portal.pages import Pages
 
 log = structlog.get_logger(__name__)
 
+_NOTICES = ("comment", "solved")
 StatusReader = Callable[[int, str], Awaitable[dict[str, Any] | None]]
 
 
@@ -56,6 +57,10 @@ class StatusPages:
             return self.refused(request, exc.reason)
         return await self.page(request, claims)
 
+    async def read(self, claims: LinkClaims) -> dict[str, Any] | None:
+        """The incident as the page shows it; raises StorageUnavailable."""
+        return await self._read(claims.incident_id, claims.key)
+
     async def page(
         self, request: web.Request, claims: LinkClaims, status: int = 200, **extra: Any
     ) -> web.Response:
@@ -69,7 +74,8 @@ class StatusPages:
         if incident is None:
             return self.refused(request, "gone")
         language = language_of(request, self._default)
-        context = {"notice": "", "error": "", "form": {}, **extra}
+        sent = request.query.get("sent", "")
+        context = {"notice": sent if sent in _NOTICES else "", "error": "", "form": {}, **extra}
         return self._pages.render(
             "status.html",
             language,

@@ -32,11 +32,23 @@ def portal_config(
     smtp_sink_port: int,
     *,
     keys: Sequence[str] = (KEY_NEW, KEY_OLD),
+    tickets_url: str | None = None,
     **portal: Any,
 ) -> LoadedConfig:
     """SMTP in, answers out to ``smtp_sink_port``, the portal on at a placeholder
-    base_url (the tests read the token and talk to the daemon's real port)."""
-    return write_config(
+    base_url (the tests read the token and talk to the daemon's real port);
+    ``tickets_url``: every incident is also forwarded to a webhook sink there."""
+    tickets = []
+    if tickets_url is not None:
+        tickets = [
+            {
+                "name": "tickets",
+                "kind": "webhook",
+                "url": tickets_url,
+                "comment_interval_seconds": 0,
+            }
+        ]
+    loaded = write_config(
         database_url,
         smtp=smtp_section(),
         mailboxes=[
@@ -60,7 +72,8 @@ def portal_config(
                 "message_id_domain": "gw.example.org",
                 "timeout_seconds": 5,
                 "retry": {"base_seconds": 0.05, "cap_seconds": 0.1},
-            }
+            },
+            *tickets,
         ],
         portal={
             "enabled": True,
@@ -69,6 +82,10 @@ def portal_config(
             **portal,
         },
     )
+    if tickets_url is not None:
+        rules = Path(loaded.config.rules.dir) / "00-routes.yaml"
+        rules.write_text("settings:\n  default_routes: [tickets]\n", encoding="utf-8")
+    return loaded
 
 
 async def send_mail(daemon: RunningDaemon, raw: bytes, sender: str, to: str = HELPDESK) -> None:
@@ -104,6 +121,15 @@ def signer(keys: Sequence[str], at: datetime, days: int = 30) -> LinkSigner:
     return LinkSigner(
         keys, base_url="https://help.example.org", lifetime=timedelta(days=days), clock=lambda: at
     )
+
+
+async def post_form(
+    daemon: RunningDaemon, path: str, form: dict[str, str], language: str = "en"
+) -> tuple[int, str, str]:
+    """(status, Location, body) of a form post, redirects not followed."""
+    headers = {"Accept-Language": language}
+    async with daemon.http.post(path, data=form, headers=headers, allow_redirects=False) as answer:
+        return answer.status, answer.headers.get("Location", ""), await answer.text()
 
 
 async def page(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.conftest import ConfigWriter
 from tests.integration.browser import chromium, screenshot_path
-from tests.integration.daemon import running_daemon
+from tests.integration.daemon import eventually, running_daemon
 from tests.integration.fakes.mail import capturing_smtp
 from tests.integration.portal_support import (
     FIXTURES,
@@ -16,6 +16,8 @@ from tests.integration.portal_support import (
     portal_config,
     send_mail,
 )
+
+COMMENT = "还是不行 <script>window.hacked = 1</script><img src=x onerror=window.hacked=2>"
 
 
 async def test_a_gbk_mail_leads_to_its_status_page_in_chinese(
@@ -44,6 +46,20 @@ async def test_a_gbk_mail_leads_to_its_status_page_in_chinese(
         assert "已登记" in await tab.inner_text("#timeline")
         assert await tab.get_attribute("html", "lang") == "zh-CN"
         await tab.screenshot(path=screenshot_path(f"portal-status-zh-{engine}"), full_page=True)
+
+        # a comment typed into the page, script and all, comes back as text
+        await tab.fill("#text", COMMENT)
+        await tab.click("#send")
+        await tab.wait_for_selector("#notice")
+        assert "已收到您的留言" in await tab.inner_text("#notice")
+
+        async def shown() -> str:
+            await tab.reload()
+            return await tab.inner_text("#timeline")
+
+        await eventually(shown, lambda text: COMMENT in text)
+        assert await tab.evaluate("window.hacked === undefined")
+        await tab.screenshot(path=screenshot_path(f"portal-comment-zh-{engine}"), full_page=True)
 
         response = await tab.goto(url[:-3] + "abc")
         assert response is not None and response.status == 403

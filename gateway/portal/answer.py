@@ -1,0 +1,121 @@
+"""What a requester does on the status page: add a comment, or confirm it is solved.
+
+A comment is stored through the portal's durable intake (a record of channel
+``portal``, parsed like a mail reply) before the page says it was received;
+the pipeline makes it a comment on the incident and a follow-up to the
+ticket's sinks. "Solved" resolves the incident as the API's resolve does,
+with the requester as author. Both answer with a redirect to the page
+(post, redirect, get), so a reload never sends twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+from aiohttp import web
+
+from gateway.errors import DataRejected, StorageUnavailable
+from gateway.portal.intake import PortalIntake
+from gateway.portal.limits import PortalLimits
+from gateway.portal.links import LinkRefused
+from gateway.portal.status import StatusPages
+from storage.actions import ActionRefused, Actions
+from storage.audit import Operator
+
+log = structlog.get_logger(__name__)
+
+MAX_COMMENT_CHARS = 10_000
+_OPEN = ("new", "acknowledged")
+
+
+class StatusAnswers:
+    def __init__(
+        self,
+        *,
+        status: StatusPages,
+        intake: PortalIntake,
+        actions: Actions,
+        limits: PortalLimits,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._status = status
+        self._intake = intake
+        self._actions = actions
+        self._limits = limits
+        self._clock = clock
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/portal/status/{token}/comment", self.comment),
+            web.post("/portal/status/{token}/solved", self.solved),
+        ]
+
+    async def comment(self, request: web.Request) -> web.StreamResponse:
+        try:
+            claims = self._status.claims(request)
+        except LinkRefused as exc:
+            return self._status.refused(request, exc.reason)
+        if not self._limits.allow(request, f"incident:{claims.incident_id}"):
+            self._intake.rejected("rate_limited")
+            return await self._status.page(request, claims, 429, error="rate_limited")
+        form = await request.post()
+        text = str(form.get("text", "")).strip()
+        if not text or len(text) > MAX_COMMENT_CHARS:
+            self._intake.rejected("invalid")
+            error = "empty" if not text else "too_long"
+            return await self._status.page(request, claims, 400, error=error, form={"text": text})
+        incident = await self._status.read(claims)
+        if incident is None:
+            return self._status.refused(request, "gone")
+        document = {
+            "form": "comment",
+            "incident_key": claims.key,
+            "requester": incident["requester"],
+            "text": text,
+        }
+        try:
+            await self._intake.commit(document, self._limits.client(request))
+        except (StorageUnavailable, DataRejected):
+            return await self._status.page(
+                request, claims, 503, error="unavailable", form={"text": text}
+            )
+        log.info("portal_comment_stored", incident_key=claims.key)
+        return _back(request, "comment")
+
+    async def solved(self, request: web.Request) -> web.StreamResponse:
+        try:
+            claims = self._status.claims(request)
+        except LinkRefused as exc:
+            return self._status.refused(request, exc.reason)
+        if not self._limits.allow(request, f"incident:{claims.incident_id}"):
+            return await self._status.page(request, claims, 429, error="rate_limited")
+        incident = await self._status.read(claims)
+        if incident is None:
+            return self._status.refused(request, "gone")
+        if incident["status"] in _OPEN:
+            author = f"requester:{incident['requester'] or claims.key}"
+            try:
+                await self._actions.resolve(
+                    claims.incident_id,
+                    author,
+                    "confirmed solved by the requester",
+                    self._clock(),
+                    Operator(author, f"portal@{self._limits.client(request)}"),
+                )
+            except ActionRefused:
+                return await self._status.page(request, claims, 409, error="not_open")
+            except StorageUnavailable:
+                return await self._status.page(request, claims, 503, error="unavailable")
+            log.info("portal_confirmed_solved", incident_key=claims.key)
+        return _back(request, "solved")
+
+
+def _back(request: web.Request, what: str) -> web.Response:
+    token = request.match_info["token"]
+    lang = request.query.get("lang", "")
+    suffix = f"&lang={lang}" if lang in ("en", "zh") else ""
+    return web.Response(
+        status=303, headers={"Location": f"/portal/status/{token}?sent={what}{suffix}"}
+    )
