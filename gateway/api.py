@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -21,6 +22,7 @@ from gateway.errors import StorageUnavailable
 from gateway.jsonbody import json_error, json_response
 from gateway.operators import operator, operator_log
 from gateway.params import (
+    MAX_PAGE,
     BadParameter,
     id_or_key,
     page_size,
@@ -29,6 +31,7 @@ from gateway.params import (
     query_int,
     query_text,
 )
+from gateway.reports.csvout import every_page, stream_csv, wants_csv
 from gateway.web.clientaddr import CLIENT_ADDRESS, ClientAddresses
 from storage.actions import ActionRefused, Actions, NewSilence
 from storage.audit import Operator
@@ -161,20 +164,24 @@ class Api:
             return request.method in ("GET", "HEAD")
         return None
 
-    async def incidents(self, request: web.Request) -> web.Response:
+    async def incidents(self, request: web.Request) -> web.StreamResponse:
         limit = page_size(request)
-        found = await list_incidents(
-            IncidentFilter(
-                status=_csv(query_text(request, "status"), _STATUSES, "status"),
-                priority=_csv(query_text(request, "priority"), _PRIORITIES, "priority"),
-                service=query_text(request, "service"),
-                type=query_text(request, "type"),
-                major=query_flag(request, "major"),
-                before=query_int(request, "before"),
-                limit=limit,
-            )
+        chosen = IncidentFilter(
+            status=_csv(query_text(request, "status"), _STATUSES, "status"),
+            priority=_csv(query_text(request, "priority"), _PRIORITIES, "priority"),
+            service=query_text(request, "service"),
+            type=query_text(request, "type"),
+            major=query_flag(request, "major"),
+            before=query_int(request, "before"),
+            limit=limit,
         )
-        return self._page(found, limit)
+        if wants_csv(request):  # every match, a page at a time
+            pages = every_page(
+                lambda before: list_incidents(replace(chosen, before=before, limit=MAX_PAGE)),
+                MAX_PAGE,
+            )
+            return await stream_csv(request, "incidents.csv", pages)
+        return self._page(await list_incidents(chosen), limit)
 
     async def incident(self, request: web.Request) -> web.Response:
         found = await get_incident(id_or_key(request, "ident"))
@@ -182,18 +189,22 @@ class Api:
             return json_error(404, "not_found", "no such incident")
         return json_response(found)
 
-    async def events(self, request: web.Request) -> web.Response:
+    async def events(self, request: web.Request) -> web.StreamResponse:
         limit = page_size(request)
-        found = await list_events(
-            EventFilter(
-                status=query_text(request, "status"),
-                incident_id=query_int(request, "incident_id"),
-                source=query_text(request, "source"),
-                before=query_int(request, "before"),
-                limit=limit,
-            )
+        chosen = EventFilter(
+            status=query_text(request, "status"),
+            incident_id=query_int(request, "incident_id"),
+            source=query_text(request, "source"),
+            before=query_int(request, "before"),
+            limit=limit,
         )
-        return self._page(found, limit)
+        if wants_csv(request):
+            pages = every_page(
+                lambda before: list_events(replace(chosen, before=before, limit=MAX_PAGE)),
+                MAX_PAGE,
+            )
+            return await stream_csv(request, "events.csv", pages)
+        return self._page(await list_events(chosen), limit)
 
     @staticmethod
     def _page(items: list[dict[str, Any]], limit: int) -> web.Response:

@@ -46,6 +46,8 @@ from gateway.parsepool import default_workers
 from gateway.pipeline import Pipeline, PipelineSettings
 from gateway.portal.site import Portal, PortalWiring, build_portal, link_signer
 from gateway.reload import Reloader
+from gateway.reports.api import ReportsApi
+from gateway.reports.engine import ReportEngine
 from gateway.retention import RetentionJob
 from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
 from gateway.smtp import SmtpListener, SmtpSettings
@@ -64,6 +66,7 @@ from storage.migrations import migrate
 from storage.outbox import OutboxStore
 from storage.periodic import PeriodicStore
 from storage.records import RecordStore
+from storage.reports import Reports
 from storage.retention import RetentionStore
 from storage.sync import SyncStore
 
@@ -89,6 +92,7 @@ class Services:
     reloader: Reloader
     dispatcher: OutboxDispatcher
     deadletters: DeadLettersApi
+    reports: ReportsApi
     inbound: InboundHooks
     webhooks: WebhookIntake
     api: Api
@@ -132,6 +136,7 @@ class Services:
             readiness=self.readiness,
             extra_routes=[
                 *self.deadletters.routes(),
+                *self.reports.routes(),
                 *self.inbound.routes(),
                 *(self.portal.routes() if self.portal is not None else ()),
                 *self.console.routes,
@@ -357,6 +362,9 @@ def build(loaded: LoadedConfig) -> Services:
         reloader=reloader,
         dispatcher=dispatcher,
         deadletters=DeadLettersApi(OutboxStore(db, instance), utc_now, dispatcher.wake),
+        reports=ReportsApi(
+            ReportEngine(Reports(db), lambda: holder.current.ruleset, utc_now), utc_now
+        ),
         inbound=inbound,
         webhooks=webhooks,
         api=api,

@@ -13,6 +13,7 @@ import gateway
 from gateway.api import ActionBody, SilenceBody
 from gateway.openapi_schemas import DEAD_LETTER, ERROR, EVENT, INCIDENT
 from gateway.params import INT64_MAX, MAX_KEY_LENGTH
+from gateway.reports.openapi import CSV, FORMAT, report_paths
 
 _ERR = {"$ref": "#/components/schemas/Error"}
 _ID = {"type": "integer", "minimum": 0, "maximum": INT64_MAX}
@@ -23,6 +24,11 @@ _OBJECT = {"type": "object"}
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _csv_too(schema: dict[str, Any]) -> dict[str, Any]:
+    answer = _json(schema)
+    return {**answer, "content": {**answer["content"], **CSV}}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -126,8 +132,8 @@ def _api_paths() -> dict[str, Any]:
     return {
         "/api/v1/incidents": {
             "get": _operation(
-                "List incidents, newest first",
-                {"200": _json(_page("#/components/schemas/Incident")), **_BAD_PARAMETER},
+                "List incidents, newest first (CSV: every match, streamed)",
+                {"200": _csv_too(_page("#/components/schemas/Incident")), **_BAD_PARAMETER},
                 parameters=(
                     _choices("status", ["new", "acknowledged", "resolved", "closed"]),
                     _choices("priority", ["P1", "P2", "P3", "P4"]),
@@ -135,6 +141,7 @@ def _api_paths() -> dict[str, Any]:
                     _query("type", "incident, service_request, complaint, change_request"),
                     _query("major", "true or false", _FLAG),
                     *_PAGING,
+                    FORMAT,
                 ),
             )
         },
@@ -163,13 +170,14 @@ def _api_paths() -> dict[str, Any]:
         },
         "/api/v1/events": {
             "get": _operation(
-                "List events, newest first",
-                {"200": _json(_page("#/components/schemas/Event")), **_BAD_PARAMETER},
+                "List events, newest first (CSV: every match, streamed)",
+                {"200": _csv_too(_page("#/components/schemas/Event")), **_BAD_PARAMETER},
                 parameters=(
                     _query("status", "firing or resolved"),
                     _query("incident_id", "events of one incident", _ID),
                     _query("source", "integration or mailbox name"),
                     *_PAGING,
+                    FORMAT,
                 ),
             )
         },
@@ -298,7 +306,12 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "intake-gateway", "version": gateway.__version__},
-        "paths": {**_health_paths(), **_intake_paths(), **_api_paths()},
+        "paths": {
+            **_health_paths(),
+            **_intake_paths(),
+            **_api_paths(),
+            **report_paths({**_API_ERRORS, **_DEFAULT}),
+        },
         "components": {
             "schemas": {
                 "Incident": INCIDENT,

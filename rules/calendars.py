@@ -30,6 +30,10 @@ class Calendar(Protocol):
         """The moment ``duration`` of service time after ``start``."""
         ...
 
+    def elapsed(self, start: datetime, end: datetime) -> timedelta:
+        """Service time between two moments (zero when ``end`` is not after ``start``)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AlwaysOpen:
@@ -37,6 +41,9 @@ class AlwaysOpen:
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         return start + duration
+
+    def elapsed(self, start: datetime, end: datetime) -> timedelta:
+        return max(end - start, timedelta(0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,16 @@ class WorkingHours:
                 return begin + remaining
             remaining -= available
         raise ValueError(f"calendar {self.name} has no service hours in the next three years")
+
+    def elapsed(self, start: datetime, end: datetime) -> timedelta:
+        total = timedelta(0)
+        if end <= start:
+            return total
+        for opens, closes in self._intervals_from(start):
+            if opens >= end:
+                break
+            total += min(closes, end) - max(opens, start)
+        return total
 
     def _intervals_from(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Service intervals in UTC, in order, that end after ``start``."""

@@ -1,0 +1,120 @@
+"""CSV answers: asked for by ``?format=csv`` or ``Accept: text/csv``, streamed a page
+of rows at a time, so a listing of any size holds one page in memory."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gateway.params import BadParameter
+
+_FORMATS = ("json", "csv")
+
+
+def wants_csv(request: web.Request) -> bool:
+    chosen = request.query.get("format")
+    if chosen is not None:
+        if chosen not in _FORMATS:
+            raise BadParameter(f"format must be json or csv, got {chosen[:20]!r}")
+        return chosen == "csv"
+    accept = request.headers.get("Accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+def flat(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested objects as dotted columns; lists as JSON text; booleans as true/false."""
+    found: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            found.update(flat(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            found[name] = orjson.dumps(value).decode()
+        elif isinstance(value, bool):
+            found[name] = "true" if value else "false"
+        else:
+            found[name] = "" if value is None else value
+    return found
+
+
+def _text(rows: Iterable[Mapping[str, Any]], columns: list[str], header: bool) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\r\n")
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+async def stream_csv(
+    request: web.Request, filename: str, pages: AsyncIterator[list[dict[str, Any]]]
+) -> web.StreamResponse:
+    """The rows of every page; the columns are those of the first row."""
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        }
+    )
+    columns: list[str] | None = None
+    async for page in pages:
+        rows = [flat(row) for row in page]
+        if not rows:
+            continue
+        if columns is None:
+            columns = list(rows[0])
+            await response.prepare(request)
+            await response.write(_text(rows, columns, header=True))
+        else:
+            await response.write(_text(rows, columns, header=False))
+    if columns is None:
+        await response.prepare(request)
+    await response.write_eof()
+    return response
+
+
+def report_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A report as one table: its lists of rows under a ``table`` column, its single
+    figures as rows of the table ``figures`` (key, value)."""
+    figures: list[dict[str, Any]] = []
+    tables: list[dict[str, Any]] = []
+
+    def walk(value: Mapping[str, Any], prefix: str) -> None:
+        for key, item in value.items():
+            name = f"{prefix}{key}"
+            if isinstance(item, list) and all(isinstance(row, Mapping) for row in item):
+                tables.extend({"table": name, **flat(row)} for row in item)
+            elif isinstance(item, Mapping):
+                walk(item, f"{name}.")
+            else:
+                figures.append({"table": "figures", "key": name, **flat({"value": item})})
+
+    walk(report, "")
+    return figures + tables
+
+
+def report_csv(report: Mapping[str, Any]) -> bytes:
+    rows = report_rows(report)
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    return _text(rows, columns, header=True)
+
+
+async def every_page(
+    fetch: Callable[[int | None], Awaitable[list[dict[str, Any]]]], size: int
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Pages of a newest-first listing, following ``before`` (the last id) to the end."""
+    before: int | None = None
+    while True:
+        page = await fetch(before)
+        if page:
+            yield page
+        if len(page) < size:
+            return
+        before = int(page[-1]["id"])

@@ -1,0 +1,231 @@
+"""The reports, put together: the database's figures (storage.reports) plus what only a
+service calendar can count (service time between two moments, from rules.calendars,
+the code that set the due times). docs/reports.md defines every figure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from rules.calendars import AlwaysOpen, Calendar
+from rules.decision import Priority
+from rules.engine import CompiledRuleSet
+from storage.report_sql import Period
+from storage.reports import Reports
+from storage.sql import as_time
+
+_ALWAYS = AlwaysOpen()
+_TIME_COLUMNS = ("created_at", "resolved_at", "due", "done_at")
+
+
+def nearest_rank(ordered: list[float], share: float) -> float | None:
+    """The smallest value with at least ``share`` of the values at or below it."""
+    if not ordered:
+        return None
+    return ordered[max(math.ceil(share * len(ordered)), 1) - 1]
+
+
+def _stats(values: list[float]) -> dict[str, float | int | None]:
+    values.sort()
+    return {
+        "count": len(values),
+        "median": nearest_rank(values, 0.5),
+        "p90": nearest_rank(values, 0.9),
+    }
+
+
+def _time_text(value: Any) -> Any:
+    moment = as_time(value) if value is not None else None
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _with_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {key: _time_text(value) if key in _TIME_COLUMNS else value for key, value in row.items()}
+        for row in rows
+    ]
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+class ReportEngine:
+    def __init__(
+        self,
+        reports: Reports,
+        ruleset: Callable[[], CompiledRuleSet],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._reports = reports
+        self._ruleset = ruleset
+        self._clock = clock
+
+    def calendar(self, priority: str, service: str) -> Calendar:
+        """The calendar of the incident's SLA target (24x7 when it has none)."""
+        table = self._ruleset().sla
+        if table is None or priority not in Priority.__members__:
+            return _ALWAYS
+        target = table.target(Priority(priority), service)
+        return target.calendar if target is not None else _ALWAYS
+
+    async def service_known(self, service: str) -> bool:
+        if service in self._ruleset().catalogue.services:
+            return True
+        return await self._reports.service_known(service)
+
+    async def volumes(self, period: Period) -> dict[str, Any]:
+        return await self._reports.volumes(period)
+
+    async def offenders(self, period: Period) -> dict[str, Any]:
+        return await self._reports.offenders(period)
+
+    async def noise(self, period: Period) -> dict[str, Any]:
+        return await self._reports.noise(period)
+
+    async def mttr(self, period: Period) -> dict[str, Any]:
+        """Time to acknowledge and to resolve: calendar seconds (SQL) and service
+        seconds (the incident's calendar), by priority and over all."""
+        calendar_time = await self._reports.durations(period)
+        service: dict[str, dict[str, list[float]]] = {"acknowledge": {}, "resolve": {}}
+        async for page in self._reports.clocks(period):
+            for row in page:
+                calendar = self.calendar(row["priority"], row["service"])
+                for name, column in (
+                    ("acknowledge", "acknowledged_at"),
+                    ("resolve", "resolved_at"),
+                ):
+                    if row[column] is None:
+                        continue
+                    spent = calendar.elapsed(row["created_at"], row[column]).total_seconds()
+                    for group in (row["priority"], "all"):
+                        service[name].setdefault(group, []).append(spent)
+        found: dict[str, Any] = {}
+        for name, rows in calendar_time.items():
+            found[name] = [
+                {
+                    "priority": row["grp"],
+                    "count": int(row["count"]),
+                    "calendar": {
+                        "mean": _seconds(row["mean"]),
+                        "median": _seconds(row["median"]),
+                        "p90": _seconds(row["p90"]),
+                    },
+                    "service": _stats(service[name].get(row["grp"], [])),
+                }
+                for row in rows
+            ]
+        return found
+
+    def targets(self) -> list[dict[str, Any]]:
+        table = self._ruleset().sla
+        if table is None:
+            return []
+        return [
+            {
+                "priority": priority.value,
+                "service": service,
+                "calendar": target.calendar.name,
+                "response_seconds": _span(target.response),
+                "resolution_seconds": _span(target.resolution),
+            }
+            for (priority, service), target in sorted(table.targets.items())
+        ]
+
+    async def sla(self, period: Period) -> dict[str, Any]:
+        found = await self._reports.sla(period, self._clock())
+        groups = []
+        for row in found["groups"]:
+            group = {
+                key: int(value or 0) if key != "priority" and key != "service" else value
+                for key, value in row.items()
+            }
+            for clock in ("response", "resolution"):
+                measured, breached = group[f"{clock}_measured"], group[f"{clock}_breached"]
+                group[f"{clock}_compliance"] = (
+                    round(100.0 * (measured - breached) / measured, 2) if measured else None
+                )
+            groups.append(group)
+        breaches = []
+        now = self._clock()
+        for row in found["breaches"]:
+            due, done = as_time(row["due"]), as_time(row["done_at"]) or now
+            assert due is not None
+            calendar = self.calendar(row["priority"], row["service"])
+            over = calendar.elapsed(due, done).total_seconds()
+            breaches.append(
+                {
+                    **_with_times([row])[0],
+                    "over_seconds": _seconds(row["over_seconds"]),
+                    "over_service_seconds": over,
+                }
+            )
+        return {"targets": self.targets(), "groups": groups, "breaches": breaches}
+
+    async def lifecycle(self, period: Period) -> dict[str, Any]:
+        found = await self._reports.lifecycle(period)
+        counts = found["counts"]
+        resolved = counts["resolved"]
+        counts["reopen_rate"] = (
+            round(100.0 * counts["reopened"] / resolved, 2) if resolved else None
+        )
+        return {"counts": counts, "major_incidents": _with_times(found["major_incidents"])}
+
+    async def summary(self, period: Period) -> dict[str, Any]:
+        volumes = await self.volumes(period)
+        lifecycle = await self.lifecycle(period)
+        mttr = await self.mttr(period)
+        sla = await self.sla(period)
+        noise = await self.noise(period)
+        overall = {row["priority"]: row for row in mttr["resolve"]}.get("all")
+        acknowledged = {row["priority"]: row for row in mttr["acknowledge"]}.get("all")
+        return {
+            "period": period_json(period),
+            "incidents": volumes["total"],
+            "by_priority": volumes["incidents_by_priority"],
+            **lifecycle["counts"],
+            "mtta_median_seconds": acknowledged["calendar"]["median"] if acknowledged else None,
+            "mttr_median_seconds": overall["calendar"]["median"] if overall else None,
+            "sla": _compliance_by_priority(sla["groups"]),
+            "breaches": len(sla["breaches"]),
+            "noise": {key: noise[key] for key in ("intake_records", "events", "incidents")},
+        }
+
+
+def _span(length: timedelta | None) -> float | None:
+    return None if length is None else length.total_seconds()
+
+
+def _compliance_by_priority(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Compliance per priority over every service."""
+    totals: dict[str, dict[str, int]] = {}
+    for group in groups:
+        into = totals.setdefault(group["priority"], {})
+        for key in (
+            "response_measured",
+            "response_breached",
+            "resolution_measured",
+            "resolution_breached",
+        ):
+            into[key] = into.get(key, 0) + group[key]
+    found = []
+    for priority, into in sorted(totals.items()):
+        row: dict[str, Any] = {"priority": priority, **into}
+        for clock in ("response", "resolution"):
+            measured, breached = into[f"{clock}_measured"], into[f"{clock}_breached"]
+            row[f"{clock}_compliance"] = (
+                round(100.0 * (measured - breached) / measured, 2) if measured else None
+            )
+        found.append(row)
+    return found
+
+
+def period_json(period: Period) -> dict[str, Any]:
+    return {
+        "from": _time_text(period.start),
+        "to": _time_text(period.end),
+        "service": period.service,
+        "priority": period.priority,
+    }

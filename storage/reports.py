@@ -1,0 +1,247 @@
+"""Report figures computed by the database: counts, groupings, calendar-time
+percentiles and SLA compliance are SQL aggregates that run on SQLite and
+PostgreSQL alike (docs/reports.md defines each figure). What needs a service
+calendar (holidays, time zones) is read as a stream of rows here and counted
+by ``rules.calendars`` in gateway.reports, the same code that set the due times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from storage.database import Database, reads_database
+from storage.report_sql import Period, ReportSql
+from storage.sql import as_time
+
+_DIMENSIONS = ("type", "category", "service", "priority")
+_TOP = 10
+_BREACHES_LISTED = 1000
+_STREAM_PAGE = 5000
+# first response: the first acknowledge, or the resolve when nobody acknowledged
+RESPONDED = "COALESCE(i.acknowledged_at, i.resolved_at)"
+
+
+class Reports:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.sql = ReportSql(db.dialect)
+
+    async def _rows(self, statement: str, values: list[Any]) -> list[dict[str, Any]]:
+        _, rows = await self._db.connection.execute_query(self.sql(statement), values)
+        return [dict(row) for row in rows]
+
+    @reads_database("reading incident volumes")
+    async def volumes(self, period: Period) -> dict[str, Any]:
+        where, values = self.sql.incidents_in(period)
+        found: dict[str, Any] = {}
+        for dimension in _DIMENSIONS:
+            found[f"incidents_by_{dimension}"] = await self._rows(
+                f"SELECT i.{dimension} AS key, COUNT(*) AS count FROM incidents i "
+                f"WHERE {where} GROUP BY i.{dimension} ORDER BY count DESC, key",
+                values,
+            )
+        day = self.sql.day("i.created_at")
+        found["incidents_by_day"] = await self._rows(
+            f"SELECT {day} AS key, COUNT(*) AS count FROM incidents i WHERE {where} "
+            f"GROUP BY {day} ORDER BY key",
+            values,
+        )
+        events_where, event_values = self._events_in(period)
+        found["events_by_source"] = await self._rows(
+            f"SELECT e.source AS key, COUNT(*) AS count FROM events e WHERE {events_where} "
+            "GROUP BY e.source ORDER BY count DESC, key",
+            event_values,
+        )
+        found["intake_by_channel"] = await self._rows(
+            "SELECT channel AS key, COUNT(*) AS count FROM intake_records "
+            "WHERE received_at >= ? AND received_at < ? GROUP BY channel ORDER BY count DESC, key",
+            [self.sql.time(period.start), self.sql.time(period.end)],
+        )
+        found["total"] = sum(int(row["count"]) for row in found["incidents_by_priority"])
+        return found
+
+    def _events_in(self, period: Period) -> tuple[str, list[Any]]:
+        where = "e.first_seen >= ? AND e.first_seen < ?"
+        values: list[Any] = [self.sql.time(period.start), self.sql.time(period.end)]
+        if period.service is not None:
+            where += " AND e.service = ?"
+            values.append(period.service)
+        return where, values
+
+    @reads_database("reading response and resolution times")
+    async def durations(self, period: Period) -> dict[str, list[dict[str, Any]]]:
+        """Time to acknowledge and to resolve in calendar seconds, by priority and 'all'."""
+        where, values = self.sql.incidents_in(period)
+        found = {}
+        for name, moment in (("acknowledge", "i.acknowledged_at"), ("resolve", "i.resolved_at")):
+            source = f"FROM incidents i WHERE {where} AND {moment} IS NOT NULL"
+            found[name] = await self._rows(
+                self.sql.percentiles(
+                    "i.priority", self.sql.seconds(moment, "i.created_at"), source
+                ),
+                values * 2,
+            )
+        return found
+
+    async def clocks(self, period: Period) -> AsyncIterator[list[dict[str, Any]]]:
+        """Incidents of the period with the times a service calendar counts, a page at
+        a time (flat memory over any number)."""
+        where, values = self.sql.incidents_in(period)
+        after = 0
+        while True:
+            page = await self._clock_page(where, values, after)
+            if not page:
+                return
+            yield page
+            after = int(page[-1]["id"])
+
+    @reads_database("reading incident times")
+    async def _clock_page(self, where: str, values: list[Any], after: int) -> list[dict[str, Any]]:
+        rows = await self._rows(
+            "SELECT i.id, i.priority, i.service, i.created_at, i.acknowledged_at, "
+            f"i.resolved_at FROM incidents i WHERE {where} AND i.id > ? ORDER BY i.id LIMIT ?",
+            [*values, after, _STREAM_PAGE],
+        )
+        for row in rows:
+            for column in ("created_at", "acknowledged_at", "resolved_at"):
+                row[column] = as_time(row[column])
+        return rows
+
+    @reads_database("reading SLA compliance")
+    async def sla(self, period: Period, now: datetime) -> dict[str, Any]:
+        """Per priority and service: incidents measured against each target (answered,
+        or past due at ``now``), and how many of them breached it."""
+        where, values = self.sql.incidents_in(period)
+        clocks = (("response", RESPONDED), ("resolution", "i.resolved_at"))
+        parts = []
+        for name, done in clocks:
+            due = f"i.{name}_due"
+            ended = f"COALESCE({done}, ?)"
+            passed = self.sql.later("?", due)
+            parts.append(
+                f"SUM(CASE WHEN {due} IS NOT NULL AND ({done} IS NOT NULL OR {passed}) "
+                f"THEN 1 ELSE 0 END) AS {name}_measured, "
+                f"SUM(CASE WHEN {due} IS NOT NULL AND {self.sql.later(ended, due)} "
+                f"THEN 1 ELSE 0 END) AS {name}_breached"
+            )
+        at = self.sql.time(now)
+        groups = await self._rows(
+            f"SELECT i.priority, i.service, COUNT(*) AS incidents, {', '.join(parts)} "
+            f"FROM incidents i WHERE {where} GROUP BY i.priority, i.service "
+            "ORDER BY i.priority, i.service",
+            [at, at, at, at, *values],
+        )
+        breaches = []
+        for name, done in clocks:
+            due, ended = f"i.{name}_due", f"COALESCE({done}, ?)"
+            over = self.sql.seconds(ended, due)
+            rows = await self._rows(
+                f"SELECT i.key, i.title, i.priority, i.service, '{name}' AS clock, {due} AS due, "
+                f"{done} AS done_at, {over} AS over_seconds FROM incidents i "
+                f"WHERE {where} AND {due} IS NOT NULL AND {self.sql.later(ended, due)} "
+                f"ORDER BY over_seconds DESC LIMIT {_BREACHES_LISTED}",
+                [at, *values, at],
+            )
+            breaches.extend(rows)
+        return {"groups": groups, "breaches": breaches}
+
+    @reads_database("reading reopens and major incidents")
+    async def lifecycle(self, period: Period) -> dict[str, Any]:
+        where, values = self.sql.incidents_in(period)
+        [counts] = await self._rows(
+            "SELECT COUNT(*) AS incidents, "
+            "SUM(CASE WHEN i.resolved_at IS NOT NULL OR EXISTS (SELECT 1 FROM timeline t "
+            "WHERE t.incident_id = i.id AND t.kind = 'reopened') THEN 1 ELSE 0 END) AS resolved, "
+            "SUM(CASE WHEN EXISTS (SELECT 1 FROM timeline t WHERE t.incident_id = i.id "
+            "AND t.kind = 'reopened') THEN 1 ELSE 0 END) AS reopened, "
+            "SUM(CASE WHEN i.major THEN 1 ELSE 0 END) AS major, "
+            "SUM(CASE WHEN i.problem_candidate THEN 1 ELSE 0 END) AS problem_candidates, "
+            "SUM(CASE WHEN EXISTS (SELECT 1 FROM timeline t WHERE t.incident_id = i.id "
+            "AND t.kind = 'known_error') THEN 1 ELSE 0 END) AS known_error_matches "
+            f"FROM incidents i WHERE {where}",
+            values,
+        )
+        majors = await self._rows(
+            "SELECT i.key, i.title, i.priority, i.service, i.status, i.created_at, "
+            f"i.resolved_at FROM incidents i WHERE {where} AND i.major ORDER BY i.id LIMIT 200",
+            values,
+        )
+        return {
+            "counts": {key: int(value or 0) for key, value in counts.items()},
+            "major_incidents": majors,
+        }
+
+    @reads_database("reading top offenders")
+    async def offenders(self, period: Period) -> dict[str, list[dict[str, Any]]]:
+        where, values = self.sql.incidents_in(period)
+        events_where, event_values = self._events_in(period)
+        domain = self.sql.after_at("e.resource")
+        return {
+            "ci": await self._rows(
+                f"SELECT i.ci AS key, COUNT(*) AS count FROM incidents i WHERE {where} "
+                f"AND i.ci <> '' GROUP BY i.ci ORDER BY count DESC, key LIMIT {_TOP}",
+                values,
+            ),
+            "alert_name": await self._rows(
+                f"SELECT e.name AS key, SUM(e.count) AS count FROM events e WHERE "
+                f"{events_where} AND e.kind <> 'email' GROUP BY e.name "
+                f"ORDER BY count DESC, key LIMIT {_TOP}",
+                event_values,
+            ),
+            "sender_domain": await self._rows(
+                f"SELECT {domain} AS key, COUNT(*) AS count FROM events e WHERE "
+                f"{events_where} AND e.kind = 'email' AND e.resource LIKE '%@%' "
+                f"GROUP BY {domain} ORDER BY count DESC, key LIMIT {_TOP}",
+                event_values,
+            ),
+        }
+
+    @reads_database("reading noise reduction")
+    async def noise(self, period: Period) -> dict[str, Any]:
+        """Intake records -> evaluated occurrences -> events -> incidents, and what was
+        held back on the way, by reason."""
+        span = [self.sql.time(period.start), self.sql.time(period.end)]
+        service = " AND e.service = ?" if period.service is not None else ""
+        extra = [period.service] if period.service is not None else []
+        [intake] = await self._rows(
+            "SELECT COUNT(*) AS count FROM intake_records WHERE received_at >= ? "
+            "AND received_at < ?",
+            span,
+        )
+        reason = (
+            "CASE WHEN o.outcome = 'suppressed' AND e.suppressed_by LIKE 'maintenance:%' "
+            "THEN 'maintenance' WHEN o.outcome = 'suppressed' THEN 'silence' "
+            "WHEN o.outcome = 'pending' THEN 'threshold' ELSE o.outcome END"
+        )
+        outcomes = await self._rows(
+            f"SELECT {reason} AS key, COUNT(*) AS count, COUNT(DISTINCT o.event_id) AS events "
+            "FROM occurrences o JOIN events e ON e.id = o.event_id "
+            f"WHERE o.at >= ? AND o.at < ?{service} GROUP BY {reason} ORDER BY count DESC, key",
+            [*span, *extra],
+        )
+        [events] = await self._rows(
+            "SELECT COUNT(*) AS occurrences, COUNT(DISTINCT o.event_id) AS events "
+            f"FROM occurrences o JOIN events e ON e.id = o.event_id "
+            f"WHERE o.at >= ? AND o.at < ?{service}",
+            [*span, *extra],
+        )
+        where, values = self.sql.incidents_in(period)
+        [incidents] = await self._rows(
+            f"SELECT COUNT(*) AS count FROM incidents i WHERE {where}", values
+        )
+        return {
+            "intake_records": int(intake["count"]),
+            "occurrences": int(events["occurrences"] or 0),
+            "events": int(events["events"] or 0),
+            "incidents": int(incidents["count"]),
+            "by_outcome": outcomes,
+        }
+
+    @reads_database("reading services")
+    async def service_known(self, service: str) -> bool:
+        rows = await self._rows(
+            "SELECT 1 AS one FROM incidents WHERE service = ? LIMIT 1", [service]
+        )
+        return bool(rows)
