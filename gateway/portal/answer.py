@@ -114,8 +114,4 @@ class StatusAnswers:
 
 def _back(request: web.Request, what: str) -> web.Response:
     token = request.match_info["token"]
-    lang = request.query.get("lang", "")
-    suffix = f"&lang={lang}" if lang in ("en", "zh") else ""
-    return web.Response(
-        status=303, headers={"Location": f"/portal/status/{token}?sent={what}{suffix}"}
-    )
+    return web.Response(status=303, headers={"Location": f"/portal/status/{token}?sent={what}"})

@@ -1,60 +1,99 @@
-"""HTML from the portal's templates: autoescaped, so whatever a requester or a mail
-wrote is shown as text, never run as markup or script."""
+"""The portal's pages on the shared web foundation (gateway/web): autoescaped Jinja2
+(whatever a requester or a mail wrote shows as text), the shared layout, English
+and Chinese catalogs. The language is ``?lang=`` (kept in the ``lang`` cookie), else
+the cookie, else the browser's Accept-Language, else ``portal.language``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from gateway.portal.config import Language
-from gateway.portal.i18n import LANGUAGES, translator
+from gateway.web.i18n import LANG_COOKIE, LANGUAGES, Catalogs, language_of
+from gateway.web.templating import (
+    SHARED_STATIC,
+    Pages,
+    Viewer,
+    page_environment,
+    secure_headers,
+    static_routes,
+)
+from gateway.web.zones import TZ_COOKIE, viewer_zone
 
-_TEMPLATES = Path(__file__).resolve().parent / "templates"
+HERE = Path(__file__).resolve().parent
+PREFIX = "/portal"
 
-# No script, style or frame from anywhere but this daemon; forms post only here.
-SECURITY_HEADERS: Mapping[str, str] = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
+# what the page shows for the stored values: message ids of the catalogs
+WORDS: Mapping[str, str] = {
+    "status.new": "New",
+    "status.acknowledged": "In progress",
+    "status.resolved": "Resolved",
+    "status.closed": "Closed",
+    "priority.P1": "P1 critical",
+    "priority.P2": "P2 high",
+    "priority.P3": "P3 medium",
+    "priority.P4": "P4 low",
+    "type.incident": "Incident",
+    "type.service_request": "Service request",
+    "type.complaint": "Complaint",
+    "type.change_request": "Change request",
+    "kind.opened": "Recorded",
+    "kind.acknowledged": "Taken in hand",
+    "kind.resolved": "Resolved",
+    "kind.reopened": "Reopened",
+    "kind.closed": "Closed",
+    "kind.priority_raised": "Priority raised",
+    "kind.comment": "Message",
+    "kind.rated": "Rated",
 }
 
 
-def _when(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-class Pages:
-    def __init__(self) -> None:
-        self._env = Environment(
-            loader=FileSystemLoader(_TEMPLATES),
-            autoescape=select_autoescape(["html"]),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
+class PortalPages:
+    def __init__(self, default_language: str) -> None:
+        self._default = default_language
+        self._catalogs = Catalogs.load([HERE / "locale"])
+        self._pages = Pages(
+            page_environment([HERE / "templates"]),
+            {
+                "app_title": "Service desk",
+                "home": f"{PREFIX}/",
+                "web_static": f"{PREFIX}/static/web",
+                "words": WORDS,
+            },
         )
-        self._env.filters["when"] = _when
+
+    def language(self, request: web.Request) -> str:
+        asked = request.query.get("lang")
+        if asked in LANGUAGES:
+            return asked
+        if LANG_COOKIE in request.cookies or request.headers.get("Accept-Language"):
+            return language_of(
+                request.cookies.get(LANG_COOKIE), request.headers.get("Accept-Language")
+            )
+        return self._default
 
     def render(
-        self, name: str, language: Language, status: int = 200, **context: Any
+        self, request: web.Request, name: str, status: int = 200, **values: Any
     ) -> web.Response:
-        words = translator(language)
-        other = next(item for item in LANGUAGES if item != language)
-        html = self._env.get_template(name).render(
-            t=words, lang=language, other_lang=other, **context
+        language = self.language(request)
+        viewer = Viewer(
+            self._catalogs.translator(language), viewer_zone(request.cookies.get(TZ_COOKIE))
         )
-        return web.Response(
-            text=html,
-            status=status,
-            content_type="text/html",
-            charset="utf-8",
-            headers=SECURITY_HEADERS,
+        response = self._pages.response(
+            name, viewer, status=status, lang_switch=request.path, **values
         )
+        secure_headers(response)
+        if request.query.get("lang") in LANGUAGES:
+            response.set_cookie(
+                LANG_COOKIE, language, max_age=365 * 86400, samesite="Lax", path="/"
+            )
+        return response
+
+
+def static_files() -> list[web.AbstractRouteDef]:
+    return [
+        *static_routes(f"{PREFIX}/static/web", SHARED_STATIC),
+        *static_routes(f"{PREFIX}/static/portal", HERE / "static"),
+    ]

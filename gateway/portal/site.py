@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from aiohttp import web
 
@@ -16,7 +15,7 @@ from gateway.portal.answer import StatusAnswers
 from gateway.portal.intake import PortalIntake
 from gateway.portal.limits import PortalLimits
 from gateway.portal.links import LinkSigner
-from gateway.portal.pages import SECURITY_HEADERS, Pages
+from gateway.portal.pages import PortalPages, static_files
 from gateway.portal.status import StatusPages
 from gateway.web.clientaddr import ClientAddresses
 from parsers.records import IntakeRecord
@@ -24,7 +23,6 @@ from storage.actions import Actions
 from storage.intake import IntakeWriter
 from storage.portal import public_status
 
-_STATIC = Path(__file__).resolve().parent / "static"
 _MIN_KEY_CHARS = 32  # a link key is as strong as a password that anyone may guess offline
 
 
@@ -69,7 +67,7 @@ class Portal:
     def __init__(self, loaded: LoadedConfig, signer: LinkSigner, wiring: PortalWiring) -> None:
         config = loaded.config.portal
         self.signer = signer
-        self.pages = Pages()
+        self.pages = PortalPages(config.language)
         self.intake = PortalIntake(
             writer=wiring.writer, handoff=wiring.handoff, metrics=wiring.metrics, clock=wiring.clock
         )
@@ -84,7 +82,6 @@ class Portal:
             signer=self.signer,
             pages=self.pages,
             read=public_status,
-            default_language=config.language,
         )
         self.answers = StatusAnswers(
             status=self.status,
@@ -94,16 +91,12 @@ class Portal:
             clock=wiring.clock,
         )
 
-    def routes(self) -> list[web.RouteDef]:
+    def routes(self) -> list[web.AbstractRouteDef]:
         return [
             *self.status.routes(),
             *self.answers.routes(),
-            web.get("/portal/static/portal.css", _stylesheet),
+            *static_files(),
         ]
-
-
-async def _stylesheet(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(_STATIC / "portal.css", headers=dict(SECURITY_HEADERS))
 
 
 def build_portal(

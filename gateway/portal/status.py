@@ -14,29 +14,37 @@ import structlog
 from aiohttp import web
 
 from gateway.errors import StorageUnavailable
-from gateway.portal.config import Language
-from gateway.portal.i18n import choose
 from gateway.portal.links import LinkClaims, LinkRefused, LinkSigner
-from gateway.portal.pages import Pages
+from gateway.portal.pages import PortalPages
 
 log = structlog.get_logger(__name__)
 
-_NOTICES = ("comment", "solved")
+NOTICES = {
+    "comment": "Your message was received; it is added to the request.",
+    "solved": "Thank you: the request is marked solved.",
+    "rated": "Thank you for your rating.",
+}
+ERRORS = {
+    "empty": "Please write a message first.",
+    "too_long": "The message is too long (at most 10,000 characters).",
+    "unavailable": "It could not be saved just now; nothing was recorded. Please try again.",
+    "rate_limited": "Too many messages in a short time; please wait a minute.",
+    "not_open": "The request is no longer open.",
+    "not_resolved": "A rating can be given once the request is resolved.",
+}
+REASONS = {
+    "tampered": "The link is not valid: it may have been cut or changed on the way.",
+    "expired": "The link has expired.",
+    "gone": "This request is no longer kept.",
+}
 StatusReader = Callable[[int, str], Awaitable[dict[str, Any] | None]]
 
 
-def language_of(request: web.Request, default: Language) -> Language:
-    return choose(request.query.get("lang"), request.headers.get("Accept-Language", ""), default)
-
-
 class StatusPages:
-    def __init__(
-        self, *, signer: LinkSigner, pages: Pages, read: StatusReader, default_language: Language
-    ) -> None:
+    def __init__(self, *, signer: LinkSigner, pages: PortalPages, read: StatusReader) -> None:
         self._signer = signer
         self._pages = pages
         self._read = read
-        self._default = default_language
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/portal/status/{token}", self.show)]
@@ -47,8 +55,7 @@ class StatusPages:
 
     def refused(self, request: web.Request, reason: str) -> web.Response:
         log.info("portal_link_refused", reason=reason)
-        language = language_of(request, self._default)
-        return self._pages.render("forbidden.html", language, 403, reason=reason)
+        return self._pages.render(request, "forbidden.html", 403, reason=reason, reasons=REASONS)
 
     async def show(self, request: web.Request) -> web.Response:
         try:
@@ -73,14 +80,15 @@ class StatusPages:
             )
         if incident is None:
             return self.refused(request, "gone")
-        language = language_of(request, self._default)
         sent = request.query.get("sent", "")
-        context = {"notice": sent if sent in _NOTICES else "", "error": "", "form": {}, **extra}
+        context = {"notice": sent if sent in NOTICES else "", "error": "", "form": {}, **extra}
         return self._pages.render(
+            request,
             "status.html",
-            language,
             status,
             incident=incident,
             token=request.match_info["token"],
+            notices=NOTICES,
+            errors=ERRORS,
             **context,
         )

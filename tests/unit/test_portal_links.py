@@ -1,5 +1,4 @@
-"""Status page links: signed per incident, expiring, rotated keys keep verifying; the
-page's language from ?lang= or the browser's Accept-Language."""
+"""Status page links: signed per incident, expiring, rotated keys keep verifying."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.portal.i18n import CATALOGUES, choose
 from gateway.portal.links import LinkRefused, LinkSigner
 
 T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
@@ -58,22 +56,3 @@ def test_the_first_key_signs_and_every_key_verifies() -> None:
 def test_anything_else_is_tampered(bad: str) -> None:
     with pytest.raises(LinkRefused, match="tampered"):
         _signer([A], T0).verify(bad)
-
-
-@pytest.mark.parametrize(
-    ("asked", "header", "language"),
-    [
-        ("zh", "en", "zh"),
-        ("en", "zh-CN", "en"),
-        ("fr", "zh-TW,en;q=0.5", "zh"),
-        (None, "de-DE,en-GB;q=0.8", "en"),
-        (None, "", "zh"),
-        (None, "fr", "zh"),
-    ],
-)
-def test_the_language_of_a_page(asked: str | None, header: str, language: str) -> None:
-    assert choose(asked, header, "zh") == language
-
-
-def test_both_languages_have_the_same_words() -> None:
-    assert set(CATALOGUES["en"]) == set(CATALOGUES["zh"])
