@@ -115,7 +115,7 @@ class Services:
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         checks: dict[str, str] = {}
         try:
-            await self.db.ping(limit_seconds=2.0)
+            await self.db.ping(limit_seconds=2.0, write=True)  # ready = intake can commit
             checks["database"] = "ok"
             self.metrics.database_up.set(1)
         except StorageUnavailable as exc:

@@ -25,11 +25,13 @@ from tortoise.transactions import in_transaction
 
 from gateway.errors import ConfigError, DataRejected, StorageUnavailable, WriteConflict
 from storage.pgpool import PooledConnection, give_back
+from storage.sqlite_probe import sqlite_writable
 
 log = structlog.get_logger(__name__)
 
 MODELS_MODULE = "storage.models"
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024
+_SQLITE_BUSY_MS = 500
 
 # The connection type other packages may name, so only storage imports tortoise.
 Connection = BaseDBAsyncClient
@@ -163,7 +165,12 @@ def _connection_config(settings: DatabaseSettings) -> dict[str, Any]:
                 # FULL: the WAL is fsynced at every commit, so an acknowledged
                 # intake survives power loss, not only a process crash.
                 "synchronous": settings.sqlite_synchronous.upper(),
-                "busy_timeout": 10_000,
+                # Only another process can hold the file's write lock (one daemon per
+                # file): while it does, every statement on the one shared connection
+                # waits this long, and everyone queued behind it too. Short, so a
+                # sender waiting for a commit hears 451/503 in a second or two rather
+                # than waiting as long as the lock is held.
+                "busy_timeout": _SQLITE_BUSY_MS,
                 "foreign_keys": "ON",
                 # keep the WAL file allocated after a checkpoint (the default cuts it to
                 # 16 KiB, and every commit after that grows the file: a dearer fsync)
@@ -294,13 +301,21 @@ class Database:
     def placeholders(self, count: int, start: int = 1) -> str:
         return ", ".join(self.placeholder(start + offset) for offset in range(count))
 
-    async def ping(self, limit_seconds: float | None = None) -> None:
-        """Raise StorageUnavailable unless a trivial query answers in time."""
+    async def ping(self, limit_seconds: float | None = None, *, write: bool = False) -> None:
+        """Raise StorageUnavailable unless a trivial query answers in time; ``write``:
+        unless a write could begin (on SQLite, another process may hold the file's write
+        lock while reads still go through; on PostgreSQL a session that answers can write)."""
         limit = limit_seconds or self.settings.connect_timeout_seconds
+        probe = self._select_one
+        if write and self.dialect is Dialect.SQLITE:
+            probe = self._begin_write
         try:
-            await asyncio.wait_for(self._select_one(), limit)
+            await asyncio.wait_for(probe(), limit)
         except TimeoutError as exc:
             raise StorageUnavailable(f"database does not answer within {limit:g} s") from exc
+
+    async def _begin_write(self) -> None:
+        await sqlite_writable(self.connection, _SQLITE_BUSY_MS)
 
     @reads_database("database check")
     async def _select_one(self) -> None:
