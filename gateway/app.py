@@ -142,6 +142,7 @@ class Services:
                 *self.console.routes,
             ],
             middlewares=self.console.middlewares,
+            on_shutdown=self.console.on_shutdown,
             max_body_bytes=config.body_cap(),
         )
 

@@ -25,6 +25,7 @@ def build_http_app(
     max_body_bytes: int,
     extra_routes: Sequence[web.AbstractRouteDef] = (),
     middlewares: Sequence[Any] = (),
+    on_shutdown: Sequence[Callable[[web.Application], Awaitable[None]]] = (),
 ) -> web.Application:
     # webhook bodies are bounded per integration by WebhookIntake; this is the outer cap
     app = web.Application(
@@ -33,6 +34,8 @@ def build_http_app(
         # bodies are decoded by gateway.bodies, which refuses what it cannot decode
         handler_args={"auto_decompress": False},
     )
+    # long-lived answers (server-sent events) end here, before the runner waits for them
+    app.on_shutdown.extend(on_shutdown)
     openapi = orjson.dumps(openapi_document())
 
     async def healthz(request: web.Request) -> web.Response:

@@ -7,7 +7,7 @@ from typing import Any
 
 from storage import models
 from storage.database import reads_database
-from storage.views import _time
+from storage.views import _query, _time
 
 
 @reads_database("reading forwarding")
@@ -27,3 +27,23 @@ async def forwarding(incident_id: int, limit: int = 200) -> list[dict[str, Any]]
         }
         for row in rows
     ]
+
+
+@reads_database("reading the timeline head")
+async def timeline_head() -> int:
+    """The newest timeline entry's id: it grows with every change to any incident."""
+    rows = await _query("SELECT MAX(id) AS head FROM timeline", [])
+    return int(rows[0]["head"] or 0) if rows else 0
+
+
+@reads_database("reading changed incidents")
+async def changed_since(after: int, limit: int = 200) -> tuple[int, list[int]]:
+    """Incidents with timeline entries after ``after`` (a primary-key range), and the
+    newest entry's id."""
+    rows = await _query(
+        "SELECT id, incident_id FROM timeline WHERE id > ? ORDER BY id LIMIT ?", [after, limit]
+    )
+    if not rows:
+        return after, []
+    ids = sorted({int(row["incident_id"]) for row in rows})
+    return int(rows[-1]["id"]), ids

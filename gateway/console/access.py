@@ -115,7 +115,7 @@ class Access:
         request[CSRF] = codec.csrf(session)
         response = await handler(request)
         renewed = codec.renewed(session, time.time())
-        if renewed is not None:
+        if renewed is not None and not response.prepared:  # a stream has sent its headers
             self.set_cookie(request, response, SESSION_COOKIE, codec.encode(renewed))
         return response
 

@@ -94,7 +94,8 @@ class Console:
                 status_code=exc.status,
                 message=exc.text or exc.reason,
             )
-        secure_headers(response)
+        if not response.prepared:  # a stream (server-sent events) sent its headers already
+            secure_headers(response)
         return response
 
     def routes(self, *more: list[web.RouteDef]) -> list[web.AbstractRouteDef]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -11,6 +11,8 @@ from gateway.console.access import Access
 from gateway.console.actions import ActionPages
 from gateway.console.app import Console
 from gateway.console.incidents import IncidentPages
+from gateway.console.live import LiveFeed
+from gateway.console.silences import SilencePages, utc_now
 from gateway.runtime import RuntimeHolder
 from gateway.web.clientaddr import ClientAddresses
 from storage.actions import Actions
@@ -24,6 +26,7 @@ Middleware = Callable[..., object]
 class ConsoleParts:
     routes: list[web.AbstractRouteDef]
     middlewares: list[Middleware]
+    on_shutdown: list[Callable[[web.Application], Awaitable[None]]]
 
 
 def build_console(
@@ -44,8 +47,11 @@ def build_console(
     act = ActionPages(
         console, actions, IncidentEdits(db, on_commit), lambda: holder.current.ruleset.matrix
     )
+    silences = SilencePages(console, actions, utc_now)
+    live = LiveFeed()
     return ConsoleParts(
-        routes=console.routes(pages.routes(), act.routes()),
+        routes=console.routes(pages.routes(), act.routes(), silences.routes(), live.routes()),
+        on_shutdown=[live.close],
         # errors outermost: a refusal from the access check is a page too
         middlewares=[console.errors, access.guard],
     )

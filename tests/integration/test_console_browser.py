@@ -178,6 +178,19 @@ async def test_console_in_a_browser(
             assert "更新" in await forwarding.inner_text()  # the acknowledgement's update row
             await _shot(page, "console-incident")
 
+            # a silence from the mail's event: its fields come prefilled
+            await page.get_by_role("link", name="静默…").first.click()
+            await page.wait_for_url(f"{base}/ui/silences/new?event=*")
+            assert await page.locator("input[name=value_0]").input_value() == "helpdesk"
+            await page.fill("#silence-comment", "打印机维修中 <b>not bold</b>")
+            await page.click("#new-silence button[type=submit]")
+            await page.wait_for_url(f"{base}/ui/silences*")
+            silences = await page.locator("#silences tbody").inner_text()
+            assert "source=helpdesk" in silences and "olga" in silences
+            assert "打印机维修中 <b>not bold</b>" in silences
+            assert await page.locator("#silences b").count() == 0
+            await _shot(page, "console-silences")
+
             assert await _post_status(page, f"/ui/incidents/{key}/resolve", False) == 403
             status, body = await daemon.get_json(f"/api/v1/incidents/{key}")
             assert (status, body["status"]) == (200, "acknowledged")

@@ -43,7 +43,8 @@ def test_every_message_of_the_console_has_a_chinese_translation() -> None:
     catalogs = Catalogs.load([GATEWAY / "console" / "locale"])
     messages = {
         match.group(2)
-        for path in GATEWAY.glob("*/templates/*.html")
+        for part in ("console", "web")
+        for path in GATEWAY.glob(f"{part}/templates/*.html")
         for match in _MESSAGE.finditer(path.read_text(encoding="utf-8"))
     }
     messages |= {
