@@ -308,6 +308,7 @@ def build(loaded: LoadedConfig) -> Services:
             actions=actions,
             clients=clients,
             clock=utc_now,
+            services=lambda: tuple(holder.current.ruleset.catalogue.services),
         ),
     )
     api = Api(

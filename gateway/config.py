@@ -508,6 +508,13 @@ def _check_mail(config: GatewayConfig, path: Path, document: Any) -> list[str]:
                 f"{path}:{line}: mailboxes.{mailbox.name}.acknowledge.sink: "
                 f"'{mailbox.acknowledge.sink}' is not an email sink in sinks"
             )
+    portal_answer = config.portal.form.acknowledge
+    if config.portal.enabled and portal_answer and portal_answer.sink not in email_sinks:
+        line = line_of(document, ("portal", "form", "acknowledge", "sink"))
+        problems.append(
+            f"{path}:{line}: portal.form.acknowledge.sink: "
+            f"'{portal_answer.sink}' is not an email sink in sinks"
+        )
     mailbox_names = {mailbox.name for mailbox in config.mailboxes}
     for index, account in enumerate(config.imap.accounts):
         if account.mailbox not in mailbox_names:

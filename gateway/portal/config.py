@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from gateway.configbase import Frozen
+from gateway.mailconfig import IncidentType, MailAnswerConfig
 from gateway.secretref import SecretRef
 from gateway.secretref import inline_secret as _secret
 
@@ -26,6 +27,60 @@ class PortalRateLimit(Frozen):
         "one incident (its status page)",
     )
     burst: int = Field(default=10, ge=1, le=1000, description="posts allowed at once")
+
+
+_ALL_TYPES: tuple[IncidentType, ...] = (
+    "incident",
+    "service_request",
+    "complaint",
+    "change_request",
+)
+
+
+class PortalField(Frozen):
+    """A field of the form for one request type, beyond subject and description."""
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,30}$", description="its name (the event label portal_<name>)"
+    )
+    label: str = Field(min_length=1, max_length=200, description="what the form says (English)")
+    label_zh: str = Field(default="", max_length=200, description="what it says in Chinese")
+    required: bool = Field(default=False, description="the form is refused without it")
+
+
+class PortalFormConfig(Frozen):
+    """The request form at /portal/: a new incident, service request, complaint or change
+    request, stored as an intake record of channel portal and judged by the rules."""
+
+    enabled: bool = Field(default=True, description="serve the form (the status pages stay)")
+    types: tuple[IncidentType, ...] = Field(
+        default=_ALL_TYPES, min_length=1, description="request types offered"
+    )
+    service_required: tuple[IncidentType, ...] = Field(
+        default=("incident", "service_request", "change_request"),
+        description="types that must name a service of the catalogue",
+    )
+    fields: dict[IncidentType, tuple[PortalField, ...]] = Field(
+        default_factory=dict, description="more fields per request type"
+    )
+    allowed_domains: tuple[str, ...] = Field(
+        default=(),
+        description="mail domains requesters may give (e.g. example.org); empty: any",
+    )
+    max_attachments: int = Field(default=3, ge=0, le=20, description="files per request")
+    max_attachment_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024, description="largest file"
+    )
+    attachment_types: tuple[str, ...] = Field(
+        default=("image/png", "image/jpeg", "image/gif", "application/pdf", "text/plain"),
+        description="media types of files accepted; a file must also look like its type "
+        "(png, jpeg, gif, pdf, plain UTF-8 text are checked)",
+    )
+    acknowledge: MailAnswerConfig | None = Field(
+        default=None,
+        description="answer the requester of a new request (key and status page link) "
+        "through this email sink; none: no answer",
+    )
 
 
 class PortalConfig(Frozen):
@@ -55,6 +110,10 @@ class PortalConfig(Frozen):
 
     rate_limit: PortalRateLimit = Field(
         default=PortalRateLimit(), description="limits of the forms, per address and sender"
+    )
+
+    form: PortalFormConfig = Field(
+        default=PortalFormConfig(), description="the request form at /portal/"
     )
 
     @field_validator("keys", mode="before")

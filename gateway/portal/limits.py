@@ -58,6 +58,9 @@ class PortalLimits:
         """The client's address (behind trusted proxies, http.trusted_proxies)."""
         return self._clients.describe(request)
 
+    def allow_sender(self, sender: str) -> bool:
+        return self._senders.take(sender.lower())
+
     def allow(self, request: web.Request, sender: str) -> bool:
         # the client address first: a flood from one address stops there
         if not self._addresses.take(self.client(request)):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +12,7 @@ from gateway.config import LoadedConfig
 from gateway.errors import ConfigError
 from gateway.metrics import Metrics
 from gateway.portal.answer import StatusAnswers
+from gateway.portal.form import RequestForm
 from gateway.portal.intake import PortalIntake
 from gateway.portal.limits import PortalLimits
 from gateway.portal.links import LinkSigner
@@ -36,6 +37,7 @@ class PortalWiring:
     actions: Actions
     clients: ClientAddresses
     clock: Callable[[], datetime]
+    services: Callable[[], Sequence[str]]  # the catalogue's, as the current rules have it
 
 
 def _keys(loaded: LoadedConfig) -> list[str]:
@@ -91,8 +93,19 @@ class Portal:
             clock=wiring.clock,
         )
 
+        self.form = None
+        if config.form.enabled:
+            self.form = RequestForm(
+                config=config.form,
+                pages=self.pages,
+                intake=self.intake,
+                limits=self.limits,
+                services=wiring.services,
+            )
+
     def routes(self) -> list[web.AbstractRouteDef]:
         return [
+            *(self.form.routes() if self.form is not None else ()),
             *self.status.routes(),
             *self.answers.routes(),
             *static_files(),

@@ -23,6 +23,15 @@ GATEWAY = "helpdesk-bot@example.org"
 KEY_NEW = "portal-key-2026-12-a0c1e7f3b9d2e4f6a8c0"
 KEY_OLD = "portal-key-2026-06-5d7f9b1c3e5a7c9e1f3b"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+CATALOGUE = """
+assignment_groups:
+  - name: service-desk
+services:
+  - name: mail
+    assignment_group: service-desk
+  - name: workplace
+    assignment_group: service-desk
+"""
 _LINK = re.compile(r"https?://\S+/portal/status/[A-Za-z0-9_.\-]+")
 
 
@@ -33,6 +42,8 @@ def portal_config(
     *,
     keys: Sequence[str] = (KEY_NEW, KEY_OLD),
     tickets_url: str | None = None,
+    catalogue: Path | None = None,
+    http: dict[str, Any] | None = None,
     **portal: Any,
 ) -> LoadedConfig:
     """SMTP in, answers out to ``smtp_sink_port``, the portal on at a placeholder
@@ -48,8 +59,15 @@ def portal_config(
                 "comment_interval_seconds": 0,
             }
         ]
+    extra: dict[str, Any] = {}
+    if catalogue is not None:
+        catalogue.write_text(CATALOGUE, encoding="utf-8")
+        extra["rules"] = {"catalogue": str(catalogue)}
+    if http is not None:
+        extra["http"] = http
     loaded = write_config(
         database_url,
+        **extra,
         smtp=smtp_section(),
         mailboxes=[
             {

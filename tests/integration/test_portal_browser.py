@@ -4,6 +4,8 @@ Chinese; a changed link shows its 403 page. Screenshots land in artefacts/."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.conftest import ConfigWriter
 from tests.integration.browser import chromium, screenshot_path
 from tests.integration.daemon import eventually, running_daemon
@@ -65,4 +67,53 @@ async def test_a_gbk_mail_leads_to_its_status_page_in_chinese(
         assert response is not None and response.status == 403
         assert "链接无效" in await tab.inner_text("#reason")
         await tab.screenshot(path=screenshot_path(f"portal-forbidden-zh-{engine}"))
+        await context.close()
+
+
+async def test_the_request_form_in_a_browser_refuses_a_bad_file_and_takes_a_good_one(
+    write_config: ConfigWriter, database_url: str, tmp_path: Path
+) -> None:
+    engine = database_url.split(":", 1)[0]
+    bad = tmp_path / "<img src=x onerror=window.hacked=1>.png"
+    bad.write_bytes(b"MZ not a picture")
+    good = tmp_path / "screen.png"
+    good.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    async with (
+        capturing_smtp() as (_, port),
+        running_daemon(
+            portal_config(
+                write_config,
+                database_url,
+                port,
+                catalogue=tmp_path / "catalogue.yaml",
+                form={"acknowledge": {"sink": "answers"}},
+            )
+        ) as daemon,
+        chromium() as browser,
+    ):
+        context = await browser.new_context(locale="zh-CN", viewport={"width": 1000, "height": 900})
+        tab = await context.new_page()
+        await tab.goto(f"{daemon.base_url}/portal/")
+        await tab.select_option("#type", "incident")
+        await tab.select_option("#service", "mail")
+        await tab.fill("#name", "李娜")
+        await tab.fill("#email", "li.na@corp.example")
+        await tab.fill("#subject", "VPN 连接失败 <script>window.hacked=2</script>")
+        await tab.fill("#text", "从今天早上开始无法连接 VPN。")
+        await tab.screenshot(path=screenshot_path(f"portal-form-zh-{engine}"), full_page=True)
+        await tab.set_input_files("#files", [str(bad)])
+        await tab.click("#submit")
+        await tab.wait_for_selector("#file-problems")
+        assert "文件内容与其类型不符" in await tab.inner_text("#file-problems")
+        assert "onerror" in await tab.inner_text("#file-problems")  # the name, as text
+        assert await tab.evaluate("window.hacked === undefined")
+        assert await daemon.incidents() == []
+
+        await tab.set_input_files("#files", [str(good)])
+        await tab.click("#submit")
+        await tab.wait_for_selector("#thanks")
+        assert (await tab.inner_text("#reference")).startswith("P-")
+        await tab.screenshot(path=screenshot_path(f"portal-thanks-zh-{engine}"))
+        [incident] = await eventually(daemon.incidents, lambda items: len(items) == 1)
+        assert incident["requester"] == "li.na@corp.example"
         await context.close()
