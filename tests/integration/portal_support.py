@@ -129,6 +129,12 @@ def link_in(mail: EmailMessage) -> str:
     return found.group(0)
 
 
+def tampered(text: str) -> str:
+    """One character inside a link's signature changed (the last one carries padding
+    bits, which a change can leave meaning the same)."""
+    return text[:-5] + ("A" if text[-5] != "A" else "B") + text[-4:]
+
+
 def path_of(link: str) -> str:
     """The link as a path on the daemon (its base_url is a placeholder)."""
     return "/portal/" + link.split("/portal/", 1)[1]

@@ -23,6 +23,7 @@ from tests.integration.portal_support import (
     portal_config,
     post_form,
     send_mail,
+    tampered,
 )
 
 REQUESTER = "wang.zhe@corp.example"
@@ -101,7 +102,7 @@ async def test_solved_resolves_with_the_requester_as_author_and_bad_posts_store_
         assert (await post_form(daemon, f"{path}/comment", {"text": "   "}))[0] == 400
         token = path.rsplit("/", 1)[1]
         status, _, text = await post_form(
-            daemon, f"/portal/status/{token[:-2]}xx/comment", {"text": "hi"}
+            daemon, f"/portal/status/{tampered(token)}/comment", {"text": "hi"}
         )
         assert status == 403 and "not valid" in text
         assert await models.IntakeRecordRow.filter(channel="portal").count() == 0
