@@ -370,7 +370,9 @@ def build(loaded: LoadedConfig) -> Services:
         inbound=inbound,
         webhooks=webhooks,
         api=api,
-        console=build_console(holder, db, actions, clients, dispatcher.wake),
+        console=build_console(
+            holder, db, actions, clients, dispatcher.wake, OutboxStore(db, instance)
+        ),
         notifier=Notifier(),
         instance=instance,
         smtp=smtp,

@@ -10,6 +10,8 @@ from aiohttp import web
 from gateway.console.access import Access
 from gateway.console.actions import ActionPages
 from gateway.console.app import Console
+from gateway.console.deadletters import DeadLetterPages
+from gateway.console.explain import ExplainPages
 from gateway.console.incidents import IncidentPages
 from gateway.console.live import LiveFeed
 from gateway.console.silences import SilencePages, utc_now
@@ -18,6 +20,7 @@ from gateway.web.clientaddr import ClientAddresses
 from storage.actions import Actions
 from storage.database import Database, Dialect
 from storage.incident_edits import IncidentEdits
+from storage.outbox import OutboxStore
 
 Middleware = Callable[..., object]
 
@@ -35,6 +38,7 @@ def build_console(
     actions: Actions,
     clients: ClientAddresses,
     on_commit: Callable[[], None],
+    outbox: OutboxStore,
 ) -> ConsoleParts:
     access = Access(
         lambda: holder.current.loaded.config.console,
@@ -49,8 +53,17 @@ def build_console(
     )
     silences = SilencePages(console, actions, utc_now)
     live = LiveFeed()
+    explain = ExplainPages(console, lambda: holder.current)
+    letters = DeadLetterPages(console, outbox, on_commit)
     return ConsoleParts(
-        routes=console.routes(pages.routes(), act.routes(), silences.routes(), live.routes()),
+        routes=console.routes(
+            pages.routes(),
+            act.routes(),
+            silences.routes(),
+            live.routes(),
+            explain.routes(),
+            letters.routes(),
+        ),
         on_shutdown=[live.close],
         # errors outermost: a refusal from the access check is a page too
         middlewares=[console.errors, access.guard],

@@ -53,6 +53,9 @@ async def test_silence_from_an_event_holds_the_next_alert(
             # a recovery then a new firing: the same alert again, now held
             resolved = {**alert, "status": "resolved"}
             assert (await daemon.post_json("/webhooks/generic", resolved))[0] == 202
+            await eventually(
+                lambda: _events(daemon, "db1"), lambda found: found[0]["status"] == "resolved"
+            )
             again = {**alert, "summary": "disk full again"}  # another body: not a re-delivery
             assert (await daemon.post_json("/webhooks/generic", again))[0] == 202
             silence_id = held_by["db1 is being patched"]
