@@ -32,6 +32,7 @@ from gateway.config import LoadedConfig
 from gateway.console.wiring import ConsoleParts, build_console
 from gateway.deadletters_api import DeadLettersApi
 from gateway.errors import StorageUnavailable
+from gateway.explain_api import ExplainApi
 from gateway.heartbeats import HeartbeatMonitor
 from gateway.http import build_http_app
 from gateway.httperrors import JsonErrorRunner
@@ -93,6 +94,7 @@ class Services:
     dispatcher: OutboxDispatcher
     deadletters: DeadLettersApi
     reports: ReportsApi
+    explain: ExplainApi
     inbound: InboundHooks
     webhooks: WebhookIntake
     api: Api
@@ -140,6 +142,7 @@ class Services:
                 *self.inbound.routes(),
                 *(self.portal.routes() if self.portal is not None else ()),
                 *self.console.routes,
+                *self.explain.routes(),
             ],
             middlewares=self.console.middlewares,
             on_shutdown=self.console.on_shutdown,
@@ -367,6 +370,7 @@ def build(loaded: LoadedConfig) -> Services:
         reports=ReportsApi(
             ReportEngine(Reports(db), lambda: holder.current.ruleset, utc_now), utc_now
         ),
+        explain=ExplainApi(db=db, store=incidents, runtime=lambda: holder.current, clock=utc_now),
         inbound=inbound,
         webhooks=webhooks,
         api=api,

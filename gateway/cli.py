@@ -30,7 +30,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
-_OPERATOR_COMMANDS = {"silence", "incidents"}
+_OPERATOR_COMMANDS = {"silence", "incidents", "explain"}
 
 
 class OperatorCommands(Protocol):
@@ -102,16 +102,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _operator_commands() -> tuple[OperatorCommands, ...]:
-    from gateway import cli_incidents, cli_silences
+    from gateway import cli_explain, cli_incidents, cli_silences
 
-    return (cli_silences, cli_incidents)
+    return (cli_silences, cli_incidents, cli_explain)
 
 
 def _operate(args: argparse.Namespace) -> int:
     """A command against the daemon's API: its module runs it; errors end it here."""
     from gateway.cli_client import Client, CommandError, fail
 
-    module = {"silence": "cli_silences", "incidents": "cli_incidents"}[args.command]
+    module = {"silence": "cli_silences", "incidents": "cli_incidents", "explain": "cli_explain"}[
+        args.command
+    ]
     try:
         commands: OperatorCommands = importlib.import_module(f"gateway.{module}")
         return commands.run(args, Client.from_args(args))

@@ -11,7 +11,7 @@ from typing import Any
 
 import gateway
 from gateway.api import ActionBody, SilenceBody
-from gateway.openapi_schemas import DEAD_LETTER, ERROR, EVENT, INCIDENT
+from gateway.openapi_schemas import DEAD_LETTER, ERROR, EVENT, EXPLANATION, INCIDENT
 from gateway.params import INT64_MAX, MAX_KEY_LENGTH
 from gateway.reports.openapi import CSV, FORMAT, report_paths
 
@@ -214,6 +214,24 @@ def _api_paths() -> dict[str, Any]:
                 parameters=(_path("row_id", _ID),),
             )
         },
+        "/api/v1/explain": {
+            "post": _operation(
+                "A dry run: the payload through the parser and rules against the stored "
+                "state; nothing is stored",
+                {
+                    "200": _json({"$ref": "#/components/schemas/Explanation"}),
+                    **_BAD_PARAMETER,
+                    "413": _error("too large"),
+                    "415": _error("wrong content encoding"),
+                    "422": _error("the parser refuses the payload, or the database its rows"),
+                },
+                parameters=(
+                    _query("integration", "the integration or mailbox the payload is for"),
+                    _query("mail_from", "a mail's SMTP envelope sender (MAIL FROM)"),
+                ),
+                body=_PAYLOAD,
+            )
+        },
         "/api/v1/reload": {
             "post": _operation(
                 "Re-read config and rules; keep the old ones if these are invalid",
@@ -226,15 +244,19 @@ def _api_paths() -> dict[str, Any]:
     }
 
 
+# what a sender sends: a webhook body or a raw mail
+_PAYLOAD = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {}},
+        "application/x-www-form-urlencoded": {"schema": _OBJECT},
+        "message/rfc822": {"schema": {"type": "string"}},
+    },
+}
+
+
 def _intake_paths() -> dict[str, Any]:
-    any_body = {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {}},
-            "application/x-www-form-urlencoded": {"schema": _OBJECT},
-            "message/rfc822": {"schema": {"type": "string"}},
-        },
-    }
+    any_body = _PAYLOAD
     return {
         "/webhooks/{integration}": {
             "post": _operation(
@@ -317,6 +339,7 @@ def openapi_document() -> dict[str, Any]:
                 "Incident": INCIDENT,
                 "Event": EVENT,
                 "DeadLetter": DEAD_LETTER,
+                "Explanation": EXPLANATION,
                 "Error": ERROR,
                 "ActionBody": ActionBody.model_json_schema(),
                 "SilenceBody": SilenceBody.model_json_schema(

@@ -133,3 +133,81 @@ DEAD_LETTER: dict[str, Any] = {
         "given_up_at": TIME,
     },
 }
+
+_STRING = {"type": "string"}
+_STRINGS = {"type": "array", "items": _STRING}
+CHARSET_FINDING: dict[str, Any] = {
+    "type": "object",
+    "required": ["part", "declared", "declared_fits", "needs", "detected", "decoded_as"],
+    "properties": {
+        "part": {"enum": ["text/plain", "text/html"]},
+        "declared": {**_STRING, "description": "the declared charset; empty: none"},
+        "declared_fits": {
+            "type": ["boolean", "null"],
+            "description": "the bytes are valid in it; null: nothing or no known charset",
+        },
+        "needs": {**_STRING, "description": "the narrowest related charset the bytes need"},
+        "detected": _STRING,
+        "decoded_as": {**_STRING, "description": "the codec the parser read the part with"},
+        "defect": _STRING,
+        "verdict": _STRING,
+    },
+}
+EXPLANATION: dict[str, Any] = {
+    "type": "object",
+    "required": ["integration", "kind", "at", "rules_version", "stored", "charsets", "events"],
+    "properties": {
+        "integration": {**_STRING, "description": "the integration or mailbox it was read as"},
+        "kind": _STRING,
+        "at": TIME,
+        "rules_version": _STRING,
+        "stored": {"const": False},
+        "charsets": {
+            "type": ["array", "null"],
+            "items": CHARSET_FINDING,
+            "description": "a mail's body parts; null for other payloads",
+        },
+        "events": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["event", "decision"],
+                "properties": {
+                    "event": {"type": "object"},
+                    "decision": {
+                        "type": "object",
+                        "required": [
+                            "fingerprint",
+                            "correlation_key",
+                            "outcome",
+                            "action",
+                            "matched_rules",
+                            "priority",
+                            "routes",
+                        ],
+                        "properties": {
+                            "fingerprint": _STRING,
+                            "correlation_key": _STRING,
+                            "outcome": _STRING,
+                            "action": _STRING,
+                            "incident_key": {"type": ["string", "null"]},
+                            "matched_rules": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "name": _STRING,
+                                        "where": {**_STRING, "description": "file:line"},
+                                    },
+                                },
+                            },
+                            "suppressed_by": _STRING,
+                            "priority": {"enum": ["P1", "P2", "P3", "P4"]},
+                            "routes": _STRINGS,
+                        },
+                    },
+                },
+            },
+        },
+    },
+}

@@ -55,6 +55,10 @@ class EmailParser:
         self._keys = IncidentKeys(options.key_prefix)
         self._monitoring_senders = frozenset(a.lower() for a in options.monitoring_senders)
 
+    @property
+    def options(self) -> EmailOptions:
+        return self._options
+
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> EmailParser:
         return cls(EmailOptions.model_validate(dict(options)))

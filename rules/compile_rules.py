@@ -106,6 +106,7 @@ class RuleCompiler:
             condition=condition,
             actions=actions,
             continue_matching=spec.continue_,
+            where=site.doc.where(site.loc),
         )
 
     def _actions(self, spec: RuleSpec, site: Site) -> tuple[Action, ...] | None:

@@ -24,6 +24,7 @@ class Rule:
     condition: Condition | None  # the CEL ``when:``, if any
     actions: tuple[Action, ...]
     continue_matching: bool  # like Alertmanager routes: stop after a match unless true
+    where: str = ""  # file:line of its definition, for explanations and reports
 
     def matches(self, draft: Draft) -> bool:
         if not self.predicate(draft):

@@ -163,6 +163,18 @@ def _canonical(codec: str) -> str:
     return codecs.lookup(codec).name
 
 
+def detect(data: bytes) -> str | None:
+    """charset-normalizer's best guess among the charsets mail arrives in; None: no guess."""
+    best = charset_normalizer.from_bytes(
+        data[:_DETECTION_SAMPLE], cp_isolation=list(_DETECTABLE)
+    ).best()
+    return None if best is None else best.encoding
+
+
+def decodes_strictly(data: bytes, codec: str, *, complete: bool = True) -> bool:
+    return _strict(data, codec, complete=complete) is not None
+
+
 class CharsetDecoder:
     """Decodes the byte strings of one message.
 
@@ -222,10 +234,7 @@ class CharsetDecoder:
         if self._detections_left <= 0:
             return None
         self._detections_left -= 1
-        best = charset_normalizer.from_bytes(
-            data[:_DETECTION_SAMPLE], cp_isolation=list(_DETECTABLE)
-        ).best()
-        return None if best is None else best.encoding
+        return detect(data)
 
     def _remember(self, codec: str) -> None:
         if codec not in self._hints:

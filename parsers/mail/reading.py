@@ -57,6 +57,14 @@ class ReadableText:
     limits_hit: tuple[str, ...]  # "max_text_bytes", "max_html_bytes"
 
 
+@dataclass(frozen=True, slots=True)
+class DecodedPart:
+    subtype: str  # "plain" or "html"
+    data: bytes  # as decoded (within the byte limits)
+    declared: str  # the charset label as written; "" when none
+    decoded: Decoded
+
+
 class MessageReading:
     """One message being read: its bounded MIME tree, header index, charset
     decoder and defects. Lives for one ``parse`` call; never shared."""
@@ -66,6 +74,8 @@ class MessageReading:
         self._options = options
         self._defects = Defects()
         self._decoder = CharsetDecoder()
+        # each body text part as it was decoded, for explanations (parsers.mail.diagnosis)
+        self.decoded_parts: list[DecodedPart] = []
         bounded = parse_bounded(record.raw, options.limits)
         self.root = bounded.root
         self.limits_hit = bounded.limits_hit
@@ -100,6 +110,7 @@ class MessageReading:
         html = part.subtype == "html"
         declared = part.charset or (_html_meta_charset(data) if html else None)
         decoded = self._decoder.decode(data, declared, complete=complete)
+        self.decoded_parts.append(DecodedPart(part.subtype, data, declared or "", decoded))
         self._defects.add(decoded.defect and f"body_{decoded.defect}")
         text = html_to_text(decoded.text) if html else decoded.text
         return Decoded(normalized(text), decoded.charset, decoded.defect)

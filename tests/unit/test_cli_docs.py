@@ -40,6 +40,7 @@ def test_every_operator_command_is_listed() -> None:
         "incidents show",
         "incidents ack",
         "incidents resolve",
+        "explain",
     } <= {name for name, _ in COMMANDS}
 
 

@@ -1,0 +1,48 @@
+"""``explain --local``: the rules of a config file, without a daemon, against an empty
+scratch SQLite database (the rule scenarios' way), so no history shapes the decision."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.cli_client import EXIT_REFUSED, EXIT_USAGE, CommandError
+from gateway.config import config_path, load_config
+from gateway.errors import ConfigError, ParseError
+from gateway.explain import dry_judge, explained
+from gateway.explain_source import payload
+from gateway.logs import configure_logging
+from gateway.params import BadParameter
+from gateway.runtime import compile_runtime
+from storage.database import Database, DatabaseSettings
+from storage.incidents import IncidentStore
+from storage.migrations import migrate
+
+
+async def explain_locally(
+    config: str | None, raw: bytes, named: str | None, media: str, mail_from: str | None
+) -> dict[str, Any]:
+    configure_logging("warning")  # the scratch database's start is no news
+    try:
+        runtime = compile_runtime(load_config(config_path(config)))
+    except ConfigError as exc:
+        raise CommandError("\n".join(exc.problems), EXIT_USAGE) from None
+    now = datetime.now(UTC)
+    try:
+        found = payload(runtime, raw, named=named, content_type=media, mail_from=mail_from, now=now)
+    except BadParameter as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    try:
+        events = found.parser.parse(found.record)
+    except ParseError as exc:
+        raise CommandError(f"unparseable: {exc.reason}: {exc}", EXIT_REFUSED) from None
+    with tempfile.TemporaryDirectory(prefix="intake-explain-") as scratch:
+        db = Database(DatabaseSettings(f"sqlite://{scratch}/explain.sqlite3", "normal"))
+        await db.open()
+        try:
+            await migrate(db, scratch=True)
+            decisions = await dry_judge(db, IncidentStore(db), runtime.ruleset, events, now)
+        finally:
+            await db.close()
+    return explained(found, events, decisions, runtime.ruleset)
