@@ -3,7 +3,8 @@
 Without ``http.api_token`` or ``http.api_read_token`` the API answers loopback
 clients only (a client behind a proxy is known only through a trusted proxy, see
 ``gateway.web.clientaddr``); with either, every request needs
-``Authorization: Bearer <token>``, and the read token opens GET requests only.
+``Authorization: Bearer <token>``, and the read token opens GET requests only
+(and the dry run of POST /api/v1/explain, which stores nothing).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ M = TypeVar("M", bound=BaseModel)
 
 # Actions and silences are a few hundred bytes; this bounds what is read for them.
 _MAX_BODY_BYTES = 1 << 20
+# POSTs that change nothing, open to the read token: a dry run carries its payload
+_READING_POSTS = frozenset({"/api/v1/explain"})
 _STATUSES = {"new", "acknowledged", "resolved", "closed"}
 _PRIORITIES = {"P1", "P2", "P3", "P4"}
 
@@ -161,7 +164,7 @@ class Api:
         if write is not None and _same(given, write):
             return True
         if read is not None and _same(given, read):
-            return request.method in ("GET", "HEAD")
+            return request.method in ("GET", "HEAD") or request.path in _READING_POSTS
         return None
 
     async def incidents(self, request: web.Request) -> web.StreamResponse:

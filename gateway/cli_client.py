@@ -31,7 +31,7 @@ EXIT_OK = 0
 EXIT_REFUSED = 1  # the daemon answered with an error: not found, conflict, invalid body, 5xx
 EXIT_USAGE = 2  # bad options, a file that cannot be read
 EXIT_UNREACHABLE = 3  # no answer: connection refused, timeout, not HTTP
-EXIT_UNAUTHORIZED = 4  # 401: no token, or the wrong one
+EXIT_UNAUTHORIZED = 4  # 401: no token, or the wrong one; 403: the read token asked to write
 
 _WILDCARD_HOSTS = {"0.0.0.0", "::", "[::]", ""}
 
@@ -180,6 +180,11 @@ def _refusal(error: urllib.error.HTTPError, method: str, path: str) -> CommandEr
             detail += "".join(f"\n  {problem}" for problem in problems)
     else:
         detail = raw.decode("utf-8", "replace").strip()[:2000] or str(error.reason)
+    if error.code == 403:
+        return CommandError(
+            f"{method} {path}: 403 {detail} (this needs the API token, not the read token)",
+            EXIT_UNAUTHORIZED,
+        )
     if error.code == 401:
         return CommandError(
             f"{method} {path}: 401 {detail} (give the API token with --token-file or ${TOKEN_ENV})",

@@ -86,7 +86,8 @@ class HttpConfig(Frozen):
     )
     api_read_token: SecretRef | None = Field(
         default=None,
-        description="bearer token for GET requests of /api/v1/ only (dashboards, reports); "
+        description="bearer token for GET requests of /api/v1/ only (dashboards, reports) "
+        "and POST /api/v1/explain, which stores nothing; "
         "with either token set, every /api/v1/ request needs one",
     )
     rejected_sample_bytes: int = Field(

@@ -32,6 +32,7 @@ MAILS = [
     ("nagios_recovery", "alerts"),
     ("icinga2_problem", "alerts"),
 ]
+READ_TOKEN = "cli-read-token"
 ADDRESSES = {"alerts": "alerts@example.org", "helpdesk": "helpdesk@example.org"}
 
 
@@ -40,9 +41,8 @@ async def daemon(
     write_config: ConfigWriter, database_url: str, tmp_path: Path
 ) -> AsyncIterator[RunningDaemon]:
     sections = example_sections(tmp_path)
-    loaded = write_config(
-        database_url, http={"listen": "127.0.0.1:0", "api_token": TOKEN}, **sections
-    )
+    http = {"listen": "127.0.0.1:0", "api_token": TOKEN, "api_read_token": READ_TOKEN}
+    loaded = write_config(database_url, http=http, **sections)
     async with running_daemon(loaded) as running:
         running.http.headers.update({"Authorization": f"Bearer {TOKEN}"})
         yield running
@@ -211,4 +211,11 @@ async def test_explain_refusals(daemon: RunningDaemon, cli: Cli, tmp_path: Path)
     refused = await cli("explain", str(broken), "-i", "alertmanager")
     assert refused.code == 1 and "422 unparseable" in refused.err
     assert (await cli("explain", str(alert), "-i", "generic", token=False)).code == 4
+    # a dry run stores nothing: the read token may ask for it, and for nothing that writes
+    reader = {"INTAKE_GATEWAY_TOKEN": READ_TOKEN}
+    read = await cli("explain", str(alert), "-i", "generic", "--json", token=False, env=reader)
+    assert read.json()["events"][0]["decision"]["action"] == "open"
+    write = await cli("silence", "add", "a=b", "-c", "x", token=False, env=reader)
+    assert write.code == 4
+    assert "403 read_only_token: the read token opens GET requests only" in write.err
     assert (await cli("explain", str(tmp_path / "missing.eml"))).code == 2
