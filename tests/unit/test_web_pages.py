@@ -17,7 +17,7 @@ from gateway.web.templating import Viewer, page_environment
 from gateway.web.zones import local_time, viewer_zone
 
 GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
-_MESSAGE = re.compile(r"""_\((["'])(.+?)\1\s*[,)]""")
+_MESSAGE = re.compile(r"""_\((?:"([^"]+)"|'([^']+)')\s*[,)]""")
 _PY_MESSAGE = re.compile(r'translate\(\s*"([^"]+)"')
 
 
@@ -42,7 +42,7 @@ def test_language_from_cookie_then_accept_language(
 def test_every_message_of_the_console_has_a_chinese_translation() -> None:
     catalogs = Catalogs.load([GATEWAY / "console" / "locale"])
     messages = {
-        match.group(2)
+        match.group(1) or match.group(2)
         for part in ("console", "web")
         for path in GATEWAY.glob(f"{part}/templates/*.html")
         for match in _MESSAGE.finditer(path.read_text(encoding="utf-8"))
