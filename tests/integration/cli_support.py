@@ -1,5 +1,7 @@
-"""The operator commands run as a user runs them: a child process of ``python -m
-gateway.cli`` against a daemon that serves on this test's event loop."""
+"""The operator commands run as a user runs them: a child process of the installed
+``intake-gateway`` console script (the one beside this Python: the package is
+installed into the venv by scripts/venv.sh) against a daemon that serves on this
+test's event loop."""
 
 from __future__ import annotations
 
@@ -43,15 +45,20 @@ class Cli:
         return await run_cli(*command, env=env)
 
 
-async def run_cli(*args: str, env: dict[str, str] | None = None) -> Ran:
-    """Without blocking the loop the daemon under test runs on."""
+SCRIPT = Path(sys.executable).with_name("intake-gateway")
+
+
+async def run_cli(
+    *args: str, env: dict[str, str] | None = None, command: tuple[str, ...] = ()
+) -> Ran:
+    """Without blocking the loop the daemon under test runs on; ``command`` replaces
+    the console script (e.g. ``python -m gateway``)."""
+    assert command or SCRIPT.exists(), f"{SCRIPT} is missing: install the package first"
     environment = {
         name: value for name, value in os.environ.items() if not name.startswith("INTAKE_GATEWAY")
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gateway.cli",
+        *(command or (str(SCRIPT),)),
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -5,6 +5,7 @@ token, an unreachable daemon and a refused request end with their exit codes."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ import orjson
 import pytest
 
 from tests.conftest import ConfigWriter
-from tests.integration.cli_support import TOKEN, Cli, token_file
+from tests.integration.cli_support import TOKEN, Cli, run_cli, token_file
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -160,6 +161,21 @@ async def test_silence_errors_name_the_cause_and_end_with_their_exit_code(
 
     by_env = await cli("silence", "query", "-q", token=False, env={"INTAKE_GATEWAY_TOKEN": TOKEN})
     assert by_env.code == 0, by_env
+    # the daemon's address from the environment, and the command as python -m gateway
+    as_module = await run_cli(
+        "silence", "query", "-q",
+        env={"INTAKE_GATEWAY_TOKEN": TOKEN, "INTAKE_GATEWAY_URL": daemon.base_url},
+        command=(sys.executable, "-m", "gateway"),
+    )  # fmt: skip
+    assert as_module.code == 0, as_module
+    # without --url: http.listen of --config, a wildcard address reached on the loopback
+    port = daemon.base_url.rsplit(":", 1)[1]
+    config = tmp_path / "elsewhere.yaml"
+    config.write_text(f'http:\n  listen: "0.0.0.0:{port}"\nstorage: {{url: nowhere}}\n')
+    by_config = await run_cli(
+        "silence", "query", "-q", "--config", str(config), "--token-file", str(cli.token_file)
+    )
+    assert by_config.code == 0, by_config
 
     unreachable = await Cli("http://127.0.0.1:1", cli.token_file)("silence", "query")
     assert unreachable.code == 3
