@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from rules.decision import IncidentStatus
 from storage import audit, models
 from storage.atomic import QueryRunner
@@ -42,6 +44,10 @@ class Actions:
     # ``by``: the operator, whose change goes into the audit log in the same
     # transaction; None only where no person acts (rule scenarios).
 
+    # the statuses each change starts from
+    ACKNOWLEDGE_FROM = (IncidentStatus.NEW,)
+    RESOLVE_FROM = (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED)
+
     async def acknowledge(
         self, ident: int | str, author: str, comment: str, now: datetime, by: Operator | None
     ) -> dict[str, Any] | None:
@@ -51,7 +57,7 @@ class Actions:
             author,
             comment,
             now,
-            allowed=(IncidentStatus.NEW,),
+            allowed=self.ACKNOWLEDGE_FROM,
             by=by,
         )
 
@@ -64,7 +70,7 @@ class Actions:
             author,
             comment,
             now,
-            allowed=(IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED),
+            allowed=self.RESOLVE_FROM,
             by=by,
         )
 
@@ -79,46 +85,66 @@ class Actions:
         by: Operator | None,
     ) -> dict[str, Any] | None:
         async with self._db.transaction() as connection:
-            query = models.Incident.filter(incident_lookup(ident)).using_db(connection)
-            if self._db.dialect.value == "postgres":
-                query = query.select_for_update()
-            row = await query.first()
-            if row is None:
+            body = await self.transition_in(
+                connection, ident, target, author, comment, now, allowed, by
+            )
+            if body is None:
                 return None
-            current = IncidentStatus(row.status)
-            if current is target:
-                return incident_json(row, [])  # idempotent: asking twice is fine
-            if current not in allowed:
-                raise ActionRefused(
-                    f"incident {row.key} is {current.value}, cannot become {target.value}"
-                )
-            row.status = target.value
-            row.updated_at = now
-            if target is IncidentStatus.ACKNOWLEDGED:
-                row.acknowledged_at = now
-            else:
-                row.resolved_at = now
-                row.open_key = None
-            await row.save(using_db=connection)
-            entry = await models.TimelineEntry.create(
-                using_db=connection,
-                incident_id=row.id,
-                at=now,
-                kind=target.value,
-                author=author[:128],
-                text=comment,
-                data={"from": current.value},
-                visibility=visibility_of(target.value),
-            )
-            await self._forward(connection, row, current, target, author, comment, entry.id, now)
-            details = {"from": current.value, "to": target.value, "comment": bool(comment)}
-            await audit.record_as(
-                connection, by, f"incident.{target.value}", str(row.key), details, now
-            )
-            refs = await models.ExternalRef.filter(incident_id=row.id).using_db(connection)
-            body = incident_json(row, list(refs))
         if self._on_commit is not None:
             self._on_commit()
+        return body
+
+    async def transition_in(
+        self,
+        connection: BaseDBAsyncClient,
+        ident: int | str,
+        target: IncidentStatus,
+        author: str,
+        comment: str,
+        now: datetime,
+        allowed: tuple[IncidentStatus, ...],
+        by: Operator | None,
+    ) -> dict[str, Any] | None:
+        """The status change inside the caller's transaction (one incident of a bulk
+        action, or ``_transition``'s own); the caller tells the dispatcher after commit."""
+        query = models.Incident.filter(incident_lookup(ident)).using_db(connection)
+        if self._db.dialect.value == "postgres":
+            query = query.select_for_update()
+        row = await query.first()
+        if row is None:
+            return None
+        current = IncidentStatus(row.status)
+        if current is target:
+            return incident_json(row, [])  # idempotent: asking twice is fine
+        if current not in allowed:
+            raise ActionRefused(
+                f"incident {row.key} is {current.value}, cannot become {target.value}"
+            )
+        row.status = target.value
+        row.updated_at = now
+        if target is IncidentStatus.ACKNOWLEDGED:
+            row.acknowledged_at = now
+        else:
+            row.resolved_at = now
+            row.open_key = None
+        await row.save(using_db=connection)
+        entry = await models.TimelineEntry.create(
+            using_db=connection,
+            incident_id=row.id,
+            at=now,
+            kind=target.value,
+            author=author[:128],
+            text=comment,
+            data={"from": current.value},
+            visibility=visibility_of(target.value),
+        )
+        await self._forward(connection, row, current, target, author, comment, entry.id, now)
+        details = {"from": current.value, "to": target.value, "comment": bool(comment)}
+        await audit.record_as(
+            connection, by, f"incident.{target.value}", str(row.key), details, now
+        )
+        refs = await models.ExternalRef.filter(incident_id=row.id).using_db(connection)
+        body = incident_json(row, list(refs))
         return body
 
     async def _forward(

@@ -56,19 +56,7 @@ class IncidentEdits:
     async def reassign(
         self, ident: int | str, by: Operator, group: str, comment: str, now: datetime
     ) -> dict[str, Any] | None:
-        def change(row: models.Incident) -> Change | None:
-            if row.assignment_group == group:
-                return None
-            changes = {"assignment_group": [row.assignment_group, group]}
-            return Change(
-                "reassigned",
-                comment,
-                {"from": row.assignment_group, "to": group},
-                {"assignment_group": group},
-                _with_comment((("update", {"changes": changes}),), comment, by.actor),
-            )
-
-        return await self._edit(ident, by, now, change)
+        return await self._edit(ident, by, now, self.reassignment(group, comment, by))
 
     async def reprioritise(
         self,
@@ -104,20 +92,52 @@ class IncidentEdits:
         self, ident: int | str, by: Operator, now: datetime, edit: Edit
     ) -> dict[str, Any] | None:
         async with self._db.transaction() as connection:
-            query = models.Incident.filter(incident_lookup(ident)).using_db(connection)
-            if self._sql.postgres:
-                query = query.select_for_update()
-            row = await query.first()
-            if row is None:
-                return None
-            change = edit(row)
-            if change is not None:
-                await self._apply(connection, row, change, by, now)
-            refs = await models.ExternalRef.filter(incident_id=row.id).using_db(connection)
-            body = incident_json(row, list(refs))
-        if change is not None and change.forward and self._on_commit is not None:
+            found = await self.edit_in(connection, ident, by, now, edit)
+        if found is None:
+            return None
+        body, changed = found
+        if changed and self._on_commit is not None:
             self._on_commit()
         return body
+
+    async def edit_in(
+        self,
+        connection: BaseDBAsyncClient,
+        ident: int | str,
+        by: Operator,
+        now: datetime,
+        edit: Edit,
+    ) -> tuple[dict[str, Any], bool] | None:
+        """The edit inside the caller's transaction: the incident, and whether it changed."""
+        query = models.Incident.filter(incident_lookup(ident)).using_db(connection)
+        if self._sql.postgres:
+            query = query.select_for_update()
+        row = await query.first()
+        if row is None:
+            return None
+        change = edit(row)
+        if change is not None:
+            await self._apply(connection, row, change, by, now)
+        refs = await models.ExternalRef.filter(incident_id=row.id).using_db(connection)
+        return incident_json(row, list(refs)), change is not None
+
+    @staticmethod
+    def reassignment(group: str, comment: str, by: Operator) -> Edit:
+        """The edit that gives an incident to another assignment group."""
+
+        def change(row: models.Incident) -> Change | None:
+            if row.assignment_group == group:
+                return None
+            changes = {"assignment_group": [row.assignment_group, group]}
+            return Change(
+                "reassigned",
+                comment,
+                {"from": row.assignment_group, "to": group},
+                {"assignment_group": group},
+                _with_comment((("update", {"changes": changes}),), comment, by.actor),
+            )
+
+        return change
 
     async def _apply(
         self,

@@ -150,3 +150,12 @@ async def choices() -> dict[str, list[str]]:
         )
         found[name] = [str(row["v"]) for row in rows]
     return found
+
+
+@reads_database("reading incidents")
+async def ids_matching(query: ListQuery, postgres: bool, cap: int) -> list[int]:
+    """Ids of the incidents a filter selects (a bulk action by filter), oldest first."""
+    where, values = _conditions(query, postgres)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = await _query(f"SELECT id FROM incidents{clause} ORDER BY id LIMIT ?", [*values, cap])
+    return [int(row["id"]) for row in rows]

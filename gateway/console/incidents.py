@@ -6,10 +6,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from gateway.console.access import PREFIX
 from gateway.console.app import Console
-from gateway.params import BadParameter, query_flag, query_text
+from gateway.params import BadParameter, text
 from storage.incident_detail import forwarding
 from storage.incident_list import SORTS, ListQuery, choices, counts, list_page, read_cursor
 from storage.views import get_incident
@@ -30,31 +31,38 @@ _FILTERS = (
 )
 
 
-def _chosen(request: web.Request, name: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    values = tuple(v for raw in request.query.getall(name, []) for v in raw.split(",") if v)
+def _chosen(query: MultiMapping[str], name: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    values = tuple(v for raw in query.getall(name, []) for v in raw.split(",") if v)
     unknown = [v for v in values if v not in allowed]
     if unknown:
         raise BadParameter(f"unknown {name}: {', '.join(unknown)[:80]}")
     return values
 
 
-def list_query(request: web.Request, limit: int = PAGE) -> ListQuery:
-    sort = request.query.get("sort") or "newest"
+def _text(query: MultiMapping[str], name: str) -> str | None:
+    raw = query.get(name)
+    return text(raw, name)[:200] if raw else None
+
+
+def list_query(query: MultiMapping[str], limit: int = PAGE) -> ListQuery:
+    """The list's filters, order and cursor from a query string."""
+    sort = query.get("sort") or "newest"
     if sort not in SORTS:
         raise BadParameter(f"unknown sort: {sort[:40]}")
-    major = query_flag(request, "major") if request.query.get("major") else None
-    text = query_text(request, "q")
+    major = query.get("major")
+    if major not in (None, "", "true", "false"):
+        raise BadParameter("major must be true or false")
     return ListQuery(
-        status=_chosen(request, "status", STATUSES),
-        priority=_chosen(request, "priority", PRIORITIES),
-        type=query_text(request, "type"),
-        service=query_text(request, "service"),
-        assignment_group=query_text(request, "assignment_group"),
-        source=query_text(request, "source"),
-        major=major,
-        text=text[:200] if text else None,
+        status=_chosen(query, "status", STATUSES),
+        priority=_chosen(query, "priority", PRIORITIES),
+        type=_text(query, "type"),
+        service=_text(query, "service"),
+        assignment_group=_text(query, "assignment_group"),
+        source=_text(query, "source"),
+        major=None if not major else major == "true",
+        text=_text(query, "q"),
         sort=sort,
-        after=read_cursor(request.query.get("after")),
+        after=read_cursor(query.get("after")),
         limit=limit,
     )
 
@@ -75,7 +83,7 @@ class IncidentPages:
         ]
 
     async def list(self, request: web.Request) -> web.Response:
-        query = list_query(request)
+        query = list_query(request.query)
         items, cursor = await list_page(query, self._postgres)
         kept = _filters_without_cursor(request)
         values: dict[str, Any] = {
@@ -88,6 +96,8 @@ class IncidentPages:
             "statuses": STATUSES,
             "priorities": PRIORITIES,
             "sorts": tuple(SORTS),
+            "filters": urlencode(kept),
+            "bulk_done": (request.query.get("changed"), request.query.get("refused")),
         }
         if request.query.get("fragment"):
             return self._console.page(request, "incident_rows.html", **values)

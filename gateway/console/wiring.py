@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.console.access import Access
 from gateway.console.actions import ActionPages
 from gateway.console.app import Console
+from gateway.console.bulk import BulkPages
 from gateway.console.deadletters import DeadLetterPages
 from gateway.console.explain import ExplainPages
 from gateway.console.incidents import IncidentPages
@@ -18,6 +19,7 @@ from gateway.console.silences import SilencePages, utc_now
 from gateway.runtime import RuntimeHolder
 from gateway.web.clientaddr import ClientAddresses
 from storage.actions import Actions
+from storage.bulk import BulkActions
 from storage.database import Database, Dialect
 from storage.incident_edits import IncidentEdits
 from storage.outbox import OutboxStore
@@ -48,9 +50,9 @@ def build_console(
     console = Console(access)
     postgres = db.dialect is Dialect.POSTGRES
     pages = IncidentPages(console, postgres)
-    act = ActionPages(
-        console, actions, IncidentEdits(db, on_commit), lambda: holder.current.ruleset.matrix
-    )
+    edits = IncidentEdits(db, on_commit)
+    act = ActionPages(console, actions, edits, lambda: holder.current.ruleset.matrix)
+    bulk = BulkPages(console, BulkActions(db, actions, edits, on_commit), postgres)
     silences = SilencePages(console, actions, utc_now)
     live = LiveFeed()
     explain = ExplainPages(console, lambda: holder.current)
@@ -63,6 +65,7 @@ def build_console(
             live.routes(),
             explain.routes(),
             letters.routes(),
+            bulk.routes(),
         ),
         on_shutdown=[live.close],
         # errors outermost: a refusal from the access check is a page too

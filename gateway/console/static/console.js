@@ -13,6 +13,8 @@
     try { ids = JSON.parse(event.data); } catch (e) { return; }
     if (only && ids.indexOf(Number(only)) === -1) { return; }
     if (pending || !window.htmx) { return; }
+    // a selection for a bulk action is not thrown away by a refresh
+    if (region.querySelector("input[type=checkbox]:checked")) { return; }
     pending = setTimeout(function () {
       pending = null;
       var url = window.location.pathname + window.location.search;
