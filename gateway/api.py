@@ -34,6 +34,7 @@ from gateway.params import (
 )
 from gateway.reports.csvout import every_page, stream_csv, wants_csv
 from gateway.web.clientaddr import CLIENT_ADDRESS, ClientAddresses
+from rules.matchers import compile_triples
 from storage.actions import ActionRefused, Actions, NewSilence
 from storage.audit import Operator
 from storage.views import EventFilter, IncidentFilter, get_incident, list_events, list_incidents
@@ -71,6 +72,13 @@ class Matcher(BaseModel):
     name: str = Field(min_length=1, max_length=128, pattern=_NO_NUL)
     op: Literal["=", "!=", "=~", "!~"] = "="
     value: str = Field(max_length=1024, pattern=_NO_NUL)
+
+    @model_validator(mode="after")
+    def _compiles(self) -> Matcher:
+        # as the rule engine will compile it for every event: a regex that does not
+        # compile, or a field no event has, would silence nothing
+        compile_triples([(self.name, self.op, self.value)])
+        return self
 
 
 class SilenceBody(BaseModel):

@@ -190,3 +190,20 @@ async def test_silence_errors_name_the_cause_and_end_with_their_exit_code(
     assert refused.code == 1
     assert "POST /api/v1/silences: 400 invalid_body: author" in refused.err
     assert (await cli("silence", "add", "a=b", "--comment", "x", "--end", "soon")).code == 2
+
+
+async def test_a_silence_whose_matcher_cannot_match_is_refused(daemon: RunningDaemon) -> None:
+    """A regex that does not compile (or a field no event has) would make a silence that
+    silences nothing while it reports success; the API refuses it and stores nothing."""
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    for matcher, words in [
+        ({"name": "resource", "op": "=~", "value": "db(1"}, 'regular expression "db(1"'),
+        ({"name": "resource", "op": "!~", "value": "*"}, 'regular expression "*"'),
+        ({"name": "mail.nosuchfield", "op": "=", "value": "x"}, "mail.nosuchfield"),
+    ]:
+        body = {"matchers": [matcher], "ends_at": later, "author": "a", "comment": "c"}
+        status, answer = await daemon.post_json("/api/v1/silences", body)
+        assert status == 400, answer
+        assert answer["error"] == "invalid_body"
+        assert answer["message"].startswith("matchers.0: ") and words in answer["message"]
+    assert (await daemon.get_json("/api/v1/silences?include_expired=true"))[1]["items"] == []
