@@ -45,6 +45,7 @@ from gateway.metrics import Metrics
 from gateway.outbox import OutboxDispatcher, build_dispatcher
 from gateway.parsepool import default_workers
 from gateway.pipeline import Pipeline, PipelineSettings
+from gateway.portal.notify import RequesterNotifier
 from gateway.portal.site import Portal, PortalWiring, build_portal, link_signer
 from gateway.reload import Reloader
 from gateway.reports.api import ReportsApi
@@ -68,6 +69,7 @@ from storage.outbox import OutboxStore
 from storage.periodic import PeriodicStore
 from storage.records import RecordStore
 from storage.reports import Reports
+from storage.requester_mail import RequesterMail
 from storage.retention import RetentionStore
 from storage.sync import SyncStore
 
@@ -105,6 +107,7 @@ class Services:
     imap: ImapPoller | None = None
     heartbeats: HeartbeatMonitor | None = None
     portal: Portal | None = None
+    requester_mail: RequesterNotifier | None = None
     http_bound: list[str] = field(default_factory=list)
 
     @property
@@ -179,6 +182,8 @@ class Services:
             await stack.enter_async_context(self.jobs.running())
             await stack.enter_async_context(self.dispatcher.running())
             await stack.enter_async_context(self.retention.running())
+            if self.requester_mail is not None:
+                await stack.enter_async_context(self.requester_mail.running())
             stack.push_async_callback(self._drain)
             if self.heartbeats is not None:
                 await stack.enter_async_context(self.heartbeats.running())
@@ -312,6 +317,7 @@ def build(loaded: LoadedConfig) -> Services:
             clients=clients,
             clock=utc_now,
             services=lambda: tuple(holder.current.ruleset.catalogue.services),
+            db=db,
         ),
     )
     api = Api(
@@ -383,6 +389,13 @@ def build(loaded: LoadedConfig) -> Services:
         imap=imap,
         heartbeats=heartbeats,
         portal=portal,
+        requester_mail=RequesterNotifier(
+            store=RequesterMail(db),
+            config=lambda: holder.current.loaded.config,
+            clock=utc_now,
+            interval_seconds=config.pipeline.periodic_interval_seconds,
+            on_commit=dispatcher.wake,
+        ),
     )
 
 

@@ -28,7 +28,7 @@ from pydantic import (
 from gateway.configbase import NAME_PATTERN, Frozen, Listen, ListenAddress, parse_listen
 from gateway.console.config import ConsoleConfig
 from gateway.errors import ConfigError
-from gateway.mailconfig import ImapConfig, MailboxConfig, SmtpConfig
+from gateway.mailconfig import ImapConfig, MailboxConfig, RequesterNotifyConfig, SmtpConfig
 from gateway.portal.config import PortalConfig
 from gateway.secretref import SecretRef
 from gateway.secretref import inline_secret as _secret
@@ -508,6 +508,23 @@ def _check_mail(config: GatewayConfig, path: Path, document: Any) -> list[str]:
             problems.append(
                 f"{path}:{line}: mailboxes.{mailbox.name}.acknowledge.sink: "
                 f"'{mailbox.acknowledge.sink}' is not an email sink in sinks"
+            )
+    notifying: list[tuple[tuple[int | str, ...], str, RequesterNotifyConfig | None]] = [
+        (
+            ("mailboxes", index, "notify", "sink"),
+            f"mailboxes.{mailbox.name}.notify.sink",
+            mailbox.notify,
+        )
+        for index, mailbox in enumerate(config.mailboxes)
+    ]
+    if config.portal.enabled:
+        where: tuple[int | str, ...] = ("portal", "form", "notify", "sink")
+        notifying.append((where, "portal.form.notify.sink", config.portal.form.notify))
+    for place, label, notify in notifying:
+        if notify is not None and notify.sink not in email_sinks:
+            problems.append(
+                f"{path}:{line_of(document, place)}: {label}: "
+                f"'{notify.sink}' is not an email sink in sinks"
             )
     portal_answer = config.portal.form.acknowledge
     if config.portal.enabled and portal_answer and portal_answer.sink not in email_sinks:

@@ -56,6 +56,54 @@ class MailAnswerConfig(Frozen):
     )
 
 
+RequesterChange = Literal["acknowledged", "resolved", "reopened", "closed", "priority_raised"]
+_CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class QuietHours(Frozen):
+    """Hours when no notification goes out; they go when the quiet hours end."""
+
+    start: str = Field(pattern=_CLOCK, description="HH:MM, local time of timezone")
+    end: str = Field(pattern=_CLOCK, description="HH:MM; before start: the next day")
+    timezone: str = Field(default="UTC", description="IANA time zone, e.g. Asia/Shanghai")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class RequesterNotifyConfig(Frozen):
+    """Mail to the requester when their incident changes, and the satisfaction survey
+    when it is resolved. Never to automated senders (monitoring mail, no-reply and
+    mailer-daemon addresses, the sink's own address)."""
+
+    sink: str = Field(description="the email sink (in sinks:) that sends these mails")
+    changes: tuple[RequesterChange, ...] = Field(
+        default=("acknowledged", "resolved", "reopened"),
+        description="status changes the requester is told of",
+    )
+    survey: bool = Field(
+        default=True,
+        description="on resolution, a survey mail with one-click 1-5 ratings (needs the portal)",
+    )
+    quiet_hours: QuietHours | None = Field(
+        default=None, description="hours without notifications; none: any time"
+    )
+    max_per_sender: int = Field(
+        default=20, ge=1, le=1000, description="mails to one requester within window_seconds"
+    )
+    window_seconds: int = Field(
+        default=3600, ge=60, le=7 * 86400, description="the window of max_per_sender"
+    )
+
+
 class MailboxConfig(Frozen):
     """An address the gateway takes mail for (by SMTP, or by IMAP from an account)."""
 
@@ -78,6 +126,11 @@ class MailboxConfig(Frozen):
         default=None,
         description="answer the sender of a mail that opens an incident (the incident key, "
         "title, status and priority, threaded under their mail); none: no answer",
+    )
+    notify: RequesterNotifyConfig | None = Field(
+        default=None,
+        description="tell the requester of status changes and ask for a rating on "
+        "resolution; none: no such mail",
     )
 
 

@@ -85,6 +85,14 @@ INCIDENT: dict[str, Any] = {
             "description": "all its alerts have recovered: it resolves at this time unless "
             "one fires again (the rules' resolve_hold_down)",
         },
+        "rating": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 5,
+            "description": "the requester's satisfaction rating from the survey (1-5), given "
+            "once on the status page; null until then",
+        },
+        "rated_at": TIME,
     },
 }
 

@@ -354,7 +354,7 @@ class OutboxDispatcher:
         sink = lane.sink
         assert sink is not None
         incident_id = claim.head.incident_id
-        if delivery.action is OutboxAction.ACKNOWLEDGE:
+        if delivery.action.to_requester:
             # a mail of its own to the requester: neither needs nor makes a ticket
             if not isinstance(sink, EmailSink):
                 raise DeliveryFailed(f"sink {lane.name} cannot answer mail", retryable=False)

@@ -21,6 +21,13 @@ class OutboxAction(StrEnum):
     CLOSE = "close"  # closed for good
     ESCALATE = "escalate"  # SLA near-breach or breach: a notification
     ACKNOWLEDGE = "acknowledge"  # answer to the requester whose mail opened it (email sinks)
+    NOTIFY = "notify"  # the requester told of a status change (email sinks)
+    SURVEY = "survey"  # the requester asked for a rating on resolution (email sinks)
+
+    @property
+    def to_requester(self) -> bool:
+        """A mail of its own to the requester, never a ticket's."""
+        return self in (OutboxAction.ACKNOWLEDGE, OutboxAction.NOTIFY, OutboxAction.SURVEY)
 
     @property
     def coalescible(self) -> bool:

@@ -16,7 +16,7 @@ from email.utils import formatdate
 from typing import ClassVar, Protocol
 
 from gateway.sinkconfig import EmailSinkConfig
-from sinks.delivery import Delivered, Delivery, DeliveryFailed, TicketRef
+from sinks.delivery import Delivered, Delivery, DeliveryFailed, OutboxAction, TicketRef
 from sinks.templates import Templates
 
 
@@ -49,6 +49,16 @@ class EmailSink:
         "body": "email_body.txt.j2",
         "answer_subject": "email_answer_subject.txt.j2",
         "answer_body": "email_answer_body.txt.j2",
+        "notify_subject": "email_notify_subject.txt.j2",
+        "notify_body": "email_notify_body.txt.j2",
+        "survey_subject": "email_survey_subject.txt.j2",
+        "survey_body": "email_survey_body.txt.j2",
+    }
+    # mails to the requester: templates and their RFC 3834 marking, by outbox action
+    TO_REQUESTER: ClassVar[Mapping[OutboxAction, tuple[str, str, str]]] = {
+        OutboxAction.ACKNOWLEDGE: ("answer_subject", "answer_body", "auto-replied"),
+        OutboxAction.NOTIFY: ("notify_subject", "notify_body", "auto-generated"),
+        OutboxAction.SURVEY: ("survey_subject", "survey_body", "auto-generated"),
     }
 
     def __init__(
@@ -93,13 +103,14 @@ class EmailSink:
             raise DeliveryFailed("the answer has no recipient address", retryable=False)
         parent = _angled(str(answer.get("in_reply_to") or ""))
         chain = [_angled(str(item)) for item in answer.get("references") or ()]
+        subject, body, automatic = self.TO_REQUESTER[delivery.action]
         message = self._message(
             delivery,
-            ("answer_subject", "answer_body"),
+            (subject, body),
             to=recipient,
             parent=parent,
             references=" ".join(item for item in chain if item) or parent,
-            automatic="auto-replied",
+            automatic=automatic,
         )
         reply = await self._transport.send(message, self._config.from_address, [recipient])
         return Delivered(response=reply, message_ids=(str(message["Message-ID"]),))

@@ -208,6 +208,14 @@ async def _audit_log(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
     await connection.execute_script(_AUDIT_POSTGRES if postgres else _AUDIT_SQLITE)
 
 
+async def _timeline_by_time(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 10: timeline entries by time (the requester notifications read the
+    recent status changes)."""
+    await connection.execute_script(
+        'CREATE INDEX IF NOT EXISTS "idx_timeline_at" ON "timeline" ("at")'
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _nothing),
     Migration(2, "leases", _leases),
@@ -218,6 +226,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "replay ledger of signed requests", _seen_signatures, on_new_schema=True),
     Migration(8, "timeline visibility and satisfaction ratings", _requester_view),
     Migration(9, "audit log", _audit_log, on_new_schema=True),
+    Migration(10, "timeline by time", _timeline_by_time, on_new_schema=True),
 )
 
 

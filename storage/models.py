@@ -197,6 +197,7 @@ class TimelineEntry(Model):
 
     class Meta:
         table = "timeline"
+        # ("at",) is idx_timeline_at of migration 10
         indexes = (("incident_id", "id"),)
 
 

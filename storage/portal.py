@@ -3,10 +3,12 @@ internal notes, events or raw alert data."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from storage import models
-from storage.database import reads_database
+from storage.database import Database, reads_database
+from storage.sql import Sql
 from storage.visibility import PUBLIC
 
 _PUBLIC_ENTRIES = 200  # newest public entries shown, at most
@@ -47,3 +49,35 @@ def _entry(entry: models.TimelineEntry) -> dict[str, Any]:
     # person wrote to the requester's side
     text = entry.text if entry.kind == "comment" else ""
     return {"at": entry.at, "kind": entry.kind, "author": entry.author, "text": text}
+
+
+class Ratings:
+    """The requester's satisfaction rating: stored once, whatever is clicked after."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._sql = Sql(db.dialect)
+
+    async def rate(self, incident_id: int, key: str, score: int, now: datetime) -> bool:
+        """True when this call stored the rating; False when the incident was rated
+        already, is not resolved or closed, or is not there."""
+        sql = self._sql
+        async with self._db.transaction() as connection:
+            # the condition on rating makes a second click, even a concurrent one, a no-op
+            changed = await connection.execute_query_dict(
+                sql(
+                    "UPDATE incidents SET rating = ?, rated_at = ? WHERE id = ? AND key = ? "
+                    "AND rating IS NULL AND status IN ('resolved', 'closed') RETURNING id"
+                ),
+                [score, sql.time(now), incident_id, key],
+            )
+            if not changed:
+                return False
+            await connection.execute_query(
+                sql(
+                    "INSERT INTO timeline (incident_id, at, kind, author, text, data, visibility) "
+                    "VALUES (?, ?, 'rated', 'requester', ?, ?, ?)"
+                ),
+                [incident_id, sql.time(now), f"{score}/5", sql.json({"rating": score}), PUBLIC],
+            )
+        return True

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from gateway.configbase import Frozen
-from gateway.mailconfig import IncidentType, MailAnswerConfig
+from gateway.mailconfig import IncidentType, MailAnswerConfig, RequesterNotifyConfig
 from gateway.secretref import SecretRef
 from gateway.secretref import inline_secret as _secret
 
@@ -80,6 +80,10 @@ class PortalFormConfig(Frozen):
         default=None,
         description="answer the requester of a new request (key and status page link) "
         "through this email sink; none: no answer",
+    )
+    notify: RequesterNotifyConfig | None = Field(
+        default=None,
+        description="status change mails and the survey for requests from the form",
     )
 
 

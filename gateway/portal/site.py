@@ -17,12 +17,14 @@ from gateway.portal.intake import PortalIntake
 from gateway.portal.limits import PortalLimits
 from gateway.portal.links import LinkSigner
 from gateway.portal.pages import PortalPages, static_files
+from gateway.portal.rating import RatingPages
 from gateway.portal.status import StatusPages
 from gateway.web.clientaddr import ClientAddresses
 from parsers.records import IntakeRecord
 from storage.actions import Actions
+from storage.database import Database
 from storage.intake import IntakeWriter
-from storage.portal import public_status
+from storage.portal import Ratings, public_status
 
 _MIN_KEY_CHARS = 32  # a link key is as strong as a password that anyone may guess offline
 
@@ -38,6 +40,7 @@ class PortalWiring:
     clients: ClientAddresses
     clock: Callable[[], datetime]
     services: Callable[[], Sequence[str]]  # the catalogue's, as the current rules have it
+    db: Database
 
 
 def _keys(loaded: LoadedConfig) -> list[str]:
@@ -93,6 +96,13 @@ class Portal:
             clock=wiring.clock,
         )
 
+        self.rating = RatingPages(
+            status=self.status,
+            pages=self.pages,
+            ratings=Ratings(wiring.db),
+            limits=self.limits,
+            clock=wiring.clock,
+        )
         self.form = None
         if config.form.enabled:
             self.form = RequestForm(
@@ -108,6 +118,7 @@ class Portal:
             *(self.form.routes() if self.form is not None else ()),
             *self.status.routes(),
             *self.answers.routes(),
+            *self.rating.routes(),
             *static_files(),
         ]
 

@@ -44,6 +44,7 @@ def portal_config(
     tickets_url: str | None = None,
     catalogue: Path | None = None,
     http: dict[str, Any] | None = None,
+    notify: dict[str, Any] | None = None,
     **portal: Any,
 ) -> LoadedConfig:
     """SMTP in, answers out to ``smtp_sink_port``, the portal on at a placeholder
@@ -65,6 +66,8 @@ def portal_config(
         extra["rules"] = {"catalogue": str(catalogue)}
     if http is not None:
         extra["http"] = http
+    if notify is not None:
+        extra["pipeline"] = {"recovery_interval_seconds": 0.2, "periodic_interval_seconds": 0.2}
     loaded = write_config(
         database_url,
         **extra,
@@ -75,6 +78,7 @@ def portal_config(
                 "address": HELPDESK,
                 "service": "service-desk",
                 "acknowledge": {"sink": "answers", "max_per_sender": 20},
+                **({"notify": notify} if notify is not None else {}),
             },
             {"name": "alerts", "address": ALERTS},
         ],
