@@ -134,6 +134,8 @@ def _decision(decision: Mapping[str, Any]) -> str:
     ]
     incident = decision.get("incident_key")
     action = decision["action"] + (f" {incident}" if incident else "")
+    if decision.get("incident_of_event"):
+        action += f" (the incident event {decision['incident_of_event']} opens)"
     if decision.get("resolve_after"):
         action += f", resolving at {decision['resolve_after']} unless it fires again"
     sla = decision.get("sla") or {}

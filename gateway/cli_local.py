@@ -42,7 +42,7 @@ async def explain_locally(
         await db.open()
         try:
             await migrate(db, scratch=True)
-            decisions = await dry_judge(db, IncidentStore(db), runtime.ruleset, events, now)
+            run = await dry_judge(db, IncidentStore(db), runtime.ruleset, events, now)
         finally:
             await db.close()
-    return explained(found, events, decisions, runtime.ruleset)
+    return explained(found, events, run, runtime.ruleset)

@@ -10,7 +10,7 @@ nothing at all; several write only inside the rolled-back transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from gateway.mailintake import MAIL_KIND
 from parsers.email import EmailParser
 from parsers.mail.diagnosis import CharsetFinding, diagnose
 from parsers.records import Event, IntakeRecord
-from rules.decision import Decision
+from rules.decision import Decision, IncidentAction
 from rules.engine import CompiledRuleSet
 from storage.atomic import QueryRunner, run_atomic
 from storage.database import Database
@@ -27,12 +27,19 @@ from storage.incident_state import active_silences, incident_key
 from storage.incidents import IncidentStore
 
 
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    decisions: Sequence[Decision]
+    # incidents the dry run itself opened (rolled back since): id -> the event (from 1)
+    opened: Mapping[int, int] = field(default_factory=dict)
+
+
 class _Judged(Exception):
     """Ends the dry run's transaction, which rolls it back, carrying its decisions."""
 
-    def __init__(self, decisions: list[Decision]) -> None:
+    def __init__(self, run: DryRun) -> None:
         super().__init__("dry run")
-        self.decisions = decisions
+        self.run = run
 
 
 async def dry_judge(
@@ -41,24 +48,27 @@ async def dry_judge(
     ruleset: CompiledRuleSet,
     events: Sequence[Event],
     now: datetime,
-) -> list[Decision]:
+) -> DryRun:
     async def unit(connection: QueryRunner) -> None:
         in_force = await active_silences(connection, store.sql, now)
         decisions: list[Decision] = []
-        for index, event in enumerate(events):
+        opened: dict[int, int] = {}
+        for number, event in enumerate(events, 1):
             state = await store.load_state(connection, ruleset.lookup(event, now), in_force)
             decision = ruleset.evaluate(event, state, now)
             decisions.append(decision)
-            if index < len(events) - 1:
-                await store.apply(connection, event, decision, state, None, now)
-        raise _Judged(decisions)
+            if number < len(events):
+                applied = await store.apply(connection, event, decision, state, None, now)
+                if decision.action is IncidentAction.OPEN and applied.incident_id is not None:
+                    opened[applied.incident_id] = number
+        raise _Judged(DryRun(decisions, opened))
 
     if not events:
-        return []
+        return DryRun(())
     try:
         await run_atomic(db, unit)
     except _Judged as judged:
-        return judged.decisions
+        return judged.run
     raise AssertionError("the dry run's unit always ends by raising")  # pragma: no cover
 
 
@@ -94,7 +104,7 @@ class Explained:
     kind: str
     record: IntakeRecord
     events: Sequence[Event]
-    decisions: Sequence[Decision]
+    run: DryRun
     ruleset: CompiledRuleSet
     charsets: list[dict[str, Any]] | None
 
@@ -108,20 +118,21 @@ class Explained:
             "stored": False,
             "charsets": self.charsets,
             "events": [
-                {"event": event_json(event), "decision": decision_json(decision, where)}
-                for event, decision in zip(self.events, self.decisions, strict=True)
+                {
+                    "event": event_json(event),
+                    "decision": decision_json(decision, where, self.run.opened),
+                }
+                for event, decision in zip(self.events, self.run.decisions, strict=True)
             ],
         }
 
 
 def explained(
-    found: Payload, events: Sequence[Event], decisions: Sequence[Decision], ruleset: CompiledRuleSet
+    found: Payload, events: Sequence[Event], run: DryRun, ruleset: CompiledRuleSet
 ) -> dict[str, Any]:
     """The explanation as the API answers it and the command prints it."""
     charsets = charset_json(found.record, found.parser) if found.kind == MAIL_KIND else None
-    return Explained(
-        found.name, found.kind, found.record, events, decisions, ruleset, charsets
-    ).as_json()
+    return Explained(found.name, found.kind, found.record, events, run, ruleset, charsets).as_json()
 
 
 def event_json(event: Event) -> dict[str, Any]:
@@ -153,16 +164,22 @@ def event_json(event: Event) -> dict[str, Any]:
     return body
 
 
-def decision_json(decision: Decision, where: Mapping[str, str]) -> dict[str, Any]:
+def decision_json(
+    decision: Decision, where: Mapping[str, str], opened: Mapping[int, int]
+) -> dict[str, Any]:
     fields = decision.incident
     sla = decision.sla
+    incident_id = decision.incident_id
+    # an incident an earlier event of the same payload opens has no number yet
+    of_event = opened.get(incident_id) if incident_id is not None else None
     return {
         "fingerprint": decision.fingerprint,
         "correlation_key": decision.correlation_key,
         "outcome": decision.outcome.value,
         "action": decision.action.value,
-        "incident_id": decision.incident_id,
-        "incident_key": incident_key(decision.incident_id) if decision.incident_id else None,
+        "incident_id": None if of_event else incident_id,
+        "incident_key": incident_key(incident_id) if incident_id and not of_event else None,
+        "incident_of_event": of_event,
         "matched_rules": [
             {"name": name, "where": where.get(name, "")} for name in decision.matched_rules
         ],

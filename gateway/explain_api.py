@@ -69,9 +69,9 @@ class ExplainApi:
             return json_error(422, "unparseable", f"{exc.reason}: {exc}")
         ruleset = runtime.ruleset
         try:
-            decisions = await dry_judge(self._db, self._store, ruleset, events, now)
+            run = await dry_judge(self._db, self._store, ruleset, events, now)
         except DataRejected as exc:
             return json_error(422, "unstorable", str(exc))
         except WriteConflict as exc:  # another writer took the same row meanwhile
             return json_error(503, "conflict", str(exc), {"Retry-After": "1"})
-        return json_response(explained(found, events, decisions, ruleset))
+        return json_response(explained(found, events, run, ruleset))

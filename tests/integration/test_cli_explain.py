@@ -221,3 +221,60 @@ async def test_explain_refusals(daemon: RunningDaemon, cli: Cli, tmp_path: Path)
     assert write.code == 4
     assert "403 read_only_token: the read token opens GET requests only" in write.err
     assert (await cli("explain", str(tmp_path / "missing.eml"))).code == 2
+
+
+async def _all_counts() -> tuple[int, ...]:
+    return (*(await _counts()), await models.OutboxRow.all().count())
+
+
+async def test_a_group_of_alerts_is_explained_as_one_record_and_nothing_stays(
+    daemon: RunningDaemon, cli: Cli
+) -> None:
+    """The first alert of the group opens the incident the second joins: inside the
+    rolled-back transaction, so the explanation names the event, not a number."""
+    group = FIXTURES.parent / "alerts" / "alertmanager" / "firing_group.json"
+    before = await _all_counts()
+    ran = await cli("explain", str(group), "-i", "alertmanager", "--json")
+    assert await _all_counts() == before
+    first, second = (item["decision"] for item in ran.json()["events"])
+    assert (first["action"], first["incident_key"]) == ("open", None)
+    assert second["action"] in ("join", "update")
+    assert (second["incident_key"], second["incident_of_event"]) == (None, 1)
+    text = await cli("explain", str(group), "-i", "alertmanager")
+    assert "(the incident event 1 opens)" in text.out
+
+    status, _ = await daemon.post_json("/webhooks/alertmanager", orjson.loads(group.read_bytes()))
+    assert status == 202
+    incidents = await eventually(daemon.incidents, lambda found: len(found) == 1)
+    await eventually(lambda: _processed(1), bool)
+    for decision in (first, second):
+        event = await models.Event.get(fingerprint=decision["fingerprint"])
+        assert event.incident_id == incidents[0]["id"]
+        assert event.last_outcome == decision["outcome"]
+    assert incidents[0]["priority"] == first["priority"]
+    assert incidents[0]["correlation_key"] == first["correlation_key"]
+
+
+async def test_explain_sees_the_silences_in_force(
+    daemon: RunningDaemon, cli: Cli, tmp_path: Path
+) -> None:
+    alert = tmp_path / "alert.json"
+    alert.write_bytes(orjson.dumps({"name": "disk", "resource": "db7", "severity": "high"}))
+    silence = await cli("silence", "add", "resource=db7", "--comment", "maintenance")
+    silence_id = silence.out.strip()
+    ran = await cli("explain", str(alert), "-i", "generic", "--json")
+    [item] = ran.json()["events"]
+    decision = item["decision"]
+    assert (decision["outcome"], decision["action"]) == ("suppressed", "none")
+    assert decision["suppressed_by"] == f"silence:{silence_id}"
+    status, _ = await daemon.post_json("/webhooks/generic", orjson.loads(alert.read_bytes()))
+    assert status == 202
+    event = await eventually(
+        lambda: models.Event.filter(fingerprint=decision["fingerprint"]).first(),
+        lambda found: found is not None,
+    )
+    assert event is not None
+    assert (event.last_outcome, event.suppressed_by) == ("suppressed", f"silence:{silence_id}")
+    assert (await cli("silence", "expire", silence_id)).code == 0
+    again = await cli("explain", str(alert), "-i", "generic", "--json")
+    assert again.json()["events"][0]["decision"]["suppressed_by"] == ""
