@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, client: Client) -> int:
     if action == "query":
         return _query(args, client)
     if action == "expire":
-        return _expire(args.ids, client)
+        return _expire(args.ids, client, as_json_output=args.json)
     return _import(Path(args.file), client, as_json_output=args.json)
 
 
@@ -181,16 +181,20 @@ def _query(args: argparse.Namespace, client: Client) -> int:
     return EXIT_OK
 
 
-def _expire(ids: list[int], client: Client) -> int:
+def _expire(ids: list[int], client: Client, *, as_json_output: bool) -> int:
     status = EXIT_OK
+    expired = []
     for silence_id in ids:
         try:
-            client.call("DELETE", f"/api/v1/silences/{silence_id}")
+            expired.append(client.call("DELETE", f"/api/v1/silences/{silence_id}"))
         except CommandError as exc:
             print(f"intake-gateway: silence {silence_id}: {exc}", file=sys.stderr)
             status = max(status, exc.code)
             continue
-        print(f"expired {silence_id}")
+        if not as_json_output:
+            print(f"expired {silence_id}")
+    if as_json_output:
+        print(as_json({"items": expired}))
     return status
 
 

@@ -151,6 +151,11 @@ async def test_silence_import_creates_each_silence_of_the_file(
     assert again.code == 0, again
     assert len((await daemon.get_json("/api/v1/silences"))[1]["items"]) == 2
 
+    ids = [str(item["id"]) for item in (await daemon.get_json("/api/v1/silences"))[1]["items"]]
+    ended = await cli("silence", "expire", *ids, "--json")
+    assert ended.json() == {"items": [{"id": int(i), "state": "expired"} for i in ids]}
+    assert (await daemon.get_json("/api/v1/silences"))[1]["items"] == []
+
 
 async def test_silence_errors_name_the_cause_and_end_with_their_exit_code(
     daemon: RunningDaemon, cli: Cli, tmp_path: Path
