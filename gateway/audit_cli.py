@@ -9,23 +9,13 @@ import sys
 from gateway.config import LoadedConfig
 from gateway.errors import GatewayError
 from storage.audit import Verification, verify
-from storage.database import Database, DatabaseSettings
+from storage.database import reading
 
 
 async def _verify(loaded: LoadedConfig) -> Verification:
     storage = loaded.config.storage
-    db = Database(
-        DatabaseSettings(
-            url=storage.url,
-            exclusive=False,  # a running daemon owns the file; this only reads
-            connect_timeout_seconds=storage.connect_timeout_seconds,
-        )
-    )
-    await db.open()
-    try:
+    async with reading(storage.url, storage.connect_timeout_seconds) as db:
         return await verify(db)
-    finally:
-        await db.close()
 
 
 def audit_verify(loaded: LoadedConfig) -> int:

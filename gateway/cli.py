@@ -80,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--config", help=config_help)
 
+    from gateway.reports.cli import add_commands as add_report_commands
+
+    add_report_commands(commands, config_help)
+
     init = commands.add_parser(
         "init", help="write a starter config, rules and catalogue into a directory"
     )
@@ -166,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "run":
         return _run(loaded)
+    if args.command == "report":
+        from gateway.reports import cli as reports_cli
+
+        return reports_cli.run(args, runtime)
     return _replay(runtime, since=args.since, dry_run=args.dry_run, as_json=args.json)
 
 

@@ -390,3 +390,17 @@ async def _abandon(context: Any) -> None:
     lock = getattr(context, "_trxlock", None)  # the SQLite context
     if lock is not None and token is not None and lock.locked():
         lock.release()
+
+
+@asynccontextmanager
+async def reading(url: str, connect_timeout_seconds: float) -> AsyncIterator[Database]:
+    """The daemon's database opened by a tool beside it (a report, a check): not the
+    exclusive lock a daemon takes on a SQLite file."""
+    db = Database(
+        DatabaseSettings(url=url, exclusive=False, connect_timeout_seconds=connect_timeout_seconds)
+    )
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()

@@ -72,7 +72,8 @@ class Reports:
 
     @reads_database("reading response and resolution times")
     async def durations(self, period: Period) -> dict[str, list[dict[str, Any]]]:
-        """Time to acknowledge and to resolve in calendar seconds, by priority and 'all'."""
+        """Time to acknowledge and to resolve in calendar seconds, by priority and 'all';
+        time to resolve also by the day the incidents opened (a trend)."""
         where, values = self.sql.incidents_in(period)
         found = {}
         for name, moment in (("acknowledge", "i.acknowledged_at"), ("resolve", "i.resolved_at")):
@@ -83,6 +84,15 @@ class Reports:
                 ),
                 values * 2,
             )
+        resolved = self.sql.seconds("i.resolved_at", "i.created_at")
+        found["resolve_by_day"] = await self._rows(
+            self.sql.percentiles(
+                self.sql.day("i.created_at"),
+                resolved,
+                f"FROM incidents i WHERE {where} AND i.resolved_at IS NOT NULL",
+            ),
+            values * 2,
+        )
         return found
 
     async def clocks(self, period: Period) -> AsyncIterator[list[dict[str, Any]]]:

@@ -102,7 +102,13 @@ class ReportEngine:
                     spent = calendar.elapsed(row["created_at"], row[column]).total_seconds()
                     for group in (row["priority"], "all"):
                         service[name].setdefault(group, []).append(spent)
-        found: dict[str, Any] = {}
+        found: dict[str, Any] = {
+            "resolve_by_day": [
+                {"day": row["grp"], "count": int(row["count"]), "median": _seconds(row["median"])}
+                for row in calendar_time.pop("resolve_by_day")
+                if row["grp"] != "all"
+            ]
+        }
         for name, rows in calendar_time.items():
             found[name] = [
                 {
