@@ -15,6 +15,7 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -95,20 +96,30 @@ async def _measure_on(
     return outcomes
 
 
+MeasureOn = Callable[[str | None, str, int, int, int], Awaitable[list[Outcome]]]
+
+
 async def measure(
-    incidents: int, per_incident: int, requests: int, engines: tuple[str, ...]
+    incidents: int,
+    per_incident: int,
+    requests: int,
+    engines: tuple[str, ...],
+    measure_on: MeasureOn = _measure_on,
+    what: str = "API list queries",
 ) -> list[Outcome]:
+    """``measure_on`` per engine: SQLite in a scratch file, PostgreSQL in a scratch
+    database (or a NotRun row when the server is not there)."""
     outcomes: list[Outcome] = []
     for engine in engines:
         if engine == "SQLite":
-            outcomes += await _measure_on(None, engine, incidents, per_incident, requests)
+            outcomes += await measure_on(None, engine, incidents, per_incident, requests)
             continue
         missing = await pg.available()
         if missing:
-            outcomes.append(NotRun(f"API list queries ({engine})", missing))
+            outcomes.append(NotRun(f"{what} ({engine})", missing))
             continue
         async with pg.scratch_database() as url:
-            outcomes += await _measure_on(url, engine, incidents, per_incident, requests)
+            outcomes += await measure_on(url, engine, incidents, per_incident, requests)
     return outcomes
 
 

@@ -88,6 +88,41 @@ class IncidentEdits:
 
         return await self._edit(ident, by, now, change)
 
+    async def mark_major(
+        self, ident: int | str, by: Operator, major: bool, comment: str, now: datetime
+    ) -> dict[str, Any] | None:
+        def change(row: models.Incident) -> Change | None:
+            if row.major == major:
+                return None
+            changes = {"major": [row.major, major]}
+            return Change(
+                "major_set" if major else "major_cleared",
+                comment,
+                {"major": major},
+                {"major": major},
+                _with_comment((("update", {"changes": changes}),), comment, by.actor),
+            )
+
+        return await self._edit(ident, by, now, change)
+
+    async def link(
+        self, ident: int | str, by: Operator, other_id: int, comment: str, now: datetime
+    ) -> dict[str, Any] | None:
+        """Link the incident to another one (the caller checked that it exists)."""
+
+        def change(row: models.Incident) -> Change | None:
+            if row.linked_incident_id == other_id or row.id == other_id:
+                return None
+            return Change(
+                "linked",
+                comment,
+                {"from": row.linked_incident_id, "to": other_id},
+                {"linked_incident_id": other_id},
+                _with_comment((), comment, by.actor),
+            )
+
+        return await self._edit(ident, by, now, change)
+
     async def _edit(
         self, ident: int | str, by: Operator, now: datetime, edit: Edit
     ) -> dict[str, Any] | None:

@@ -13,7 +13,8 @@ from typing import Any
 from storage.database import reads_database
 from storage.views import _INCIDENT_COLUMNS, _query, _refs_by_incident, incident_json
 
-# order name -> (column, ascending); ties are broken by id, newest first
+# order name -> (column, ascending); ties are broken by id in the same direction, so
+# an index on (column, id) gives the order without sorting the table
 SORTS: dict[str, tuple[str, bool]] = {
     "newest": ("id", False),
     "oldest": ("id", True),
@@ -80,7 +81,7 @@ def _after(query: ListQuery) -> tuple[str, list[Any]]:
     if column == "id":
         return ("id > ?" if ascending else "id < ?"), [last_id]
     bound = ">" if ascending else "<"
-    return f"({column} {bound} ? OR ({column} = ? AND id < ?))", [value, value, last_id]
+    return f"({column} {bound} ? OR ({column} = ? AND id {bound} ?))", [value, value, last_id]
 
 
 @reads_database("reading incidents")
@@ -92,7 +93,8 @@ async def list_page(query: ListQuery, postgres: bool) -> tuple[list[dict[str, An
         where.append(condition)
         values.extend(more)
     column, ascending = SORTS[query.sort]
-    order = f"{column} {'ASC' if ascending else 'DESC'}" + (", id DESC" if column != "id" else "")
+    direction = "ASC" if ascending else "DESC"
+    order = f"{column} {direction}" + (f", id {direction}" if column != "id" else "")
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     rows = await _query(
         f"SELECT {_INCIDENT_COLUMNS} FROM incidents{clause} ORDER BY {order} LIMIT ?",
@@ -131,25 +133,6 @@ async def counts() -> dict[str, dict[str, int]]:
         "status": {str(row["status"]): int(row["n"]) for row in by_status},
         "priority": {str(row["priority"]): int(row["n"]) for row in by_priority},
     }
-
-
-@reads_database("reading choices")
-async def choices() -> dict[str, list[str]]:
-    """The values the list's filters offer: services, groups, sources, types in use."""
-    found: dict[str, list[str]] = {}
-    for name, table in (
-        ("service", "incidents"),
-        ("assignment_group", "incidents"),
-        ("type", "incidents"),
-        ("source", "events"),
-    ):
-        rows = await _query(
-            f"SELECT DISTINCT {name} AS v FROM {table} WHERE {name} <> '' "
-            f"ORDER BY {name} LIMIT 200",
-            [],
-        )
-        found[name] = [str(row["v"]) for row in rows]
-    return found
 
 
 @reads_database("reading incidents")

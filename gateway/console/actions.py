@@ -18,6 +18,7 @@ from rules.priority import PriorityMatrix
 from storage.actions import ActionRefused, Actions
 from storage.audit import Operator
 from storage.incident_edits import IncidentEdits
+from storage.views import get_incident
 
 log = structlog.get_logger("gateway.console")
 
@@ -55,6 +56,8 @@ class ActionPages:
             web.post(f"{base}/comment", self.comment),
             web.post(f"{base}/reassign", self.reassign),
             web.post(f"{base}/priority", self.priority),
+            web.post(f"{base}/major", self.major),
+            web.post(f"{base}/link", self.link),
         ]
 
     async def acknowledge(self, request: web.Request) -> web.StreamResponse:
@@ -118,6 +121,34 @@ class ActionPages:
             _now(),
         )
         return self._done(request, found, "incident_reprioritised", person.name)
+
+    async def major(self, request: web.Request) -> web.StreamResponse:
+        person = require(request, "operator")
+        form = await request.post()
+        found = await self._edits.mark_major(
+            request.match_info["ident"],
+            self._by(request),
+            form.get("major") == "true",
+            _text(form, "comment"),
+            _now(),
+        )
+        return self._done(request, found, "incident_major_changed", person.name)
+
+    async def link(self, request: web.Request) -> web.StreamResponse:
+        person = require(request, "operator")
+        form = await request.post()
+        other = _text(form, "other", 32)
+        target = await get_incident(other) if other and "\x00" not in other else None
+        if target is None:
+            raise web.HTTPBadRequest(text="link to an incident that exists (its key or id)")
+        found = await self._edits.link(
+            request.match_info["ident"],
+            self._by(request),
+            int(target["id"]),
+            _text(form, "comment"),
+            _now(),
+        )
+        return self._done(request, found, "incident_linked", person.name)
 
     def _by(self, request: web.Request) -> Operator:
         """The audit log's who: the person, and that they came in through the console."""

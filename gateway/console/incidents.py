@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,14 +11,17 @@ from multidict import MultiMapping
 
 from gateway.console.access import PREFIX
 from gateway.console.app import Console
+from gateway.console.cached import Refreshed
 from gateway.params import BadParameter, text
 from storage.incident_detail import forwarding
-from storage.incident_list import SORTS, ListQuery, choices, counts, list_page, read_cursor
+from storage.incident_list import SORTS, ListQuery, counts, list_page, read_cursor
 from storage.views import get_incident
 
 STATUSES = ("new", "acknowledged", "resolved", "closed")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 PAGE = 50
+TYPES = ("incident", "service_request", "complaint", "change_request")
+COUNTS_MAX_AGE = 5.0
 _FILTERS = (
     "status",
     "priority",
@@ -72,9 +76,17 @@ def _filters_without_cursor(request: web.Request) -> list[tuple[str, str]]:
 
 
 class IncidentPages:
-    def __init__(self, console: Console, postgres: bool) -> None:
+    def __init__(self, console: Console, postgres: bool, sources: Callable[[], list[str]]) -> None:
         self._console = console
         self._postgres = postgres
+        self._sources = sources
+        # every incident is counted: at most once in COUNTS_MAX_AGE for all consoles
+        self._counts = Refreshed(counts, COUNTS_MAX_AGE)
+
+    def _choices(self) -> dict[str, list[str]]:
+        """What the selects offer without reading the database: the types, and the
+        sources the config names (integrations, mailboxes)."""
+        return {"type": list(TYPES), "source": self._sources()}
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -105,8 +117,8 @@ class IncidentPages:
             request,
             "incidents.html",
             section="incidents",
-            counts=await counts(),
-            choices=await choices(),
+            counts=await self._counts.get(),
+            choices=self._choices(),
             **values,
         )
 

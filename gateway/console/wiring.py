@@ -49,7 +49,7 @@ def build_console(
     )
     console = Console(access)
     postgres = db.dialect is Dialect.POSTGRES
-    pages = IncidentPages(console, postgres)
+    pages = IncidentPages(console, postgres, lambda: sorted(holder.current.parsers))
     edits = IncidentEdits(db, on_commit)
     act = ActionPages(console, actions, edits, lambda: holder.current.ruleset.matrix)
     bulk = BulkPages(console, BulkActions(db, actions, edits, on_commit), postgres)

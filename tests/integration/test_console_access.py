@@ -200,3 +200,35 @@ async def test_console_pages_carry_security_headers(write_config: ConfigWriter) 
         async with client.get("/ui/static/web/vendor/htmx.min.js") as response:
             assert response.status == 200
             assert b"htmx" in await response.read()
+
+
+async def test_mark_major_and_link_are_on_the_timeline(
+    write_config: ConfigWriter, database_url: str
+) -> None:
+    loaded = write_config(database_url, console=console_section())
+    async with running_daemon(loaded) as daemon:
+        for host in ("db1", "db2"):
+            alert = {"name": "disk full", "resource": host, "severity": "critical"}
+            assert (await daemon.post_json("/webhooks/generic", alert))[0] == 202
+        found = await eventually(daemon.incidents, lambda items: len(items) == 2)
+        first, second = sorted(found, key=lambda item: int(item["id"]))
+        async with person_client(daemon.base_url) as operator:
+            assert await log_in(operator, "olga") == 303
+            token = await page_csrf(operator, f"/ui/incidents/{first['key']}")
+            for path, form in (
+                ("major", {"major": "true", "comment": "whole floor"}),
+                ("link", {"other": second["key"]}),
+                ("link", {"other": "INC-999999"}),
+            ):
+                async with operator.post(
+                    f"/ui/incidents/{first['key']}/{path}",
+                    data={"csrf": token, **form},
+                    allow_redirects=False,
+                ) as response:
+                    expected = 400 if form.get("other") == "INC-999999" else 303
+                    assert response.status == expected, await response.text()
+        status, body = await daemon.get_json(f"/api/v1/incidents/{first['key']}")
+        assert status == 200
+        assert body["major"] is True and body["linked_incident_id"] == second["id"]
+        kinds = [(e["kind"], e["author"]) for e in body["timeline"]]
+        assert ("major_set", "olga") in kinds and ("linked", "olga") in kinds

@@ -196,12 +196,23 @@ async def test_console_in_a_browser(
             assert (status, body["status"]) == (200, "acknowledged")
             assert dialogs == []
 
-            viewer_context = await browser.new_context(locale="en-US")
+            viewer_context = await browser.new_context(
+                locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True
+            )
             viewer = await viewer_context.new_page()
             viewer.on("dialog", dismiss)
             await _log_in(viewer, base, "vera")
             await viewer.goto(f"{base}/ui/incidents/{key}")
             assert await viewer.locator("#resolve").count() == 0
+            # on a phone the page is no wider than the screen
+            assert await viewer.evaluate("document.documentElement.scrollWidth") <= 390
+            await _shot(viewer, "console-phone")
+            await viewer.get_by_role("link", name="Explain").first.click()
+            await viewer.wait_for_url(f"{base}/ui/events/*")
+            raw = await viewer.locator("#raw").text_content() or ""
+            assert "charset" in raw.lower() and "gbk" in raw.lower()  # the stored mail
+            await viewer.set_viewport_size({"width": 1280, "height": 900})
+            await _shot(viewer, "console-explain")
             assert await _post_status(viewer, f"/ui/incidents/{key}/resolve", True) == 403
             assert (await daemon.get_json(f"/api/v1/incidents/{key}"))[1]["status"] == (
                 "acknowledged"
