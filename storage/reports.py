@@ -183,6 +183,17 @@ class Reports:
             "major_incidents": majors,
         }
 
+    @reads_database("reading satisfaction ratings")
+    async def ratings(self, period: Period) -> dict[int, int]:
+        """Incidents of the period by the requester's rating (1-5), rated ones only."""
+        where, values = self.sql.incidents_in(period)
+        rows = await self._rows(
+            "SELECT i.rating AS rating, COUNT(*) AS n FROM incidents i "
+            f"WHERE {where} AND i.rating IS NOT NULL GROUP BY i.rating",
+            values,
+        )
+        return {int(row["rating"]): int(row["n"]) for row in rows}
+
     @reads_database("reading top offenders")
     async def offenders(self, period: Period) -> dict[str, list[dict[str, Any]]]:
         where, values = self.sql.incidents_in(period)

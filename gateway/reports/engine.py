@@ -197,7 +197,19 @@ class ReportEngine:
             "sla": _compliance_by_priority(sla["groups"]),
             "breaches": len(sla["breaches"]),
             "noise": {key: noise[key] for key in ("intake_records", "events", "incidents")},
+            "satisfaction": _satisfaction(await self._reports.ratings(period)),
         }
+
+
+def _satisfaction(by_score: dict[int, int]) -> dict[str, Any]:
+    """The requesters' ratings (the survey on resolution): how many, mean, by score."""
+    count = sum(by_score.values())
+    total = sum(score * n for score, n in by_score.items())
+    return {
+        "ratings": count,
+        "average": round(total / count, 2) if count else None,
+        "by_score": {str(score): by_score.get(score, 0) for score in range(1, 6)},
+    }
 
 
 def _span(length: timedelta | None) -> float | None:

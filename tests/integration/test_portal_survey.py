@@ -102,6 +102,14 @@ async def test_changes_and_the_survey_reach_the_requester_and_a_rating_is_stored
         assert rated["rating"] == 4 and rated["rated_at"]
         entries = await models.TimelineEntry.filter(incident_id=rated["id"], kind="rated").all()
         assert [(entry.text, entry.visibility) for entry in entries] == [("4/5", "public")]
+        # and in the reports
+        status, summary = await daemon.get_json("/api/v1/reports/summary")
+        assert status == 200, summary
+        assert summary["satisfaction"] == {
+            "ratings": 1,
+            "average": 4.0,
+            "by_score": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0},
+        }
 
 
 async def test_an_incident_opened_by_monitoring_mail_is_never_mailed(
