@@ -170,9 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "run":
         return _run(loaded)
-    if args.command == "report":
+    if args.command in ("report", "evidence"):
         from gateway.reports import cli as reports_cli
 
+        if args.command == "evidence":
+            return reports_cli.run_evidence(args, runtime)
         return reports_cli.run(args, runtime)
     return _replay(runtime, since=args.since, dry_run=args.dry_run, as_json=args.json)
 
