@@ -18,16 +18,15 @@ from typing import Protocol
 
 import structlog
 
+from gateway.applier import Applier, EventTally
 from gateway.errors import DataRejected, ParseError, StorageUnavailable, WriteConflict
 from gateway.mailintake import MAIL_KIND
 from gateway.metrics import Metrics
 from gateway.parsepool import Outcome, ParsePool
 from parsers.base import Parser
 from parsers.records import Event, IntakeRecord
-from rules.decision import IncidentAction, RuleSet
-from storage.atomic import QueryRunner, run_atomic
+from rules.decision import RuleSet
 from storage.database import Database
-from storage.incident_state import active_silences
 from storage.incidents import IncidentStore
 from storage.records import RecordStore
 
@@ -35,7 +34,6 @@ log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
 # an event's outcome, and the priority of the incident it opened (None: it opened none)
-EventTally = tuple[str, str | None]
 
 _CONFLICT_RETRIES = 5
 # a claim covers one batch being processed; a dead replica's claims expire after this
@@ -108,6 +106,7 @@ class Pipeline:
         self._db = db
         self._records = records
         self._incidents = incidents
+        self._applier = Applier(db, records, incidents, metrics)
         self._parsers = parsers
         self._ruleset = ruleset
         self._metrics = metrics
@@ -292,8 +291,8 @@ class Pipeline:
     ) -> list[list[tuple[IntakeRecord, list[Event]]]]:
         """Transactions of bounded size: small while senders wait for the connection.
 
-        A record's events are never split (a record is applied whole or not at
-        all), so one huge payload still makes one transaction.
+        A record bigger than that is a chunk of its own, applied in parts (see
+        gateway/applier.py).
         """
         limit = _BUSY_EVENTS if self._intake_busy() else _IDLE_EVENTS
         chunks: list[list[tuple[IntakeRecord, list[Event]]]] = []
@@ -324,7 +323,10 @@ class Pipeline:
         """Apply the records in one transaction; how many of them (from the first) it
         applied: the rest, if any, waited while intake took the connection."""
         try:
-            outcomes, applied = await self._apply(parsed, may_yield=self._db.shares_connection)
+            budget = _BUSY_EVENTS if self._intake_busy() else _IDLE_EVENTS
+            outcomes, applied = await self._apply(
+                parsed, may_yield=self._db.shares_connection, budget=budget
+            )
         except (WriteConflict, DataRejected):  # the record at fault is found below
             outcomes = None
         except StorageUnavailable:
@@ -382,13 +384,15 @@ class Pipeline:
 
     async def _apply_alone(self, record: IntakeRecord, events: list[Event]) -> None:
         bound = log.bind(intake_id=record.id, source=record.source, kind=record.kind)
-        for attempt in range(_CONFLICT_RETRIES):
+        attempt = 0
+        while attempt < _CONFLICT_RETRIES:
             try:
-                outcomes, _ = await self._apply([(record, events)])
+                outcomes, whole = await self._apply([(record, events)])
             except WriteConflict:
                 # another writer created the same event or incident first:
                 # evaluate again against the state it left
                 bound.debug("apply_conflict_retry", attempt=attempt)
+                attempt += 1
                 continue
             except StorageUnavailable:
                 raise
@@ -401,10 +405,12 @@ class Pipeline:
                 bound.exception("apply_failed")
                 await self._fail(record, f"apply_error: {exc!r}")
                 return
-            self._count([(record, events)], outcomes)
+            self._count([(record, events)][:whole], outcomes)
             if self._on_commit is not None:
                 self._on_commit()
-            return
+            if whole:
+                return
+            # a part of a big record is in: the rest follows
         await self._fail(record, "conflict: could not apply after retries")
 
     def _count(
@@ -414,6 +420,8 @@ class Pipeline:
             self._metrics.events.labels(outcome).inc()
             if opened is not None:
                 self._metrics.incidents_opened.labels(opened).inc()
+        if not parsed:  # a part of a record: it counts once it is whole
+            return
         now = self._clock()
         for record, _ in parsed:
             self.processed += 1
@@ -448,58 +456,20 @@ class Pipeline:
         return parser.parse(record)
 
     async def _apply(
-        self, parsed: list[tuple[IntakeRecord, list[Event]]], *, may_yield: bool = False
+        self,
+        parsed: list[tuple[IntakeRecord, list[Event]]],
+        *,
+        may_yield: bool = False,
+        budget: int = _IDLE_EVENTS,
     ) -> tuple[list[EventTally], int]:
-        """Evaluate and apply in one transaction; the event outcomes, and how many
-        records (from the first) were applied.
-
-        ``may_yield``: where intake shares the pipeline's connection (SQLite), a
-        commit that waits for it ends the transaction after the record at hand,
-        at least one record in: an acknowledgement waits for one record's rows,
-        not for a whole chunk's.
-        """
-        now = self._clock()
-        ruleset = self._ruleset()
-        intake = self._intake
-
-        async def unit(connection: QueryRunner) -> tuple[list[EventTally], int]:
-            outcomes: list[EventTally] = []
-            ids = [record.id for record, _ in parsed]
-            pending = await self._records.mark_processed(connection, ids, now)
-            silences = await active_silences(connection, self._incidents.sql, now)
-            lookups = {
-                id(event): ruleset.lookup(event, now)
-                for record, events in parsed
-                if record.id in pending
-                for event in events
-            }
-            ahead = await self._incidents.read_ahead(connection, lookups.values())
-            for index, (record, events) in enumerate(parsed):
-                if index and may_yield and intake is not None and intake.waiting():
-                    later = [item.id for item, _ in parsed[index:] if item.id in pending]
-                    await self._records.mark_pending(connection, later)
-                    return outcomes, index
-                if record.id not in pending:
-                    continue  # applied meanwhile by a replica whose claim had run out
-                for event in events:
-                    lookup = lookups[id(event)]
-                    state = await self._incidents.load_state(connection, lookup, silences, ahead)
-                    decision = ruleset.evaluate(event, state, now)
-                    if decision.rule_errors:
-                        self._metrics.rule_errors.inc(len(decision.rule_errors))
-                    applied = await self._incidents.apply(
-                        connection, event, decision, state, record.id, now, ahead
-                    )
-                    opened = applied.action is IncidentAction.OPEN
-                    outcomes.append(
-                        (applied.outcome.value, decision.incident.priority if opened else None)
-                    )
-            return outcomes, len(parsed)
-
-        # on SQLite the unit runs in the connection's thread and holds the connection
-        # throughout: while senders wait for it, chunks are small (see _chunks)
-        # derived: the records stay pending until this commits, so it needs no fsync
-        return await run_atomic(self._db, unit, derived=True)
+        """Apply in one transaction (a big record in parts, see gateway/applier.py)."""
+        return await self._applier.apply(
+            parsed,
+            self._ruleset(),
+            self._clock(),
+            intake=self._intake if may_yield else None,
+            budget=budget,
+        )
 
     async def _fail(self, record: IntakeRecord, error: str) -> None:
         self._metrics.records_processed.labels(record.kind, "failed").inc()

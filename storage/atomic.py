@@ -14,6 +14,7 @@ ordinary transaction.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -189,15 +190,18 @@ class Inserted:
     floor: int  # the highest id the table had ever given before the statement
     count: int  # rows inserted
     last: int  # id of the last row inserted
+    seconds: float = 0.0  # how long the statement held the connection
 
 
 def _insert_rows(
     connection: sqlite3.Connection, table: str, statement: str, values: list[Any]
 ) -> Inserted:
+    started = time.perf_counter()
     row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
     cursor = connection.execute(statement, values)
     try:
-        return Inserted(int(row[0]) if row else 0, cursor.rowcount, cursor.lastrowid or 0)
+        held = time.perf_counter() - started
+        return Inserted(int(row[0]) if row else 0, cursor.rowcount, cursor.lastrowid or 0, held)
     finally:
         cursor.close()
 

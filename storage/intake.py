@@ -142,6 +142,7 @@ class IntakeWriter:
         self._second = 0
         self._busy_now = 0.0
         self._busy_before = 0.0
+        self._held = 0.0  # seconds the batch being committed held the connection
         # unique keys for records with no natural one: a per-process prefix and a counter
         self._auto_prefix = f"auto:{uuid.uuid4().hex}:"
         self._auto_counter = 0
@@ -210,10 +211,13 @@ class IntakeWriter:
                     break
                 batch.append(item)
             started = time.monotonic()
+            self._held = 0.0
             await self._commit_batch(batch)
             finished = time.monotonic()
             self._roll(int(finished))
-            self._busy_now += finished - started
+            # on SQLite, the time the commit held the shared connection: waiting for
+            # it while the pipeline holds it is not intake being pressed
+            self._busy_now += self._held if self._db.shares_connection else finished - started
             if self._queue.empty():
                 self.idle.set()
 
@@ -344,6 +348,7 @@ class IntakeWriter:
             )
             return {row["dedup_key"]: int(row["id"]) for row in returned}
         inserted = await insert_sqlite(self._db, "intake_records", sql, values, "intake commit")
+        self._held += inserted.seconds
         if inserted.count == len(items):
             # nothing conflicted: the rows took consecutive ids, in order
             first = inserted.last - inserted.count + 1

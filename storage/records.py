@@ -74,7 +74,7 @@ class RecordStore:
         them); on SQLite only one process uses the file, so nothing needs
         claiming: handed records are used as they are and the rest are read.
         Whether a record is still pending is settled where it is applied
-        (``mark_processed``), so a record taken twice is applied once.
+        (``progress``), so a record taken twice is applied once.
         """
         if self.shared:
             return await self.claim(ids, len(ids), now, lease)
@@ -151,37 +151,46 @@ class RecordStore:
         async with self._db.transaction() as connection:
             return await held.using_db(connection).update(claimed_by=None, claimed_until=None)
 
-    async def mark_processed(
-        self, connection: QueryRunner, record_ids: Sequence[int], now: datetime
-    ) -> set[int]:
-        """Mark those of the records still pending as processed; return their ids.
+    async def progress(self, connection: QueryRunner, record_ids: Sequence[int]) -> dict[int, int]:
+        """Of the records still pending, how many events of each are applied already.
 
-        Run first in the transaction that applies the records: its row locks
-        make another transaction applying the same records (a claim that ran
-        out while a replica was stalled) wait, and then find them done.
+        Run first in the transaction that applies the records: on PostgreSQL its
+        row locks make another transaction applying the same records (a claim
+        that ran out while a replica was stalled) wait, and then find them done
+        or further on.
         """
-        sql = self._sql
         marks = ", ".join("?" for _ in record_ids)
         rows = await connection.execute_query_dict(
+            self._sql(
+                "SELECT id, applied_events FROM intake_records "
+                f"WHERE id IN ({marks}) AND state = 'pending'{self._sql.for_update()}"
+            ),
+            list(record_ids),
+        )
+        return {int(row["id"]): int(row["applied_events"]) for row in rows}
+
+    async def mark_processed(
+        self, connection: QueryRunner, record_ids: Sequence[int], now: datetime
+    ) -> None:
+        """Mark records whose every event is applied as processed (in that transaction)."""
+        if not record_ids:
+            return
+        sql = self._sql
+        marks = ", ".join("?" for _ in record_ids)
+        await connection.execute_query(
             sql(
                 "UPDATE intake_records SET state = 'processed', processed_at = ?, error = NULL, "
-                f"claimed_until = NULL WHERE id IN ({marks}) AND state = 'pending' RETURNING id"
+                f"claimed_until = NULL WHERE id IN ({marks})"
             ),
             [sql.time(now), *record_ids],
         )
-        return {int(row["id"]) for row in rows}
 
-    async def mark_pending(self, connection: QueryRunner, record_ids: Sequence[int]) -> None:
-        """Undo ``mark_processed`` within its transaction, for records it will not apply."""
-        if not record_ids:
-            return
-        marks = ", ".join("?" for _ in record_ids)
+    async def mark_applied(self, connection: QueryRunner, record_id: int, events: int) -> None:
+        """A record applied in parts: its first ``events`` events are applied (in that
+        transaction); the rest follow in later ones, from there, even after a restart."""
         await connection.execute_query(
-            self._sql(
-                "UPDATE intake_records SET state = 'pending', processed_at = NULL "
-                f"WHERE id IN ({marks})"
-            ),
-            list(record_ids),
+            self._sql("UPDATE intake_records SET applied_events = ? WHERE id = ?"),
+            [events, record_id],
         )
 
     async def mark_failed(self, record_id: int, error: str, now: datetime) -> None:

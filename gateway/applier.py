@@ -1,0 +1,152 @@
+"""Applying parsed records in one transaction, a big record in parts.
+
+A 10,000-alert payload applied in one transaction held the one SQLite
+connection (and so every sender's commit) for as long as it took. At most
+about ``budget`` events now go in one transaction: a bigger record is
+applied in parts, each transaction recording how far it got
+(``intake_records.applied_events``), and the next one goes on from there,
+after a restart too, or on another replica whose turn it is. The record is
+marked processed by the transaction that applies its last event, so every
+event is applied once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Protocol
+
+from gateway.metrics import Metrics
+from parsers.records import Event, IntakeRecord
+from rules.decision import IncidentAction, RuleSet
+from storage.atomic import QueryRunner, run_atomic
+from storage.database import Database
+from storage.incident_state import active_silences
+from storage.incidents import IncidentStore
+from storage.records import RecordStore
+
+# an event's outcome, and the priority of the incident it opened (None: it opened none)
+EventTally = tuple[str, str | None]
+# a big record's part: up to this many events in one transaction, and at least the
+# second figure before it gives the connection to waiting intake (so it advances)
+PART_EVENTS = 512
+MIN_PART_EVENTS = 128
+
+
+class Waiting(Protocol):
+    def waiting(self) -> bool:
+        """Whether intake has commits queued; asked from the connection's thread."""
+        ...
+
+
+# (record, its events, first and end index of those this transaction applies;
+# -1, -1: the record was applied meanwhile, by a replica whose claim had run out)
+_Part = tuple[IntakeRecord, list[Event], int, int]
+
+
+class Applier:
+    def __init__(
+        self, db: Database, records: RecordStore, incidents: IncidentStore, metrics: Metrics
+    ) -> None:
+        self._db = db
+        self._records = records
+        self._incidents = incidents
+        self._metrics = metrics
+
+    async def apply(
+        self,
+        parsed: list[tuple[IntakeRecord, list[Event]]],
+        ruleset: RuleSet,
+        now: datetime,
+        *,
+        intake: Waiting | None,
+        budget: int,
+    ) -> tuple[list[EventTally], int]:
+        """Evaluate and apply in one transaction; the event outcomes, and how many
+        records (from the first) are now applied whole.
+
+        ``intake``: where intake shares the pipeline's connection (SQLite), a
+        commit that waits for it ends the transaction at the next record, or
+        within a record once MIN_PART_EVENTS are in: an acknowledgement waits for
+        that much, not for a whole payload.
+        """
+        records = self._records
+        incidents = self._incidents
+
+        async def unit(connection: QueryRunner) -> tuple[list[EventTally], int]:
+            outcomes: list[EventTally] = []
+            progress = await records.progress(connection, [record.id for record, _ in parsed])
+            plan = _within(_plan(parsed, progress), max(budget, PART_EVENTS))
+            silences = await active_silences(connection, incidents.sql, now)
+            lookups = {
+                id(event): ruleset.lookup(event, now)
+                for _, events, start, stop in plan
+                for event in events[max(start, 0) : stop]
+            }
+            ahead = await incidents.read_ahead(connection, lookups.values())
+            done: list[int] = []
+            whole = 0  # records from the first that are finished
+            for record, events, start, stop in plan:
+                if start < 0:
+                    whole += 1
+                    continue
+                for index in range(start, stop):
+                    if intake is not None and outcomes and intake.waiting():
+                        if index == start:  # the next record waits for the next turn
+                            await records.mark_processed(connection, done, now)
+                            return outcomes, whole
+                        if len(outcomes) >= MIN_PART_EVENTS:  # so does this one's rest
+                            await records.mark_applied(connection, record.id, index)
+                            await records.mark_processed(connection, done, now)
+                            return outcomes, whole
+                    event = events[index]
+                    state = await incidents.load_state(
+                        connection, lookups[id(event)], silences, ahead
+                    )
+                    decision = ruleset.evaluate(event, state, now)
+                    if decision.rule_errors:
+                        self._metrics.rule_errors.inc(len(decision.rule_errors))
+                    applied = await incidents.apply(
+                        connection, event, decision, state, record.id, now, ahead
+                    )
+                    opened = applied.action is IncidentAction.OPEN
+                    outcomes.append(
+                        (applied.outcome.value, decision.incident.priority if opened else None)
+                    )
+                if stop < len(events):  # the budget ends inside this record
+                    await records.mark_applied(connection, record.id, stop)
+                    break
+                done.append(record.id)
+                whole += 1
+            await records.mark_processed(connection, done, now)
+            return outcomes, whole
+
+        # on SQLite the unit runs in the connection's thread and holds the connection
+        # throughout: while senders wait for it, transactions are short
+        # derived: the records stay pending until this commits, so it needs no fsync
+        return await run_atomic(self._db, unit, derived=True)
+
+
+def _plan(
+    parsed: list[tuple[IntakeRecord, list[Event]]], progress: Mapping[int, int]
+) -> list[_Part]:
+    """Each record from where it was left: ``progress`` has the pending ones, with how
+    many of their events are applied already."""
+    return [
+        (record, events, progress[record.id], len(events))
+        if record.id in progress
+        else (record, events, -1, -1)
+        for record, events in parsed
+    ]
+
+
+def _within(plan: list[_Part], budget: int) -> list[_Part]:
+    """The parts that fit ``budget`` events, the last one cut short if need be."""
+    fitting: list[_Part] = []
+    for record, events, start, stop in plan:
+        if budget <= 0:
+            break
+        end = min(stop, start + budget) if start >= 0 else stop
+        fitting.append((record, events, start, end))
+        budget -= max(0, end - start)
+    return fitting
