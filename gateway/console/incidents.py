@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,7 +13,9 @@ from multidict import MultiMapping
 from gateway.console.access import PREFIX
 from gateway.console.app import Console
 from gateway.console.cached import Refreshed
+from gateway.console.slaclocks import clocks, span
 from gateway.params import BadParameter, text
+from rules.engine import CompiledRuleSet
 from storage.incident_detail import forwarding
 from storage.incident_list import SORTS, ListQuery, counts, list_page, read_cursor
 from storage.views import get_incident
@@ -76,7 +79,14 @@ def _filters_without_cursor(request: web.Request) -> list[tuple[str, str]]:
 
 
 class IncidentPages:
-    def __init__(self, console: Console, postgres: bool, sources: Callable[[], list[str]]) -> None:
+    def __init__(
+        self,
+        console: Console,
+        postgres: bool,
+        sources: Callable[[], list[str]],
+        ruleset: Callable[[], CompiledRuleSet],
+    ) -> None:
+        self._ruleset = ruleset
         self._console = console
         self._postgres = postgres
         self._sources = sources
@@ -136,4 +146,6 @@ class IncidentPages:
             section="incidents",
             incident=found,
             forwarding=await forwarding(int(found["id"])),
+            clocks=clocks(found, self._ruleset(), datetime.now(UTC)),
+            span=span,
         )

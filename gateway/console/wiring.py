@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.console.access import Access
 from gateway.console.actions import ActionPages
 from gateway.console.app import Console
+from gateway.console.auditpage import AuditPages
 from gateway.console.bulk import BulkPages
 from gateway.console.deadletters import DeadLetterPages
 from gateway.console.explain import ExplainPages
@@ -49,7 +50,12 @@ def build_console(
     )
     console = Console(access)
     postgres = db.dialect is Dialect.POSTGRES
-    pages = IncidentPages(console, postgres, lambda: sorted(holder.current.parsers))
+    pages = IncidentPages(
+        console,
+        postgres,
+        lambda: sorted(holder.current.parsers),
+        lambda: holder.current.ruleset,
+    )
     edits = IncidentEdits(db, on_commit)
     act = ActionPages(console, actions, edits, lambda: holder.current.ruleset.matrix)
     bulk = BulkPages(console, BulkActions(db, actions, edits, on_commit), postgres)
@@ -66,6 +72,7 @@ def build_console(
             explain.routes(),
             letters.routes(),
             bulk.routes(),
+            AuditPages(console, db).routes(),
         ),
         on_shutdown=[live.close],
         # errors outermost: a refusal from the access check is a page too

@@ -140,3 +140,11 @@ async def test_explain_try_it_and_dead_letters(
         assert ("dead_letter.retry", "adam", f"outbox:{row_id}") in [
             (r["action"], r["actor"], r["subject"]) for r in rows
         ]
+        async with admin.get("/ui/audit?days=7&verify=1") as response:
+            page = await response.text()
+        assert "dead_letter.retry" in page and "silence.create" in page
+        assert "The chain is intact" in page
+    async with running_daemon(loaded) as daemon, person_client(daemon.base_url) as operator:
+        assert await log_in(operator, "olga") == 303
+        async with operator.get("/ui/audit") as response:
+            assert response.status == 403

@@ -111,3 +111,51 @@ def test_translator_formats_values() -> None:
     viewer = Viewer(translate=catalogs.translator("zh"), zone=UTC)
     assert viewer.translate("Times in {zone}", zone="UTC") == "时间按 UTC 显示"
     assert catalogs.translator("en")("Times in {zone}", zone="UTC") == "Times in UTC"
+
+
+def test_sla_clocks_count_service_time_on_the_targets_calendar() -> None:
+    from datetime import datetime, time
+    from types import SimpleNamespace
+    from typing import Any, cast
+    from zoneinfo import ZoneInfo
+
+    from gateway.console.slaclocks import clocks, span
+    from rules.calendars import WorkingHours
+    from rules.decision import Priority
+    from rules.sla import EscalationAction, SlaTable, SlaTarget
+
+    office = WorkingHours(
+        "office",
+        ZoneInfo("Asia/Shanghai"),
+        {day: ((time(9), time(17)),) for day in range(5)},
+        frozenset(),
+    )
+    table = SlaTable(
+        {(Priority.P2, ""): SlaTarget(office, timedelta(hours=1), timedelta(hours=8))},
+        0.8,
+        EscalationAction(),
+        EscalationAction(),
+    )
+    ruleset = cast(Any, SimpleNamespace(sla=table))
+    # Friday 16:00 in Shanghai: the resolution is due Monday 15:00 (8 service hours)
+    now = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+    incident = {
+        "priority": "P2",
+        "service": "mail",
+        "status": "acknowledged",
+        "acknowledged_at": "2026-12-04T07:30:00Z",
+        "sla": {
+            "response_due": "2026-12-04T07:45:00Z",
+            "resolution_due": "2026-12-07T07:00:00Z",
+            "response_breached": False,
+            "resolution_breached": False,
+        },
+    }
+    response, resolution = clocks(incident, ruleset, now)
+    assert response.stopped and response.left is None
+    assert not resolution.stopped and resolution.calendar == "office"
+    # one hour on Friday, six on Monday: not the 71 hours of wall time
+    assert resolution.left == timedelta(hours=7)
+    assert span(timedelta(days=1, hours=2, minutes=5)) == (1, 2, 5)
+    late = clocks({**incident, "acknowledged_at": None}, ruleset, now)[0]
+    assert late.overdue == timedelta(minutes=15) and late.left is None
