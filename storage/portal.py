@@ -47,8 +47,15 @@ async def public_status(incident_id: int, key: str) -> dict[str, Any] | None:
 def _entry(entry: models.TimelineEntry) -> dict[str, Any]:
     # a status change shows as its label; only a comment shows its text, which a
     # person wrote to the requester's side
-    text = entry.text if entry.kind == "comment" else ""
-    return {"at": entry.at, "kind": entry.kind, "author": entry.author, "text": text}
+    comment = entry.kind == "comment"
+    files = [str(item.get("filename", "")) for item in entry.data.get("attachments", [])]
+    return {
+        "at": entry.at,
+        "kind": entry.kind,
+        "author": entry.author,
+        "text": entry.text if comment else "",
+        "files": files if comment else [],
+    }
 
 
 class Ratings:

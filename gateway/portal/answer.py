@@ -17,10 +17,12 @@ import structlog
 from aiohttp import web
 
 from gateway.errors import DataRejected, StorageUnavailable
+from gateway.portal.config import PortalFormConfig
 from gateway.portal.intake import PortalIntake
 from gateway.portal.limits import PortalLimits
 from gateway.portal.links import LinkRefused
 from gateway.portal.status import StatusPages
+from gateway.portal.upload import FormRefused, ReadForm, attachments, file_problem, read_form
 from storage.actions import ActionRefused, Actions
 from storage.audit import Operator
 
@@ -39,7 +41,9 @@ class StatusAnswers:
         actions: Actions,
         limits: PortalLimits,
         clock: Callable[[], datetime],
+        files: PortalFormConfig,
     ) -> None:
+        self._files = files  # the form's limits on files hold for messages too
         self._status = status
         self._intake = intake
         self._actions = actions
@@ -60,11 +64,16 @@ class StatusAnswers:
         if not self._limits.allow(request, f"incident:{claims.incident_id}"):
             self._intake.rejected("rate_limited")
             return await self._status.page(request, claims, 429, error="rate_limited")
-        form = await request.post()
-        text = str(form.get("text", "")).strip()
-        if not text or len(text) > MAX_COMMENT_CHARS:
+        files = self._files
+        try:
+            form = await read_form(request, files.max_attachments, files.max_attachment_bytes)
+        except FormRefused as refused:
+            self._intake.rejected(refused.reason)
+            return await self._status.page(request, claims, 400, error="bad_form")
+        text = form.values.get("text", "").strip()
+        error = _problem(form, text, files)
+        if error:
             self._intake.rejected("invalid")
-            error = "empty" if not text else "too_long"
             return await self._status.page(request, claims, 400, error=error, form={"text": text})
         incident = await self._status.read(claims)
         if incident is None:
@@ -74,6 +83,7 @@ class StatusAnswers:
             "incident_key": claims.key,
             "requester": incident["requester"],
             "text": text,
+            "attachments": attachments(form),
         }
         try:
             await self._intake.commit(document, self._limits.client(request))
@@ -110,6 +120,21 @@ class StatusAnswers:
                 return await self._status.page(request, claims, 503, error="unavailable")
             log.info("portal_confirmed_solved", incident_key=claims.key)
         return _back(request, "solved")
+
+
+def _problem(form: ReadForm, text: str, files: PortalFormConfig) -> str:
+    """What is wrong with a message and its files ("" for nothing)."""
+    if not text:
+        return "empty"
+    if len(text) > MAX_COMMENT_CHARS:
+        return "too_long"
+    if len(form.uploads) + len(form.refused) > files.max_attachments:
+        return "too_many_files"
+    if form.refused:
+        return "file_too_large"
+    if any(file_problem(upload, files.attachment_types) for upload in form.uploads):
+        return "file_refused"
+    return ""
 
 
 def _back(request: web.Request, what: str) -> web.Response:

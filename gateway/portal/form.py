@@ -7,7 +7,6 @@ floods."""
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,7 +19,7 @@ from gateway.portal.config import PortalFormConfig
 from gateway.portal.intake import PortalIntake
 from gateway.portal.limits import PortalLimits
 from gateway.portal.pages import PortalPages
-from gateway.portal.upload import FormRefused, ReadForm, effective_type, file_problem, read_form
+from gateway.portal.upload import FormRefused, ReadForm, attachments, file_problem, read_form
 
 log = structlog.get_logger(__name__)
 
@@ -170,14 +169,7 @@ class RequestForm:
                 for spec in specs
                 if values.get(f"field_{spec.name}", "").strip()
             },
-            "attachments": [
-                {
-                    "filename": upload.filename,
-                    "content_type": effective_type(upload),
-                    "data_base64": base64.b64encode(upload.data).decode(),
-                }
-                for upload in form.uploads
-            ],
+            "attachments": attachments(form),
         }
 
 

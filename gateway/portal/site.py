@@ -94,8 +94,8 @@ class Portal:
             actions=wiring.actions,
             limits=self.limits,
             clock=wiring.clock,
+            files=config.form,
         )
-
         self.rating = RatingPages(
             status=self.status,
             pages=self.pages,

@@ -31,6 +31,10 @@ ERRORS = {
     "rate_limited": "Too many messages in a short time; please wait a minute.",
     "not_open": "The request is no longer open.",
     "not_resolved": "A rating can be given once the request is resolved.",
+    "bad_form": "The form could not be read; please send it again.",
+    "too_many_files": "Too many files.",
+    "file_too_large": "The file is too large.",
+    "file_refused": "Files of this type are not accepted, or the content does not match the type.",
 }
 REASONS = {
     "tampered": "The link is not valid: it may have been cut or changed on the way.",

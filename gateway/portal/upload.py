@@ -7,6 +7,7 @@ commit, so a refused form leaves no trace but a metric.
 
 from __future__ import annotations
 
+import base64
 import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -121,3 +122,15 @@ def file_problem(upload: Upload, allowed: Sequence[str]) -> str | None:
     if magic is not None and not upload.data.startswith(magic):
         return "content_mismatch"
     return None
+
+
+def attachments(form: ReadForm) -> list[dict[str, str]]:
+    """The form's files as the stored record keeps them (bytes in base64)."""
+    return [
+        {
+            "filename": upload.filename,
+            "content_type": effective_type(upload),
+            "data_base64": base64.b64encode(upload.data).decode(),
+        }
+        for upload in form.uploads
+    ]

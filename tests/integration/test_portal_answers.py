@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from markupsafe import escape
 
 from storage import models
@@ -117,3 +118,43 @@ async def test_solved_resolves_with_the_requester_as_author_and_bad_posts_store_
         status, text = await page(daemon, path + "?sent=solved")
         assert ">Resolved<" in text and "marked solved" in text
         assert 'id="solved"' not in text  # no button once it is solved
+
+
+async def test_a_message_may_carry_files_checked_like_the_forms(
+    write_config: ConfigWriter, database_url: str
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+    name = "<svg onload=alert(1)>.png"
+    async with (
+        capturing_smtp() as (capture, port),
+        running_daemon(portal_config(write_config, database_url, port)) as daemon,
+    ):
+        await send_mail(daemon, (FIXTURES / "gbk_declared_gb2312.eml").read_bytes(), REQUESTER)
+        [answer] = await answers(capture)
+        path = path_of(link_in(answer))
+
+        def form(content: bytes) -> aiohttp.FormData:
+            data = aiohttp.FormData()
+            data.add_field("text", "截图见附件")
+            data.add_field("files", content, filename=name, content_type="image/png")
+            return data
+
+        async with daemon.http.post(f"{path}/comment", data=form(b"not a png")) as refused:
+            assert refused.status == 400
+            assert "content does not match" in await refused.text()
+        assert await models.IntakeRecordRow.filter(channel="portal").count() == 0
+        async with daemon.http.post(
+            f"{path}/comment", data=form(png), allow_redirects=False
+        ) as stored:
+            assert stored.status == 303
+
+        def commented(incident: dict[str, Any]) -> bool:
+            return any(entry["kind"] == "comment" for entry in incident["timeline"])
+
+        incident = await eventually(lambda: _incident(daemon), commented)
+        [comment] = [entry for entry in incident["timeline"] if entry["kind"] == "comment"]
+        [attachment] = comment["data"]["attachments"]
+        assert (attachment["filename"], attachment["size"]) == (name, len(png))
+        status, text = await page(daemon, path)
+        assert status == 200
+        assert str(escape(name)) in text and "<svg onload" not in text
