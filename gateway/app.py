@@ -50,6 +50,7 @@ from gateway.portal.site import Portal, PortalWiring, build_portal, link_signer
 from gateway.reload import Reloader
 from gateway.reports.api import ReportsApi
 from gateway.reports.engine import ReportEngine
+from gateway.reports.metrics import IncidentTimes
 from gateway.retention import RetentionJob
 from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
 from gateway.smtp import SmtpListener, SmtpSettings
@@ -92,6 +93,7 @@ class Services:
     pipeline: Pipeline
     jobs: PeriodicJobs
     retention: RetentionJob
+    incident_times: IncidentTimes
     reloader: Reloader
     dispatcher: OutboxDispatcher
     deadletters: DeadLettersApi
@@ -182,6 +184,7 @@ class Services:
             await stack.enter_async_context(self.jobs.running())
             await stack.enter_async_context(self.dispatcher.running())
             await stack.enter_async_context(self.retention.running())
+            await stack.enter_async_context(self.incident_times.running())
             if self.requester_mail is not None:
                 await stack.enter_async_context(self.requester_mail.running())
             stack.push_async_callback(self._drain)
@@ -362,6 +365,7 @@ def build(loaded: LoadedConfig) -> Services:
         records=records,
         pipeline=pipeline,
         jobs=jobs,
+        incident_times=IncidentTimes(db, metrics.registry),
         retention=RetentionJob(
             db=db,
             store=RetentionStore(db),

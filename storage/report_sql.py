@@ -26,8 +26,9 @@ class ReportSql(Sql):
         """Seconds from one time column (or expression) to another, as a float."""
         if self.postgres:
             return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
-        # julianday reads the stored text, its UTC offset included
-        return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+        # julianday reads the stored text, its UTC offset included; a day as a float
+        # holds ~0.01 ms, so the difference is rounded to the millisecond
+        return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
 
     def later(self, later: str, earlier: str) -> str:
         """Whether one time is after another (SQLite: compared as times, not as text)."""

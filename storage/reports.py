@@ -266,3 +266,25 @@ class Reports:
             "SELECT 1 AS one FROM incidents WHERE service = ? LIMIT 1", [service]
         )
         return bool(rows)
+
+
+@reads_database("reading incident time histograms")
+async def time_histogram(
+    db: Database, moment: str, bounds: tuple[float, ...]
+) -> list[dict[str, Any]]:
+    """Per priority, over every stored incident with ``moment`` (acknowledged_at or
+    resolved_at) set: the count, the sum of seconds since it opened, and how many took
+    at most each bound (cumulative, as Prometheus buckets are)."""
+    sql = ReportSql(db.dialect)
+    assert moment in ("acknowledged_at", "resolved_at")
+    buckets = ", ".join(
+        f"SUM(CASE WHEN s <= {bound!r} THEN 1 ELSE 0 END) AS b{index}"
+        for index, bound in enumerate(bounds)
+    )
+    seconds = sql.seconds(moment, "created_at")
+    _, rows = await db.connection.execute_query(
+        f"SELECT priority, COUNT(*) AS count, SUM(s) AS total, {buckets} FROM "
+        f"(SELECT priority, {seconds} AS s FROM incidents WHERE {moment} IS NOT NULL) AS d "
+        "GROUP BY priority ORDER BY priority"
+    )
+    return [dict(row) for row in rows]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from storage import models
 from tests.conftest import ConfigWriter
@@ -228,3 +229,32 @@ async def test_noise_and_csv(write_config: ConfigWriter, database_url: str) -> N
         figures = {row["key"]: row["value"] for row in table if row["table"] == "figures"}
         assert figures["intake_records"] == "3"
         assert any(row["table"] == "by_outcome" and row["key"] == "silence" for row in table)
+
+
+@pytest.mark.usefixtures("sla_rules")
+async def test_time_histograms_in_metrics(write_config: ConfigWriter, database_url: str) -> None:
+    """Prometheus gets the reports' figures: time to acknowledge and to resolve by
+    priority, as histograms (A resolved in 5h, B in 2h; C acknowledged after 66h, D 2h)."""
+    async with running_daemon(write_config(database_url)) as daemon:
+        await _load_fixture()
+        await daemon.services.incident_times.refresh()
+        async with daemon.http.get("/metrics") as response:
+            text = await response.text()
+    samples = {
+        (sample.name, sample.labels.get("priority"), sample.labels.get("le")): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith("intake_gateway_incident_time_to_")
+        for sample in family.samples
+    }
+    resolve = "intake_gateway_incident_time_to_resolve_seconds"
+    assert samples[(f"{resolve}_count", "P1", None)] == 2
+    assert samples[(f"{resolve}_sum", "P1", None)] == 25200
+    assert samples[(f"{resolve}_bucket", "P1", "7200.0")] == 1  # B: 2h exactly
+    assert samples[(f"{resolve}_bucket", "P1", "14400.0")] == 1
+    assert samples[(f"{resolve}_bucket", "P1", "28800.0")] == 2
+    assert samples[(f"{resolve}_bucket", "P4", "3600.0")] == 1
+    ack = "intake_gateway_incident_time_to_acknowledge_seconds"
+    assert samples[(f"{ack}_bucket", "P3", "7200.0")] == 1
+    assert samples[(f"{ack}_bucket", "P3", "86400.0")] == 1
+    assert samples[(f"{ack}_bucket", "P3", "259200.0")] == 2
+    assert samples[(f"{ack}_bucket", "P3", "+Inf")] == 2
