@@ -17,6 +17,7 @@ from aiohttp import BodyPartReader, web
 
 TEXT_PART_BYTES = 64 * 1024  # any one text field
 _CHUNK = 64 * 1024
+_DRAIN_FACTOR = 4  # a file this many times over the limit refuses the whole form
 _MAGIC: dict[str, tuple[bytes, ...]] = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -92,11 +93,22 @@ async def _bounded(part: BodyPartReader, limit: int) -> bytes | None:
     data = bytearray()
     while chunk := await part.read_chunk(_CHUNK):
         if len(data) + len(chunk) > limit:
-            while await part.read_chunk(_CHUNK):
-                pass
+            await _drain(part, limit, len(data) + len(chunk))
             return None
         data.extend(chunk)
     return bytes(data)
+
+
+async def _drain(part: BodyPartReader, limit: int, seen: int) -> None:
+    """Skip the rest of a part that is too large, so the form's other fields can still be
+    read and the requester told which file it was; a part far beyond the limit refuses
+    the whole form instead of being read to its end."""
+    while seen <= _DRAIN_FACTOR * limit:
+        chunk = await part.read_chunk(_CHUNK)
+        if not chunk:
+            return
+        seen += len(chunk)
+    raise FormRefused("too_large")
 
 
 def effective_type(upload: Upload) -> str:

@@ -1,4 +1,4 @@
-"""Helpers of the portal tests: a daemon with the portal on, mail in by SMTP, the answer
+"""What the portal tests share: a daemon with the portal on, mail in by SMTP, the answer
 captured by a local SMTP server, the link read from it."""
 
 from __future__ import annotations

@@ -109,7 +109,12 @@ async def test_a_form_with_any_problem_stores_nothing_and_says_why(
 ) -> None:
     async with capturing_smtp() as (_, port):
         loaded = portal_config(
-            write_config, database_url, port, catalogue=tmp_path / "catalogue.yaml", form=FORM
+            write_config,
+            database_url,
+            port,
+            catalogue=tmp_path / "catalogue.yaml",
+            form=FORM,
+            rate_limit={"burst": 50},  # more posts from one address than a person makes
         )
         async with running_daemon(loaded) as daemon:
             cases: list[tuple[aiohttp.FormData, str]] = [
@@ -135,6 +140,9 @@ async def test_a_form_with_any_problem_stores_nothing_and_says_why(
             # file names come back as text
             status, _, text = await _post(daemon, _form([(FILENAME, PNG * 100, "image/png")]))
             assert str(escape(FILENAME)) in text
+            # a file far over the limit is not read to its end: the whole form is refused
+            status, _, text = await _post(daemon, _form([("big.png", PNG * 400, "image/png")]))
+            assert status == 413 and "The file is too large" in text
             # a bot that fills the hidden field is thanked and forgotten
             status, location, _ = await _post(daemon, _form(website="http://spam.example"))
             assert status == 303 and location == "/portal/thanks"
