@@ -7,6 +7,7 @@ SQLite returns times and JSON as text, PostgreSQL returns JSON as text.
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -21,7 +22,10 @@ _MARK = re.compile(r"\?")
 
 @lru_cache(maxsize=512)
 def _numbered(statement: str) -> str:
-    counter = iter(range(1, 10_000))
+    # every marker, however many (a range once stopped at 9,999: next() then raised
+    # StopIteration, which a coroutine turns into RuntimeError, and a 10,000-alert
+    # payload's read-ahead on PostgreSQL failed its record)
+    counter = itertools.count(1)
     return _MARK.sub(lambda _: f"${next(counter)}", statement)
 
 
