@@ -105,6 +105,14 @@ class WorkingHours:
             total += min(closes, end) - max(opens, start)
         return total
 
+    def intervals(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Service intervals in UTC, in order, from the one open at ``start`` up to
+        ``end``."""
+        for opens, closes in self._intervals_from(start):
+            if opens >= end:
+                return
+            yield opens, closes
+
     def _intervals_from(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Service intervals in UTC, in order, that end after ``start``."""
         day = start.astimezone(self.zone).date()

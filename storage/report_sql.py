@@ -30,6 +30,12 @@ class ReportSql(Sql):
         # holds ~0.01 ms, so the difference is rounded to the millisecond
         return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
 
+    def epoch(self, column: str) -> str:
+        """A time column as UNIX seconds (NULL stays NULL)."""
+        if self.postgres:
+            return f"EXTRACT(EPOCH FROM {column})::float8"
+        return f"ROUND((julianday({column}) - 2440587.5) * 86400.0, 3)"
+
     def later(self, later: str, earlier: str) -> str:
         """Whether one time is after another (SQLite: compared as times, not as text)."""
         if self.postgres:

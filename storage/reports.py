@@ -13,7 +13,6 @@ from typing import Any
 
 from storage.database import Database, reads_database
 from storage.report_sql import Period, ReportSql
-from storage.sql import as_time
 
 _DIMENSIONS = ("type", "category", "service", "priority")
 _TOP = 10
@@ -109,15 +108,14 @@ class Reports:
 
     @reads_database("reading incident times")
     async def _clock_page(self, where: str, values: list[Any], after: int) -> list[dict[str, Any]]:
-        rows = await self._rows(
-            "SELECT i.id, i.priority, i.service, i.created_at, i.acknowledged_at, "
-            f"i.resolved_at FROM incidents i WHERE {where} AND i.id > ? ORDER BY i.id LIMIT ?",
+        """Times as UNIX seconds: no parsing of 100,000 texts into datetimes."""
+        epoch = self.sql.epoch
+        return await self._rows(
+            f"SELECT i.id, i.priority, i.service, {epoch('i.created_at')} AS opened, "
+            f"{epoch('i.acknowledged_at')} AS acknowledged, {epoch('i.resolved_at')} AS resolved "
+            f"FROM incidents i WHERE {where} AND i.id > ? ORDER BY i.id LIMIT ?",
             [*values, after, _STREAM_PAGE],
         )
-        for row in rows:
-            for column in ("created_at", "acknowledged_at", "resolved_at"):
-                row[column] = as_time(row[column])
-        return rows
 
     @reads_database("reading SLA compliance")
     async def sla(self, period: Period, now: datetime) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 from rules.calendars import AlwaysOpen, Calendar
 from rules.decision import Priority
 from rules.engine import CompiledRuleSet
+from rules.service_time import MARGIN, ServiceClock
 from storage.report_sql import Period
 from storage.reports import Reports
 from storage.sql import as_time
@@ -71,6 +72,21 @@ class ReportEngine:
         target = table.target(Priority(priority), service)
         return target.calendar if target is not None else _ALWAYS
 
+    def clocks(self, period: Period) -> Callable[[str, str], ServiceClock]:
+        """The service clock of an incident's calendar, laid out once per calendar over
+        the period (and a margin past it, for incidents resolved after it ends)."""
+        made: dict[int, ServiceClock] = {}
+
+        def clock(priority: str, service: str) -> ServiceClock:
+            calendar = self.calendar(priority, service)
+            found = made.get(id(calendar))
+            if found is None:
+                found = ServiceClock(calendar, period.start, period.end + MARGIN)
+                made[id(calendar)] = found
+            return found
+
+        return clock
+
     async def service_known(self, service: str) -> bool:
         if service in self._ruleset().catalogue.services:
             return True
@@ -90,16 +106,16 @@ class ReportEngine:
         seconds (the incident's calendar), by priority and over all."""
         calendar_time = await self._reports.durations(period)
         service: dict[str, dict[str, list[float]]] = {"acknowledge": {}, "resolve": {}}
+        clocks = self.clocks(period)
         async for page in self._reports.clocks(period):
             for row in page:
-                calendar = self.calendar(row["priority"], row["service"])
-                for name, column in (
-                    ("acknowledge", "acknowledged_at"),
-                    ("resolve", "resolved_at"),
-                ):
-                    if row[column] is None:
+                clock = clocks(row["priority"], row["service"])
+                opened = float(row["opened"])
+                for name in ("acknowledge", "resolve"):
+                    done = row["acknowledged" if name == "acknowledge" else "resolved"]
+                    if done is None:
                         continue
-                    spent = calendar.elapsed(row["created_at"], row[column]).total_seconds()
+                    spent = clock.between(opened, float(done))
                     for group in (row["priority"], "all"):
                         service[name].setdefault(group, []).append(spent)
         found: dict[str, Any] = {
@@ -156,11 +172,12 @@ class ReportEngine:
             groups.append(group)
         breaches = []
         now = self._clock()
+        clocks = self.clocks(period)
         for row in found["breaches"]:
             due, done = as_time(row["due"]), as_time(row["done_at"]) or now
             assert due is not None
-            calendar = self.calendar(row["priority"], row["service"])
-            over = calendar.elapsed(due, done).total_seconds()
+            hours = clocks(row["priority"], row["service"])
+            over = hours.between(due.timestamp(), done.timestamp())
             breaches.append(
                 {
                     **_with_times([row])[0],
