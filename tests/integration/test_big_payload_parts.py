@@ -1,8 +1,9 @@
 """A 10,000-alert Alertmanager payload is applied in parts: each transaction records how
 far it got (intake_records.applied_events), a daemon killed with kill -9 in the middle
-goes on from there after a restart and applies every alert exactly once, on both
-engines; on SQLite, where intake shares the pipeline's connection, small webhooks are
-answered at once meanwhile instead of waiting for the whole payload."""
+goes on from there after a restart and applies every alert exactly once, and SIGTERM in
+the middle ends the daemon within drain_seconds + 2 s, on both engines; on SQLite,
+where intake shares the pipeline's connection, small webhooks are answered at once
+meanwhile instead of waiting for the whole payload."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 
 from storage.database import sqlite_path
 from tests.integration.daemon import eventually
-from tests.integration.replicas import replica_set
+from tests.integration.replicas import Replica, replica_set
 
 pytestmark = pytest.mark.slow
 
@@ -101,41 +102,59 @@ async def _progress(url: str) -> tuple[str, int]:
     return (str(rows[0][0]), int(rows[0][1])) if rows else ("none", 0)
 
 
+async def _post_big_and_wait_for_a_part(daemon: Replica, url: str) -> None:
+    await daemon.ready()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{daemon.url}/webhooks/alertmanager",
+            data=_notification(ALERTS),
+            headers={"Content-Type": "application/json"},
+        ) as answer,
+    ):
+        assert answer.status == 202, await answer.text()
+    # some parts are in, not all of them
+    state, applied = await eventually(
+        lambda: _progress(url), lambda seen: seen[1] > 0 or seen[0] != "pending"
+    )
+    assert (state, 0 < applied < ALERTS) == ("pending", True), (state, applied)
+
+
+async def _restart_and_check_each_alert_once(daemon: Replica, url: str) -> None:
+    daemon.start()
+    await daemon.ready()
+    await eventually(lambda: _progress(url), lambda seen: seen[0] == "processed", within=120)
+    assert daemon.log_lines("error") == []
+    # every alert once: none lost with the part in hand, none applied twice
+    rows = await _rows(
+        url, "SELECT COUNT(*), MIN(count), MAX(count) FROM events WHERE source = 'alertmanager'"
+    )
+    assert rows == [(ALERTS, 1, 1)]
+    assert await _rows(url, "SELECT COUNT(*) FROM occurrences") == [(ALERTS,)]
+
+
 async def test_a_big_record_killed_in_the_middle_goes_on_from_its_last_part(
     tmp_path: Path, database_url: str
 ) -> None:
     with replica_set(tmp_path, 1, _document(database_url, tmp_path / "rules")) as replicas:
         daemon = replicas[0]
-        await daemon.ready()
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(
-                f"{daemon.url}/webhooks/alertmanager",
-                data=_notification(ALERTS),
-                headers={"Content-Type": "application/json"},
-            ) as answer,
-        ):
-            assert answer.status == 202, await answer.text()
-        # some parts are in, not all of them: kill -9 now
-        state, applied = await eventually(
-            lambda: _progress(database_url), lambda seen: seen[1] > 0 or seen[0] != "pending"
-        )
-        assert (state, 0 < applied < ALERTS) == ("pending", True), (state, applied)
+        await _post_big_and_wait_for_a_part(daemon, database_url)
         daemon.kill()
-        daemon.start()
-        await daemon.ready()
-        await eventually(
-            lambda: _progress(database_url), lambda seen: seen[0] == "processed", within=120
-        )
-        assert daemon.log_lines("error") == []
-    # every alert once: none lost with the killed part, none applied twice
-    rows = await _rows(
-        database_url,
-        "SELECT COUNT(*), MIN(count), MAX(count) FROM events WHERE source = 'alertmanager'",
-    )
-    assert rows == [(ALERTS, 1, 1)]
-    occurrences = await _rows(database_url, "SELECT COUNT(*) FROM occurrences")
-    assert occurrences == [(ALERTS,)]
+        await _restart_and_check_each_alert_once(daemon, database_url)
+
+
+async def test_sigterm_in_the_middle_of_a_big_record_exits_within_the_drain_deadline(
+    tmp_path: Path, database_url: str
+) -> None:
+    document = {**_document(database_url, tmp_path / "rules"), "lifecycle": {"drain_seconds": 2}}
+    with replica_set(tmp_path, 1, document) as replicas:
+        daemon = replicas[0]
+        await _post_big_and_wait_for_a_part(daemon, database_url)
+        started = time.monotonic()
+        status = await asyncio.to_thread(daemon.stop, 30.0)
+        took = time.monotonic() - started
+        assert status == 0 and took < 2 + 2, (status, took)
+        await _restart_and_check_each_alert_once(daemon, database_url)
 
 
 async def test_small_webhooks_are_answered_while_a_big_payload_is_applied(
