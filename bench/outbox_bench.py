@@ -23,10 +23,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from gateway.forwarding.dispatcher import DispatchSettings, OutboxDispatcher, build_dispatcher
 from gateway.logs import configure_logging
 from gateway.metrics import Metrics
-from gateway.outbox import DispatchSettings, OutboxDispatcher, build_dispatcher
-from gateway.sinkconfig import SinkConfig
+from sinks.config import SinkConfig
 from sinks.delivery import OutboxAction
 from storage import models
 from storage.database import Database, DatabaseSettings

@@ -24,9 +24,9 @@ from aiohttp import web
 from bench.child import emit
 from bench.common import Figure, figure
 from bench.outbox_bench import Receiver, _commit_incidents
+from gateway.forwarding.dispatcher import DispatchSettings, OutboxDispatcher, build_dispatcher
 from gateway.logs import configure_logging
 from gateway.metrics import Metrics
-from gateway.outbox import DispatchSettings, OutboxDispatcher, build_dispatcher
 from storage.database import Database, DatabaseSettings
 from storage.migrations import migrate
 from tests.integration.forwarding import sink

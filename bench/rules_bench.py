@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parsers.records import Event, EventStatus, Severity
+from core.records import Event, EventStatus, Severity
 from rules.decision import (
     EventState,
     IncidentState,

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 import uvloop
 
-from gateway.config import Secrets
-from gateway.mailconfig import MailboxConfig, SmtpConfig
-from gateway.mailintake import MailIntake, mailboxes_by_address
+from gateway.config.mail import MailboxConfig, SmtpConfig
+from gateway.config.model import Secrets
+from gateway.intake.mailintake import MailIntake, mailboxes_by_address
+from gateway.intake.smtp import SmtpListener, SmtpSettings
+from gateway.intake.smtp_handler import MailHandler
 from gateway.metrics import Metrics
-from gateway.smtp import SmtpListener, SmtpSettings
-from gateway.smtp_handler import MailHandler
 from storage.database import Database, DatabaseSettings
 from storage.intake import IntakeWriter
 from storage.migrations import migrate

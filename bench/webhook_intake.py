@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 import uvloop
 from aiohttp import web
 
-from gateway.auth import Authenticator
-from gateway.config import IntegrationConfig
+from gateway.config.model import IntegrationConfig
+from gateway.intake.auth import Authenticator
+from gateway.intake.ratelimit import TokenBucket
+from gateway.intake.webhooks import Integration, WebhookIntake
 from gateway.metrics import Metrics
-from gateway.ratelimit import TokenBucket
 from gateway.runtime import edge_tally
-from gateway.webhooks import Integration, WebhookIntake
 from parsers.registry import PARSERS
 from storage.database import Database, DatabaseSettings
 from storage.intake import IntakeWriter

@@ -27,37 +27,37 @@ import structlog
 from aiohttp import web
 
 import gateway
-from gateway.api import Api
-from gateway.config import LoadedConfig
+from core.errors import StorageUnavailable
+from gateway.api.deadletters import DeadLettersApi
+from gateway.api.http import build_http_app
+from gateway.api.httperrors import JsonErrorRunner
+from gateway.api.routes import Api
+from gateway.config.model import LoadedConfig
 from gateway.console.wiring import ConsoleParts, build_console
-from gateway.deadletters_api import DeadLettersApi
-from gateway.errors import StorageUnavailable
 from gateway.explain_api import ExplainApi
-from gateway.heartbeats import HeartbeatMonitor
-from gateway.http import build_http_app
-from gateway.httperrors import JsonErrorRunner
-from gateway.imap import ImapPoller
-from gateway.inbound import InboundHooks
-from gateway.jobs import PeriodicJobs
+from gateway.forwarding.dispatcher import OutboxDispatcher, build_dispatcher
+from gateway.forwarding.inbound import InboundHooks
+from gateway.intake.imap import ImapPoller
+from gateway.intake.mailintake import MailIntake
+from gateway.intake.smtp import SmtpListener, SmtpSettings
+from gateway.intake.smtp_handler import MailHandler
+from gateway.intake.webhooks import WebhookIntake
+from gateway.jobs.heartbeats import HeartbeatMonitor
+from gateway.jobs.periodic import PeriodicJobs
+from gateway.jobs.retention import RetentionJob
 from gateway.listencheck import check_listeners
-from gateway.mailintake import MailIntake
 from gateway.metrics import Metrics
-from gateway.outbox import OutboxDispatcher, build_dispatcher
-from gateway.parsepool import default_workers
-from gateway.pipeline import Pipeline, PipelineSettings
 from gateway.portal.notify import RequesterNotifier
 from gateway.portal.site import Portal, PortalWiring, build_portal, link_signer
+from gateway.processing.parsepool import default_workers
+from gateway.processing.pipeline import Pipeline, PipelineSettings
 from gateway.reload import Reloader
 from gateway.reports.api import ReportsApi
 from gateway.reports.engine import ReportEngine
 from gateway.reports.metrics import IncidentTimes
-from gateway.retention import RetentionJob
 from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
-from gateway.smtp import SmtpListener, SmtpSettings
-from gateway.smtp_handler import MailHandler
 from gateway.systemd import Notifier
 from gateway.web.clientaddr import ClientAddresses, networks
-from gateway.webhooks import WebhookIntake
 from storage.actions import Actions
 from storage.audit import Operator, record_alone
 from storage.database import Database, DatabaseSettings

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
+from core.records import Event, IntakeRecord
 from gateway.metrics import Metrics
-from parsers.records import Event, IntakeRecord
 from rules.decision import IncidentAction, RuleSet
 from storage.atomic import QueryRunner, run_atomic
 from storage.database import Database

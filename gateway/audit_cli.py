@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from gateway.config import LoadedConfig
-from gateway.errors import GatewayError
+from core.errors import GatewayError
+from gateway.config.model import LoadedConfig
 from storage.audit import Verification, verify
 from storage.database import reading
 

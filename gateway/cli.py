@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import gateway
-from gateway.config import LoadedConfig, config_path, load_config
-from gateway.errors import ConfigError, ListenRefused
+from core.errors import ConfigError, ListenRefused
+from gateway.config.model import LoadedConfig, config_path, load_config
 from gateway.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _test_rules(files: list[Path]) -> int:
-    from gateway.scenarios import run_scenario_files
+    from gateway.processing.scenarios import run_scenario_files
     from rules.coverage import Coverage
     from rules.loader import load_ruleset
     from rules.testing import TestReport, is_scenario_file, run_rule_tests
@@ -240,7 +240,7 @@ def _init(directory: Path, data_dir: str | None, *, force: bool) -> int:
 
 
 def _replay(runtime: Runtime, *, since: str | None, dry_run: bool, as_json: bool) -> int:
-    from gateway.replay import ReplayError, render_json, render_table, replay
+    from gateway.processing.replay import ReplayError, render_json, render_table, replay
 
     start = None
     if since:

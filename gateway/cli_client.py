@@ -68,9 +68,9 @@ def listen_url(config: str | None) -> str:
     """``http://host:port`` from http.listen of the config file, read without validating
     the rest (the operator's shell may lack the daemon's secrets); a wildcard address is
     reached on the loopback. The fallback when the file or the option is missing."""
-    from gateway.config import config_path
-    from gateway.errors import ConfigError
-    from gateway.yamlfile import load_yaml
+    from core.errors import ConfigError
+    from gateway.config.model import config_path
+    from gateway.config.yamlfile import load_yaml
 
     try:
         document = load_yaml(config_path(config))

@@ -7,13 +7,13 @@ import tempfile
 from datetime import UTC, datetime
 from typing import Any
 
+from core.errors import ConfigError, ParseError
+from gateway.api.params import BadParameter
 from gateway.cli_client import EXIT_REFUSED, EXIT_USAGE, CommandError
-from gateway.config import config_path, load_config
-from gateway.errors import ConfigError, ParseError
+from gateway.config.model import config_path, load_config
 from gateway.explain import dry_judge, explained
 from gateway.explain_source import payload
 from gateway.logs import configure_logging
-from gateway.params import BadParameter
 from gateway.runtime import compile_runtime
 from storage.database import Database, DatabaseSettings
 from storage.incidents import IncidentStore

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from gateway.config import LoadedConfig
+from gateway.config.model import LoadedConfig
 from rules.loader import rule_files
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.records import Event, IntakeRecord
 from gateway.explain_source import Payload
-from gateway.mailintake import MAIL_KIND
+from gateway.intake.mailintake import MAIL_KIND
 from parsers.email import EmailParser
 from parsers.mail.diagnosis import CharsetFinding, diagnose
-from parsers.records import Event, IntakeRecord
 from rules.decision import Decision, IncidentAction
 from rules.engine import CompiledRuleSet
 from storage.atomic import QueryRunner, run_atomic

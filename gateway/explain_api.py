@@ -3,7 +3,7 @@
 The body is the payload as a sender sends it: a raw mail (``message/rfc822``) or a
 webhook body. ``integration`` names the integration or mailbox it is for; without it,
 a mail goes to the mailbox its To/Cc name (else the only mailbox), anything else to
-the only integration. Mounted on the app of ``gateway.api.Api``, whose middleware
+the only integration. Mounted on the app of ``gateway.api.routes.Api``, whose middleware
 authorises every /api/v1/ path and turns storage faults into 503.
 """
 
@@ -15,12 +15,12 @@ from datetime import datetime
 
 from aiohttp import web
 
-from gateway.bodies import read_body
-from gateway.errors import DataRejected, ParseError, WriteConflict
+from core.errors import DataRejected, ParseError, WriteConflict
+from gateway.api.bodies import read_body
+from gateway.api.jsonbody import json_error, json_response
+from gateway.api.params import query_text
 from gateway.explain import dry_judge, explained
 from gateway.explain_source import payload
-from gateway.jsonbody import json_error, json_response
-from gateway.params import query_text
 from gateway.runtime import Runtime
 from storage.database import Database
 from storage.incidents import IncidentStore

@@ -8,11 +8,11 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
-from gateway.mailintake import MAIL_KIND
-from gateway.params import BadParameter
+from core.records import Channel, IntakeRecord
+from gateway.api.params import BadParameter
+from gateway.intake.mailintake import MAIL_KIND
 from gateway.runtime import Runtime
 from parsers.base import Parser
-from parsers.records import Channel, IntakeRecord
 
 MAIL_MEDIA = "message/rfc822"
 _HEADER_BYTES = 256 * 1024

@@ -13,8 +13,8 @@ import os
 import socket
 from collections.abc import Iterable
 
-from gateway.configbase import ListenAddress
-from gateway.errors import ListenRefused
+from core.configbase import ListenAddress
+from core.errors import ListenRefused
 
 
 def check_listeners(listeners: Iterable[tuple[str, ListenAddress]]) -> None:

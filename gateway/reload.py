@@ -5,7 +5,7 @@ Reading, validating and compiling run in a thread so a large rule set never
 holds the event loop; the sinks are then built on the loop (they need its
 HTTP sessions), and the swap of runtime, inbound hooks and sinks is one step
 on the loop, so no request or delivery sees half of a reload. What a reload
-applies and what needs a restart: gateway.reload_policy.
+applies and what needs a restart: gateway.config.reload_policy.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import structlog
 
-from gateway.config import LoadedConfig, load_config
-from gateway.errors import ConfigError, StorageUnavailable
-from gateway.inbound import InboundHooks, InboundSink, inbound_sinks
+from core.errors import ConfigError, StorageUnavailable
+from gateway.config.model import LoadedConfig, load_config
+from gateway.config.reload_policy import restart_problems
+from gateway.forwarding.dispatcher import OutboxDispatcher
+from gateway.forwarding.inbound import InboundHooks, InboundSink, inbound_sinks
+from gateway.forwarding.lanes import SinkChanges, SinkSet, prepare_sinks
 from gateway.metrics import Metrics
-from gateway.outbox import OutboxDispatcher
-from gateway.outbox_lanes import SinkChanges, SinkSet, prepare_sinks
-from gateway.reload_policy import restart_problems
 from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
 from storage.audit import Operator, record_alone
 from storage.database import Database

@@ -13,20 +13,20 @@ from dataclasses import dataclass, replace
 import structlog
 from pydantic import SecretStr
 
-from gateway.answers import requester_answers
-from gateway.auth import Authenticator
-from gateway.config import IntegrationConfig, LoadedConfig
+from core.errors import ConfigError
+from core.records import Event, IntakeRecord
+from gateway.config.mail import MailboxConfig
+from gateway.config.model import IntegrationConfig, LoadedConfig
 from gateway.confighash import config_hashes
-from gateway.errors import ConfigError
-from gateway.mailconfig import MailboxConfig
-from gateway.mailintake import Mailbox, mailboxes_by_address
+from gateway.intake.answers import requester_answers
+from gateway.intake.auth import Authenticator
+from gateway.intake.mailintake import Mailbox, mailboxes_by_address
+from gateway.intake.ratelimit import TokenBucket
+from gateway.intake.webhooks import Integration, TallyFunction
 from gateway.portal.intake import SOURCE as PORTAL_SOURCE
-from gateway.ratelimit import TokenBucket
-from gateway.webhooks import Integration, TallyFunction
 from parsers.base import Parser, Tallying
 from parsers.email import EmailParser
 from parsers.portal import PortalParser
-from parsers.records import Event, IntakeRecord
 from parsers.registry import PARSERS
 from rules.engine import CompiledRuleSet
 from rules.loader import load_ruleset

@@ -36,6 +36,8 @@ from typing import Any
 
 from pydantic import Field
 
+from core.errors import ParseError
+from core.records import Event, EventStatus, IntakeRecord
 from parsers.base import (
     SEVERITY_WORDS,
     SUMMARY_LIMIT,
@@ -60,8 +62,6 @@ from parsers.base import (
     with_meta_labels,
     wrong_type,
 )
-from parsers.errors import ParseError
-from parsers.records import Event, EventStatus, IntakeRecord
 
 UNNAMED_ALERT = "unnamed alert"
 

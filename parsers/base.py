@@ -29,10 +29,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from parsers.errors import ParseError
+from core.errors import ParseError
+from core.records import Event, EventStatus, IntakeRecord, Severity
 from parsers.jsondoc import decode_json as decode_json
 from parsers.jsondoc import decode_json_or_none as decode_json_or_none
-from parsers.records import Event, EventStatus, IntakeRecord, Severity
 
 ORIGINAL_SEVERITY = "original_severity"
 LABELS_TRUNCATED = "labels_truncated"

@@ -30,15 +30,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from core.errors import ParseError
+from core.records import Event, EventStatus, IntakeRecord, MailFacts, MailKind, Severity
 from parsers.base import DESCRIPTION_LIMIT, ORIGINAL_SEVERITY, SUMMARY_LIMIT
-from parsers.errors import ParseError
 from parsers.mail.addresses import Mailbox
 from parsers.mail.classify import NO_SUBJECT, IncidentKeys, Signals, event_name, is_forward, kind_of
 from parsers.mail.monitoring import MonitoringAlert, recognize
 from parsers.mail.options import EmailOptions
 from parsers.mail.reading import MessageReading, ReadableText, priority_header
 from parsers.mail.text import strip_history
-from parsers.records import Event, EventStatus, IntakeRecord, MailFacts, MailKind, Severity
 
 __all__ = ["KIND", "EmailOptions", "EmailParser"]
 

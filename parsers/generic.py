@@ -33,6 +33,8 @@ import jmespath
 import jmespath.exceptions
 from pydantic import Field, field_validator
 
+from core.errors import ParseError
+from core.records import Event, EventStatus, IntakeRecord
 from parsers.base import (
     DESCRIPTION_LIMIT,
     NAME_LIMIT,
@@ -46,8 +48,6 @@ from parsers.base import (
     parse_timestamp,
     with_meta_labels,
 )
-from parsers.errors import ParseError
-from parsers.records import Event, EventStatus, IntakeRecord
 
 _STATUS_WORDS: Mapping[str, EventStatus] = {
     "firing": EventStatus.FIRING,

@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.errors import ParseError
+from core.records import Event, EventStatus, IntakeRecord
 from parsers.alertmanager import AlertGroupFormat, AlertGroupReader, AlertmanagerOptions
 from parsers.base import (
     SEVERITY_WORDS,
@@ -45,8 +47,6 @@ from parsers.base import (
     with_meta_labels,
     wrong_type,
 )
-from parsers.errors import ParseError
-from parsers.records import Event, EventStatus, IntakeRecord
 
 UNIFIED_FORMAT = AlertGroupFormat(
     kind="grafana",

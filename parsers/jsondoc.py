@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from parsers.errors import ParseError
+from core.errors import ParseError
 
 # Levels of arrays and objects, the outermost counting as 1. Real senders stay
 # under 20; this leaves room for any of them and for wrapping a value twice over.

@@ -41,6 +41,8 @@ from urllib.parse import parse_qsl
 
 from pydantic import Field
 
+from core.errors import ParseError
+from core.records import Event, EventStatus, IntakeRecord, Severity
 from parsers.base import (
     DESCRIPTION_LIMIT,
     NAME_LIMIT,
@@ -57,8 +59,6 @@ from parsers.base import (
     wrong_type,
     zone_named,
 )
-from parsers.errors import ParseError
-from parsers.records import Event, EventStatus, IntakeRecord, Severity
 
 MAX_FORM_FIELDS = 1000
 HOST_CHECK = "HOST"

@@ -17,10 +17,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from parsers.base import NAME_LIMIT, SUMMARY_LIMIT
-from parsers.errors import ParseError
-from parsers.jsondoc import decode_json
-from parsers.records import (
+from core.errors import ParseError
+from core.records import (
     Attachment,
     Event,
     EventStatus,
@@ -29,6 +27,8 @@ from parsers.records import (
     MailKind,
     Severity,
 )
+from parsers.base import NAME_LIMIT, SUMMARY_LIMIT
+from parsers.jsondoc import decode_json
 
 KIND = "portal"
 REQUEST_TYPES = ("incident", "service_request", "complaint", "change_request")

@@ -48,6 +48,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from core.errors import ParseError
+from core.records import Event, EventStatus, IntakeRecord, Severity
 from parsers.base import (
     DESCRIPTION_LIMIT,
     NAME_LIMIT,
@@ -68,8 +70,6 @@ from parsers.base import (
     wrong_type,
     zone_named,
 )
-from parsers.errors import ParseError
-from parsers.records import Event, EventStatus, IntakeRecord, Severity
 
 # Each field the parser reads, with the payload names tried in order.
 FIELD_NAMES: Mapping[str, tuple[str, ...]] = {

@@ -87,7 +87,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from parsers.records import Event, EventStatus, Severity
+from core.records import Event, EventStatus, Severity
 
 
 class IncidentStatus(StrEnum):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from parsers.records import Event
+from core.records import Event
 from rules.decision import EventState, StoredStatus
 from rules.draft import Draft
 from rules.fields import Getter

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from parsers.records import Event
+from core.records import Event
 from rules.decision import IncidentType, Priority
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from core.records import Event, EventStatus, MailFacts, MailKind, Severity
 from parsers.mail.classify import is_reply_subject
-from parsers.records import Event, EventStatus, MailFacts, MailKind, Severity
 from rules.calendars import Calendar
 from rules.catalogue import Catalogue
 from rules.decision import (

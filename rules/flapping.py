@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from parsers.records import Event
+from core.records import Event
 from rules.decision import EventOutcome, EventState, IncidentAction, StoredStatus
 from rules.verdict import Evaluation, Verdict
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from parsers.records import EventStatus
+from core.records import EventStatus
 from rules.catalogue import Catalogue
 from rules.correlate import nearest_ancestor_incident
 from rules.decision import (

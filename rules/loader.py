@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
-from parsers.errors import ConfigError
+from core.errors import ConfigError
 from rules.catalogue import EMPTY_CATALOGUE, Catalogue, load_catalogue
 from rules.compile_rules import (
     RuleCompiler,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from parsers.records import Event, MailKind
+from core.records import Event, MailKind
 from rules.decision import EventOutcome, IncidentAction, IncidentStatus, TimelineNote
 from rules.verdict import Evaluation, Verdict
 

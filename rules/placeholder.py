@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from parsers.records import Event, EventStatus, Severity
+from core.records import Event, EventStatus, Severity
 from rules.decision import (
     Decision,
     EventOutcome,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from parsers.records import Severity
+from core.records import Severity
 from rules.decision import Priority
 
 LEVELS = (1, 2, 3, 4)  # impact and urgency: 1 is the widest / most pressing

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from parsers.records import Severity
+from core.records import Severity
 from rules.decision import IncidentType, Priority
 from rules.mail import ReplyToClosed, ReplyToResolved
 from rules.validation import Duration, Strict

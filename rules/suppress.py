@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from parsers.records import Event, EventStatus
+from core.records import Event, EventStatus
 from rules.catalogue import Catalogue
 from rules.correlate import nearest_ancestor_incident
 from rules.decision import EventOutcome, FiringEvent, IncidentAction, InhibitQuery

@@ -31,9 +31,9 @@ from typing import Any, TypeVar
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from core.errors import ConfigError, ParseError
+from core.records import Channel, Event, IntakeRecord
 from parsers.base import ParserFactory
-from parsers.errors import ConfigError, ParseError
-from parsers.records import Channel, Event, IntakeRecord
 from parsers.registry import PARSERS
 from rules.coverage import Coverage
 from rules.decision import Decision, Lookup, RuleSet, State
@@ -111,7 +111,8 @@ def read_spec(path: Path, model: type[Spec], errors: list[str]) -> tuple[YamlDoc
 
 
 def is_scenario_file(path: Path) -> bool:
-    """A test file with ``scenarios:`` (run by gateway.scenarios), not single ``tests:``."""
+    """A test file with ``scenarios:`` (run by gateway.processing.scenarios), not single
+    ``tests:``."""
     doc = read_yaml(path, Problems())
     return doc is not None and isinstance(doc.data, dict) and "scenarios" in doc.data
 

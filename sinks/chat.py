@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from gateway.sinkconfig import ChatSinkConfig, SignedChatSinkConfig
 from sinks.base import HttpSink
+from sinks.config import ChatSinkConfig, SignedChatSinkConfig
 from sinks.delivery import Delivered, Delivery, DeliveryFailed, TicketRef
 from sinks.http import Answer
 from sinks.templates import Templates

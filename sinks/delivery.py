@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
-from gateway.errors import SinkError
+from core.errors import SinkError
 
 
 class OutboxAction(StrEnum):

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import ClassVar, Protocol
 
-from gateway.sinkconfig import EmailSinkConfig
+from sinks.config import EmailSinkConfig
 from sinks.delivery import Delivered, Delivery, DeliveryFailed, OutboxAction, TicketRef
 from sinks.templates import Templates
 

@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from gateway.sinkconfig import JiraSinkConfig
 from sinks.base import HttpSink, lifecycle_target
+from sinks.config import JiraSinkConfig
 from sinks.delivery import Delivered, Delivery, DeliveryFailed, OutboxAction, TicketRef
 from sinks.http import basic_auth
 from sinks.templates import Templates

@@ -12,8 +12,8 @@ from typing import ClassVar
 
 import aiohttp
 
-from gateway.sinkconfig import PagerDutySinkConfig
 from sinks.base import HttpSink
+from sinks.config import PagerDutySinkConfig
 from sinks.delivery import Delivered, Delivery, OutboxAction, TicketRef
 from sinks.templates import Templates
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import aiohttp
 
-from gateway.sinkconfig import EmailSinkConfig, SinkConfig
 from sinks.base import HttpSink
+from sinks.config import EmailSinkConfig, SinkConfig
 from sinks.delivery import Sink
 from sinks.dingtalk import DingTalkSink
 from sinks.email import EmailSink

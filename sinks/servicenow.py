@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from gateway.sinkconfig import ServiceNowSinkConfig
 from sinks.base import HttpSink, target_state
+from sinks.config import ServiceNowSinkConfig
 from sinks.delivery import Delivered, Delivery, OutboxAction, TicketRef
 from sinks.http import basic_auth
 from sinks.templates import Templates

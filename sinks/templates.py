@@ -27,7 +27,7 @@ from jinja2 import (
 )
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 from sinks.delivery import DeliveryFailed
 
 SHIPPED = Path(__file__).resolve().parent.parent / "gateway" / "templates"

@@ -17,8 +17,8 @@ from typing import ClassVar
 import aiohttp
 import orjson
 
-from gateway.sinkconfig import WebhookSinkConfig
 from sinks.base import HttpSink
+from sinks.config import WebhookSinkConfig
 from sinks.delivery import Delivered, Delivery, TicketRef
 from sinks.templates import Templates
 

@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from gateway.sinkconfig import ZammadSinkConfig
 from sinks.base import HttpSink, target_state
+from sinks.config import ZammadSinkConfig
 from sinks.delivery import Delivered, Delivery, TicketRef
 from sinks.templates import Templates
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from parsers.records import Event, MailFacts, MailKind
+from core.records import Event, MailFacts, MailKind
 from storage.atomic import QueryRunner
 from storage.forwarding import queue
 from storage.sql import Sql

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from gateway.errors import DataRejected, GatewayError, StorageUnavailable, WriteConflict
+from core.errors import DataRejected, GatewayError, StorageUnavailable, WriteConflict
 from storage.database import DATABASE_ERRORS, Database, Dialect, refused_values
 
 T = TypeVar("T")

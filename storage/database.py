@@ -23,7 +23,7 @@ from tortoise.connection import get_connections
 from tortoise.exceptions import BaseORMException, IntegrityError
 from tortoise.transactions import in_transaction
 
-from gateway.errors import ConfigError, DataRejected, StorageUnavailable, WriteConflict
+from core.errors import ConfigError, DataRejected, StorageUnavailable, WriteConflict
 from storage.pgpool import PooledConnection, give_back
 from storage.sqlite_probe import sqlite_writable
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from parsers.records import IntakeRecord
+from core.records import IntakeRecord
 from storage import models
 from storage.database import reads_database
 from storage.records import record_from_row

@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from parsers.records import Severity
+from core.records import Severity
 from rules.decision import (
     EventState,
     FiringEvent,

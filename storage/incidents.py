@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from parsers.records import Event
+from core.records import Event
 from rules.decision import (
     Decision,
     EventOutcome,

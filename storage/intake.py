@@ -36,8 +36,8 @@ from typing import Any
 import orjson
 import structlog
 
-from gateway.errors import DataRejected, GatewayError, SignatureReplayed, StorageUnavailable
-from parsers.records import Channel, IntakeRecord
+from core.errors import DataRejected, GatewayError, SignatureReplayed, StorageUnavailable
+from core.records import Channel, IntakeRecord
 from parsers.storable import storable_envelope, storable_key
 from storage.atomic import QueryRunner, insert_sqlite, run_atomic, write_statement
 from storage.database import DATABASE_ERRORS, Database, Dialect

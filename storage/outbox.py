@@ -23,7 +23,7 @@ import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
-from gateway.errors import StorageUnavailable
+from core.errors import StorageUnavailable
 from sinks.delivery import OutboxAction, TicketRef
 from storage import audit, models
 from storage.audit import Operator

@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import StorageUnavailable
-from parsers.records import Channel, IntakeRecord
+from core.errors import StorageUnavailable
+from core.records import Channel, IntakeRecord
 from parsers.storable import storable, storable_envelope
 from storage import models
 from storage.atomic import QueryRunner, write_statement

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from parsers.records import IntakeRecord
+from core.records import IntakeRecord
 from storage import models
 from storage.database import Database
 from storage.records import record_from_row

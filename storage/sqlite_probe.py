@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway.errors import StorageUnavailable
+from core.errors import StorageUnavailable
 
 _PROBE_BUSY_MS = 100
 

@@ -13,7 +13,7 @@ import asyncpg
 import orjson
 import pytest
 
-from gateway.config import LoadedConfig, load_config
+from gateway.config.model import LoadedConfig, load_config
 
 PG_ADMIN_URL = os.environ.get(
     "INTAKE_GATEWAY_TEST_PG", "postgres://postgres@127.0.0.1:5432/postgres"

@@ -11,10 +11,10 @@ import structlog
 from aiohttp import web
 from multidict import MultiDict
 
+from gateway.api.params import whole_number
 from gateway.console.access import PREFIX, require
 from gateway.console.app import Console
 from gateway.console.incidents import list_query
-from gateway.params import whole_number
 from storage.audit import Operator
 from storage.bulk import BulkActions, BulkKind
 from storage.incident_list import ids_matching

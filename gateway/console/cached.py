@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 
 import structlog
 
-from gateway.errors import StorageUnavailable
+from core.errors import StorageUnavailable
 
 T = TypeVar("T")
 log = structlog.get_logger("gateway.console")

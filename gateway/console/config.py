@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from gateway.configbase import Frozen
-from gateway.secretref import SecretRef
-from gateway.secretref import inline_secret as _secret
+from core.configbase import Frozen
+from core.secretref import SecretRef
+from core.secretref import inline_secret as _secret
 from gateway.web.passwords import looks_like_hash
 
 Role = Literal["viewer", "operator", "admin"]

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import structlog
 from aiohttp import web
 
+from gateway.api.params import query_int, whole_number
 from gateway.console.access import PERSON, PREFIX, require
 from gateway.console.app import Console
-from gateway.params import query_int, whole_number
 from storage.audit import Operator
 from storage.outbox import OutboxStore
 

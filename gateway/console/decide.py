@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from parsers.errors import ParseError
-from parsers.records import Channel, Event, IntakeRecord
+from core.errors import ParseError
+from core.records import Channel, Event, IntakeRecord
 from rules.decision import Decision, State
 from rules.engine import CompiledRuleSet
 

@@ -16,12 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.api.params import whole_number
 from gateway.console.access import PREFIX
 from gateway.console.app import Console
 from gateway.console.decide import Trial, decide, pasted_record
 from gateway.console.rulefiles import locate, rule_files
-from gateway.mailintake import MAIL_KIND
-from gateway.params import whole_number
+from gateway.intake.mailintake import MAIL_KIND
 from gateway.runtime import Runtime
 from storage.explain_reads import intake_record, occurrences, stored_event
 from storage.incident_detail import forwarding

@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiMapping
 
+from gateway.api.params import BadParameter, text
 from gateway.console.access import PREFIX
 from gateway.console.app import Console
 from gateway.console.cached import Refreshed
 from gateway.console.slaclocks import clocks, span
-from gateway.params import BadParameter, text
 from rules.engine import CompiledRuleSet
 from storage.incident_detail import forwarding
 from storage.incident_list import SORTS, ListQuery, counts, list_page, read_cursor

@@ -17,8 +17,8 @@ import orjson
 import structlog
 from aiohttp import web
 
+from core.errors import StorageUnavailable
 from gateway.console.access import PREFIX
-from gateway.errors import StorageUnavailable
 from storage.incident_detail import changed_since, timeline_head
 
 log = structlog.get_logger("gateway.console")

@@ -11,9 +11,9 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from gateway.api.params import whole_number
 from gateway.console.access import PERSON, PREFIX, require
 from gateway.console.app import Console
-from gateway.params import whole_number
 from rules.matchers import MatcherError, compile_triples
 from storage.actions import Actions, NewSilence
 from storage.audit import Operator

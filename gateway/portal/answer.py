@@ -16,7 +16,7 @@ from datetime import datetime
 import structlog
 from aiohttp import web
 
-from gateway.errors import DataRejected, StorageUnavailable
+from core.errors import DataRejected, StorageUnavailable
 from gateway.portal.config import PortalFormConfig
 from gateway.portal.intake import PortalIntake
 from gateway.portal.limits import PortalLimits

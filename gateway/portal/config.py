@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from gateway.configbase import Frozen
-from gateway.mailconfig import IncidentType, MailAnswerConfig, RequesterNotifyConfig
-from gateway.secretref import SecretRef
-from gateway.secretref import inline_secret as _secret
+from core.configbase import Frozen
+from core.secretref import SecretRef
+from core.secretref import inline_secret as _secret
+from gateway.config.mail import IncidentType, MailAnswerConfig, RequesterNotifyConfig
 
 Language = Literal["en", "zh"]
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import DataRejected, StorageUnavailable
+from core.errors import DataRejected, StorageUnavailable
+from core.records import Channel, IntakeRecord
 from gateway.metrics import Metrics
-from parsers.records import Channel, IntakeRecord
 from storage.intake import Committed, IntakeWriter, NewIntake
 
 SOURCE = "portal"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from gateway.ratelimit import TokenBucket
+from gateway.intake.ratelimit import TokenBucket
 from gateway.web.clientaddr import ClientAddresses
 
 _MAX_BUCKETS = 50_000

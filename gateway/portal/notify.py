@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from gateway.config import GatewayConfig
-from gateway.errors import StorageUnavailable
-from gateway.mailconfig import QuietHours, RequesterNotifyConfig
+from core.errors import StorageUnavailable
+from gateway.config.mail import QuietHours, RequesterNotifyConfig
+from gateway.config.model import GatewayConfig
 from gateway.portal.intake import SOURCE as PORTAL_SOURCE
-from gateway.sinkconfig import EmailSinkConfig
+from sinks.config import EmailSinkConfig
 from storage.requester_mail import Change, RequesterMail
 
 log = structlog.get_logger(__name__)

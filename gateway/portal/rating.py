@@ -15,7 +15,7 @@ from datetime import datetime
 import structlog
 from aiohttp import web
 
-from gateway.errors import StorageUnavailable
+from core.errors import StorageUnavailable
 from gateway.portal.limits import PortalLimits
 from gateway.portal.links import LinkClaims, LinkRefused
 from gateway.portal.pages import PortalPages

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from gateway.config import LoadedConfig
-from gateway.errors import ConfigError
+from core.errors import ConfigError
+from core.records import IntakeRecord
+from gateway.config.model import LoadedConfig
 from gateway.metrics import Metrics
 from gateway.portal.answer import StatusAnswers
 from gateway.portal.form import RequestForm
@@ -20,7 +21,6 @@ from gateway.portal.pages import PortalPages, static_files
 from gateway.portal.rating import RatingPages
 from gateway.portal.status import StatusPages
 from gateway.web.clientaddr import ClientAddresses
-from parsers.records import IntakeRecord
 from storage.actions import Actions
 from storage.database import Database
 from storage.intake import IntakeWriter

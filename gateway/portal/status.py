@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from gateway.errors import StorageUnavailable
+from core.errors import StorageUnavailable
 from gateway.portal.links import LinkClaims, LinkRefused, LinkSigner
 from gateway.portal.pages import PortalPages
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.jsonbody import json_error, json_response
-from gateway.params import query_text
+from gateway.api.jsonbody import json_error, json_response
+from gateway.api.params import query_text
 from gateway.reports.csvout import report_csv, wants_csv
 from gateway.reports.engine import ReportEngine, period_json
 from gateway.reports.period import BadPeriod, read_period

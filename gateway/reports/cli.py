@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from gateway.errors import GatewayError
+from core.errors import GatewayError
 from gateway.reports.csvout import report_csv
 from gateway.reports.document import full_report
 from gateway.reports.engine import ReportEngine

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from gateway.params import BadParameter
+from gateway.api.params import BadParameter
 
 _FORMATS = ("json", "csv")
 

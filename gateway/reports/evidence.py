@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 import gateway
-from gateway.config import LoadedConfig
+from gateway.config.model import LoadedConfig
 from gateway.confighash import config_files, config_hashes
 from gateway.reports.csvout import flat, report_csv
 from gateway.reports.engine import ReportEngine, period_json

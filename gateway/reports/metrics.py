@@ -19,8 +19,8 @@ import structlog
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from core.errors import StorageUnavailable
 from gateway.background import background
-from gateway.errors import StorageUnavailable
 from storage.database import Database
 from storage.reports import time_histogram
 

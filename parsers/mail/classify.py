@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.records import MailKind
 from parsers.mail.headers import HeaderIndex, first, single_line, unfold
-from parsers.records import MailKind
 
 _MAX_KEYS = 20
 _NAME_LIMIT = 200

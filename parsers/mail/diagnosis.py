@@ -9,10 +9,10 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 
+from core.records import IntakeRecord
 from parsers.mail.charsets import decodes_strictly, detect, normalized_label
 from parsers.mail.options import EmailOptions
 from parsers.mail.reading import DecodedPart, MessageReading
-from parsers.records import IntakeRecord
 
 _GB = ("gb2312", "gbk", "gb18030")
 _BIG5 = ("big5", "cp950", "big5hkscs")

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from itertools import islice
 
+from core.records import EventStatus, Severity
 from parsers.nagios import HOST_CHECK, STATE_SEVERITIES
-from parsers.records import EventStatus, Severity
 from parsers.zabbix import ZABBIX_SEVERITIES
 
 _SUBJECT_READ = 512

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from core.records import Severity
 from parsers.mail.bounded import Limits
-from parsers.records import Severity
 
 _ADDRESS = r"^[^@\s<>]+@[^@\s<>]+$"
 

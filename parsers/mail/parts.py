@@ -11,11 +11,11 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from core.records import Attachment
 from parsers.mail.bounded import MimePart, serialized
 from parsers.mail.charsets import CharsetDecoder
 from parsers.mail.defects import Defects
 from parsers.mail.headers import HEADER_PARSER_FAILURES, first, index_headers, message_ids
-from parsers.records import Attachment
 
 _BODY_TYPES = ("text/plain", "text/html")
 # Machine-readable parts of delivery and disposition reports: read, not attachments.

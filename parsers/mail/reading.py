@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from core.records import Attachment, IntakeRecord
 from parsers.mail.addresses import Mailbox, recipients, sender
 from parsers.mail.bounded import MimePart, parse_bounded
 from parsers.mail.charsets import CharsetDecoder, Decoded
@@ -40,7 +41,6 @@ from parsers.mail.parts import (
     text_parts,
 )
 from parsers.mail.text import html_to_text, normalized
-from parsers.records import Attachment, IntakeRecord
 
 _DATE_LIMIT = 256  # longer Date values are garbage; policy.default would parse them slowly
 _MAX_BOUNCED_IDS = 10

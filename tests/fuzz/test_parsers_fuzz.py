@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import ParseError
 from parsers.base import Tally, Tallying
-from parsers.errors import ParseError
 from parsers.jsondoc import MAX_JSON_DEPTH
 from parsers.registry import PARSERS
 from tests.unit.test_parser_tally import nested, places_with_new_keys, put

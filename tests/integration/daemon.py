@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from gateway.app import Services, build
-from gateway.config import LoadedConfig
+from gateway.config.model import LoadedConfig
 
 
 @dataclass

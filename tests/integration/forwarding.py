@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 from pydantic import TypeAdapter
 
+from gateway.forwarding.dispatcher import DispatchSettings, OutboxDispatcher, build_dispatcher
 from gateway.metrics import Metrics
-from gateway.outbox import DispatchSettings, OutboxDispatcher, build_dispatcher
-from gateway.sinkconfig import SinkConfig
+from sinks.config import SinkConfig
 from sinks.delivery import OutboxAction
 from storage import models
 from storage.database import Database, DatabaseSettings

@@ -15,14 +15,14 @@ from typing import Any
 import asyncpg
 from pydantic import SecretStr
 
+from core.records import Channel
 from gateway.app import utc_now
-from gateway.config import Secrets
-from gateway.imap import FolderWorker, SessionOpener, imap_settings
-from gateway.imap_lease import FolderLease
-from gateway.imap_session import ImapSession
-from gateway.mailconfig import ImapAccountConfig
-from gateway.mailintake import MailIntake
-from parsers.records import Channel
+from gateway.config.mail import ImapAccountConfig
+from gateway.config.model import Secrets
+from gateway.intake.imap import FolderWorker, SessionOpener, imap_settings
+from gateway.intake.imap_lease import FolderLease
+from gateway.intake.imap_session import ImapSession
+from gateway.intake.mailintake import MailIntake
 from storage import models
 from tests.conftest import PG_ADMIN_URL, require
 from tests.integration.daemon import RunningDaemon

@@ -13,8 +13,8 @@ import sys
 
 import aiohttp
 
+from gateway.forwarding.dispatcher import DispatchSettings, build_dispatcher
 from gateway.metrics import Metrics
-from gateway.outbox import DispatchSettings, build_dispatcher
 from storage.database import Database, DatabaseSettings
 from storage.outbox import OutboxStore
 from tests.integration.forwarding import RealClock, sink

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from gateway.config import LoadedConfig
+from gateway.config.model import LoadedConfig
 from gateway.portal.links import LinkSigner
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import RunningDaemon, eventually

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from gateway.config import LoadedConfig
-from gateway.errors import GatewayError
+from core.errors import GatewayError
+from gateway.config.model import LoadedConfig
 from storage import audit
 from storage.database import Database, DatabaseSettings, Dialect
 from storage.migrations import migrate

@@ -68,7 +68,7 @@ async def test_held_writes_go_with_the_next_insert_and_a_read_sees_them(pg: Data
 
 
 async def test_a_failing_held_write_fails_the_statement_it_goes_with(pg: Database) -> None:
-    from gateway.errors import WriteConflict
+    from core.errors import WriteConflict
 
     await pg.connection.execute_query("INSERT INTO b (n) VALUES (1)")
     with pytest.raises(WriteConflict):
@@ -86,7 +86,7 @@ async def test_a_deadlock_is_a_write_conflict_to_retry(pg: Database) -> None:
     read as a conflict to retry, not as the database being down."""
     import asyncio
 
-    from gateway.errors import WriteConflict
+    from core.errors import WriteConflict
 
     await pg.connection.execute_query("INSERT INTO a (id, n) VALUES (1, 0), (2, 0)")
     both_locked = asyncio.Barrier(2)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from gateway.config import LoadedConfig
+from gateway.config.model import LoadedConfig
 from storage import models
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import eventually, running_daemon

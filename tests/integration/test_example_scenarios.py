@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from gateway.cli import main
-from gateway.scenario_spec import ScenarioFileSpec, ScenarioSpec, StepSpec
+from gateway.processing.scenario_spec import ScenarioFileSpec, ScenarioSpec, StepSpec
 from rules.source import Problems, read_yaml
 from rules.testing import compare
 from rules.validation import validate

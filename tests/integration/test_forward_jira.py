@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.deadletters_api import DeadLettersApi
+from gateway.api.deadletters import DeadLettersApi
 from sinks.delivery import OutboxAction
 from storage import models
 from storage.database import Database
@@ -210,7 +210,7 @@ async def test_dead_letters_are_listed_by_the_api_and_retried_on_request(
         dead_api = DeadLettersApi(OutboxStore(db, "api"), clock, running.dispatcher.wake)
         app = web.Application()
         app.add_routes(dead_api.routes())
-        auth: dict[str, str] = {}  # authorisation is gateway.api's middleware, tested there
+        auth: dict[str, str] = {}  # authorisation is gateway.api.routes's middleware, tested there
         async with TestClient(TestServer(app)) as client:
             listed = await (await client.get("/api/v1/deadletters?sink=jira", headers=auth)).json()
             (item,) = listed["items"]

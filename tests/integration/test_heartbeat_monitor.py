@@ -10,9 +10,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from gateway.config import IntegrationConfig
-from gateway.heartbeat_watch import Change
-from gateway.heartbeats import HEARTBEAT_LOCK_KEY, HeartbeatMonitor
+from gateway.config.model import IntegrationConfig
+from gateway.jobs.heartbeat_watch import Change
+from gateway.jobs.heartbeats import HEARTBEAT_LOCK_KEY, HeartbeatMonitor
 from gateway.metrics import Metrics
 from rules.loader import load_ruleset
 from storage.database import Database, DatabaseSettings

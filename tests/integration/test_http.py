@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.config import LoadedConfig
+from gateway.config.model import LoadedConfig
 from storage import models
 from tests.conftest import PG_ADMIN_URL, ConfigWriter, require
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.imap_session import ImapSession
+from gateway.intake.imap_session import ImapSession
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon
 from tests.integration.dovecot import PASSWORD, USER, Dovecot, running_dovecot

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import StorageUnavailable
-from gateway.imap import FolderWorker
-from gateway.imap_lease import FolderLease
+from core.errors import StorageUnavailable
+from gateway.intake.imap import FolderWorker
+from gateway.intake.imap_lease import FolderLease
 from storage.database import Database
 from storage.leases import LeaseStore
 from tests.conftest import ConfigWriter

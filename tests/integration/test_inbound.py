@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.inbound import InboundHooks
+from gateway.forwarding.inbound import InboundHooks
 from sinks.delivery import TicketRef
 from storage import models
 from storage.database import Database

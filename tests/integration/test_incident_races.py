@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from parsers.records import Event, EventStatus, Severity
+from core.records import Event, EventStatus, Severity
 from rules.engine import CompiledRuleSet
 from rules.loader import load_ruleset
 from storage import models

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from gateway.api.openapi import openapi_document
 from gateway.app import build
-from gateway.openapi import openapi_document
 from tests.conftest import ConfigWriter
 
 PAGES = ("/ui", "/portal")

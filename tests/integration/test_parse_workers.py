@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.errors import ParseError
-from gateway.mailconfig import MailboxConfig
-from gateway.parsepool import ParsePool, ParserCrashed
+from core.errors import ParseError
+from core.records import Channel, Event, EventStatus, IntakeRecord, Severity
+from gateway.config.mail import MailboxConfig
+from gateway.processing.parsepool import ParsePool, ParserCrashed
 from gateway.runtime import MailboxParser
-from parsers.records import Channel, Event, EventStatus, IntakeRecord, Severity
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import eventually, running_daemon
 
@@ -152,7 +152,7 @@ async def test_correlation_advances_while_senders_keep_coming(
 
 @pytest.mark.parametrize("share", [0.0, 1.5])
 def test_busy_share_must_be_a_fraction(write_config: ConfigWriter, share: float) -> None:
-    from gateway.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="busy_share"):
         write_config(pipeline={"busy_share": share})
@@ -161,8 +161,8 @@ def test_busy_share_must_be_a_fraction(write_config: ConfigWriter, share: float)
 _ABANDONING_DAEMON = """
 import asyncio, sys
 from datetime import UTC, datetime
-from gateway.parsepool import ParsePool
-from parsers.records import Channel, IntakeRecord
+from gateway.processing.parsepool import ParsePool
+from core.records import Channel, IntakeRecord
 from tests.integration.test_parse_workers import WhoParses
 
 async def main() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.jobs import PeriodicJobs
+from core.records import Event, EventStatus, Severity
+from gateway.jobs.periodic import PeriodicJobs
 from gateway.metrics import Metrics
-from parsers.records import Event, EventStatus, Severity
 from rules.engine import CompiledRuleSet
 from rules.loader import load_ruleset
 from storage import models

@@ -17,10 +17,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from gateway.errors import StorageUnavailable
-from gateway.jobs import PeriodicJobs
+from core.errors import StorageUnavailable
+from core.records import EventStatus
+from gateway.jobs.periodic import PeriodicJobs
 from gateway.metrics import Metrics
-from parsers.records import EventStatus
 from rules.decision import IncidentState
 from rules.engine import CompiledRuleSet
 from rules.loader import load_ruleset

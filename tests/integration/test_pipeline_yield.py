@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from core.records import Channel, Event, IntakeRecord
 from gateway.app import Services
-from parsers.records import Channel, Event, IntakeRecord
 from storage import models
 from storage.intake import NewIntake
 from tests.conftest import ConfigWriter

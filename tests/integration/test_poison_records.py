@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.replay import replay
+from gateway.processing.replay import replay
 from gateway.runtime import compile_runtime
 from storage import models
 from tests.conftest import ConfigWriter

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from gateway.config import load_config
+from gateway.config.model import load_config
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import eventually, running_daemon, wait_ready
 from tests.integration.fakes.receivers import Receiver

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from gateway.config import load_config
-from gateway.replay import render_json, render_table, replay
+from gateway.config.model import load_config
+from gateway.processing.replay import render_json, render_table, replay
 from gateway.runtime import compile_runtime
 from storage import models
 from storage.database import Database, DatabaseSettings

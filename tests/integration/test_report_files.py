@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from gateway.config import LoadedConfig
+from gateway.config.model import LoadedConfig
 from tests.conftest import ConfigWriter, require
 from tests.integration.browser import chromium, screenshot_path
 from tests.integration.daemon import running_daemon

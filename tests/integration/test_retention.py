@@ -19,8 +19,8 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
-from gateway.config import RetentionConfig
-from gateway.retention import RETENTION_LOCK, RetentionJob
+from gateway.config.model import RetentionConfig
+from gateway.jobs.retention import RETENTION_LOCK, RetentionJob
 from storage import models
 from storage.database import Database, DatabaseSettings, Dialect, sqlite_path
 from storage.migrations import migrate

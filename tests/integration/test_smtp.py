@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import LoadedConfig
+from gateway.config.model import LoadedConfig
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import eventually, running_daemon
 from tests.integration.mail_support import (

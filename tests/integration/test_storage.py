@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from parsers.records import Channel, Event, EventStatus, Severity
+from core.records import Channel, Event, EventStatus, Severity
 from rules.decision import EventOutcome, IncidentAction
 from rules.placeholder import FingerprintRuleSet
 from storage import models
@@ -152,7 +152,7 @@ async def test_derived_writes_skip_the_fsync_and_leave_full_sync_for_the_rest(
 
 
 async def test_second_process_on_same_sqlite_file_is_refused(tmp_path: object) -> None:
-    from gateway.errors import ConfigError
+    from core.errors import ConfigError
 
     url = f"sqlite://{tmp_path}/x.sqlite3"
     first = Database(DatabaseSettings(url=url))
@@ -221,7 +221,7 @@ async def test_batch_mixing_new_and_known_keys_gives_each_record_its_own_id(db: 
 
 
 async def test_commit_after_stop_is_refused(db: Database) -> None:
-    from gateway.errors import StorageUnavailable
+    from core.errors import StorageUnavailable
 
     writer = IntakeWriter(db)
     async with writer.running():
@@ -270,7 +270,7 @@ async def test_event_lifecycle_open_dedup_resolve_reopen(db: Database) -> None:
 
 
 async def test_one_open_incident_per_correlation_key_is_enforced(db: Database) -> None:
-    from gateway.errors import WriteConflict
+    from core.errors import WriteConflict
 
     await _evaluate_and_apply(db, _event(), T0)
     key = _event().default_fingerprint()
@@ -370,7 +370,7 @@ async def test_a_task_recovers_after_postgres_terminated_its_connections(
     """BEGIN on a terminated pooled connection must not poison the task for good."""
     import asyncpg
 
-    from gateway.errors import StorageUnavailable
+    from core.errors import StorageUnavailable
     from tests.conftest import PG_ADMIN_URL
 
     name = postgres_url.rsplit("/", 1)[1]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from parsers.records import Event, EventStatus, MailFacts, MailKind, Severity
+from core.records import Event, EventStatus, MailFacts, MailKind, Severity
 from rules.decision import EventState, IncidentState, IncidentStatus, Priority, StoredStatus
 from rules.dedup import SourceFingerprint
 from rules.draft import Draft, Policy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.backoff import backoff_delay
+from gateway.intake.backoff import backoff_delay
 
 
 @pytest.mark.parametrize(

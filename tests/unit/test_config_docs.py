@@ -6,9 +6,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from gateway.config import GatewayConfig
-from gateway.configdoc import _nested_models, render
-from gateway.secretref import SecretRef
+from core.secretref import SecretRef
+from gateway.config.doc import _nested_models, render
+from gateway.config.model import GatewayConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,4 +47,4 @@ def test_every_section_explains_itself() -> None:
 
 def test_reference_page_is_current() -> None:
     page = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
-    assert page == render(), "run: python -m gateway.configdoc > docs/configuration.md"
+    assert page == render(), "run: python -m gateway.config.doc > docs/configuration.md"

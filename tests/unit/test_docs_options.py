@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from gateway.config import GatewayConfig
-from gateway.configdoc import _nested_models
+from gateway.config.doc import _nested_models
+from gateway.config.model import GatewayConfig
 from parsers.registry import PARSERS
 from sinks.registry import SINKS
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.records import MailKind
 from parsers.mail.classify import IncidentKeys, event_name, is_forward
-from parsers.records import MailKind
 from tests.unit.test_email_support import facts, mail, parse
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from core.records import Channel, IntakeRecord
 from parsers.email import EmailParser
 from parsers.mail.diagnosis import diagnose
 from parsers.mail.options import EmailOptions
-from parsers.records import Channel, IntakeRecord
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 

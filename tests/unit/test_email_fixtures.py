@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from parsers.records import Attachment, EventStatus, MailKind, Severity
+from core.records import Attachment, EventStatus, MailKind, Severity
 from tests.unit.test_email_support import RECEIVED_AT, facts, fixture, parse
 
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.errors import ParseError
+from core.errors import ParseError
+from core.records import MailKind
 from parsers.email import EmailParser
 from parsers.mail.bounded import Limits, parse_bounded
 from parsers.mail.parts import walk
-from parsers.records import MailKind
 from tests.unit.test_email_support import facts, mail, parse, record
 
 HEAD = "From: a@corp.example\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.records import EventStatus, MailKind, Severity
 from parsers.mail.monitoring import MonitoringAlert, recognize
-from parsers.records import EventStatus, MailKind, Severity
 from tests.unit.test_email_support import facts, fixture, mail, parse
 
 ZABBIX_BODY = "Host: app-01\nSeverity: Disaster\nOriginal problem ID: 7\n"

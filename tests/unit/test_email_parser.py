@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from core.records import Severity
 from parsers.email import EmailOptions, EmailParser
-from parsers.records import Severity
 from tests.unit.test_email_support import RECEIVED_AT, facts, fixture, mail, parse, record
 
 

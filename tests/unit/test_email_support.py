@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.records import Channel, Event, IntakeRecord, MailFacts
 from parsers.email import EmailParser
-from parsers.records import Channel, Event, IntakeRecord, MailFacts
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "mail"
 # The fixtures are dated Fri, 20 Nov 2026 10:00:00 +0800: received seconds later.

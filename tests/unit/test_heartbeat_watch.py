@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from gateway.config import IntegrationConfig
-from gateway.heartbeat_watch import (
+from core.records import Event, EventStatus, Severity
+from gateway.config.model import IntegrationConfig
+from gateway.jobs.heartbeat_watch import (
     Change,
     HeartbeatRule,
     change_due,
     heartbeat_age,
     heartbeat_event,
 )
-from parsers.records import Event, EventStatus, Severity
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

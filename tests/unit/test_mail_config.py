@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import LoadedConfig, load_config
-from gateway.errors import ConfigError
+from core.errors import ConfigError
+from core.records import Channel, IntakeRecord
+from gateway.config.model import LoadedConfig, load_config
+from gateway.intake.smtp import network_allows
 from gateway.runtime import compile_runtime
-from gateway.smtp import network_allows
-from parsers.records import Channel, IntakeRecord
 from tests.integration.mail_support import self_signed_certificate
 
 BASE = """\

@@ -1,4 +1,4 @@
-"""De-duplication keys of mail, read from raw headers (gateway.mailkeys)."""
+"""De-duplication keys of mail, read from raw headers (gateway.intake.mailkeys)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from gateway.mailkeys import (
+from gateway.intake.mailkeys import (
     HEADER_SCAN_BYTES,
     MESSAGE_ID,
     RETURN_PATH,

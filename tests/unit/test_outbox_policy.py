@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.outbox_merge import merge
-from gateway.outbox_policy import (
+from gateway.forwarding.merge import merge
+from gateway.forwarding.policy import (
     CircuitBreaker,
     CircuitState,
     DeliveryBudget,

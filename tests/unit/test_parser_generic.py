@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import ParseError
+from core.errors import ParseError
+from core.records import Channel, Event, EventStatus, IntakeRecord, Severity
 from parsers.generic import GenericOptions, GenericParser
-from parsers.records import Channel, Event, EventStatus, IntakeRecord, Severity
 
 RECEIVED_AT = datetime(2024, 5, 3, 12, 0, tzinfo=UTC)
 

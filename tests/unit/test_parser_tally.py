@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from core.errors import ParseError
 from parsers.base import Tally, Tallying
-from parsers.errors import ParseError
 from parsers.jsondoc import MAX_JSON_DEPTH
 from tests.unit.test_parsers_alerts import (
     BAD_INPUT,

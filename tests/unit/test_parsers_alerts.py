@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from gateway.errors import ParseError
+from core.errors import ParseError
+from core.records import Channel, Event, EventStatus, IntakeRecord, Severity
 from parsers.alertmanager import AlertmanagerOptions, AlertmanagerParser
 from parsers.base import Parser
 from parsers.grafana import GrafanaOptions, GrafanaParser
 from parsers.nagios import NagiosOptions, NagiosParser
-from parsers.records import Channel, Event, EventStatus, IntakeRecord, Severity
 from parsers.zabbix import ZabbixOptions, ZabbixParser
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alerts"

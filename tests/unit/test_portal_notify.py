@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.mailconfig import QuietHours
+from gateway.config.mail import QuietHours
 from gateway.portal.notify import automated, in_quiet_hours
 from storage.requester_mail import Change
 

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from parsers.errors import ParseError
+from core.errors import ParseError
+from core.records import Channel, IntakeRecord, MailKind
 from parsers.portal import PortalParser
-from parsers.records import Channel, IntakeRecord, MailKind
 
 T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.config import GatewayConfig, HttpConfig
-from gateway.reload_policy import APPLIED_ON_RELOAD, RESTART_NEEDED, restart_problems
+from gateway.config.model import GatewayConfig, HttpConfig
+from gateway.config.reload_policy import APPLIED_ON_RELOAD, RESTART_NEEDED, restart_problems
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from parsers.records import Severity
+from core.records import Severity
 from rules.decision import IncidentType, Priority, State
 from tests.unit.rules_support import NOW, event, mail_event, ruleset
 

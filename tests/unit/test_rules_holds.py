@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from parsers.records import EventStatus, MailKind
+from core.records import EventStatus, MailKind
 from rules.decision import (
     EventOutcome,
     IncidentAction,

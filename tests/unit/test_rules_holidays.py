@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from holidays import country_holidays
 
-from parsers.errors import ConfigError
+from core.errors import ConfigError
 from rules.calendars import WorkingHours
 from tests.unit.rules_support import ruleset
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from parsers.records import Event
+from core.records import Event
 from rules.decision import IncidentAction, State, TimelineNote
 from tests.unit.rules_support import NOW, event, incident, ruleset, stored
 
@@ -54,7 +54,7 @@ def test_no_notes_on_repeats(tmp_path: Path) -> None:
 
 
 def test_known_error_without_matcher_is_a_load_error(tmp_path: Path) -> None:
-    from gateway.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match='needs "match" or "when"'):
         ruleset(tmp_path, "known_errors:\n  - {id: KE-9, workaround: w}\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from parsers.records import EventStatus
+from core.records import EventStatus
 from rules.decision import EventOutcome, IncidentAction, IncidentStatus, State
 from rules.lifecycle import due_closures, due_resolutions
 from tests.unit.rules_support import NOW, event, incident, ruleset, stored

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import ConfigError
-from parsers.records import EventStatus
+from core.errors import ConfigError
+from core.records import EventStatus
 from rules.decision import EventOutcome, IncidentAction, Priority, State
 from rules.loader import load_ruleset
 from tests.unit.rules_support import NOW, event, incident, ruleset, stored, write
@@ -254,7 +254,7 @@ def test_empty_rules_directory_behaves_like_the_placeholder(
 def test_default_priority_follows_severity(
     tmp_path: Path, severity: str, priority: Priority
 ) -> None:
-    from parsers.records import Severity
+    from core.records import Severity
 
     decision = ruleset(tmp_path).evaluate(event(severity=Severity(severity)), State(), NOW)
     assert decision.incident.priority is priority

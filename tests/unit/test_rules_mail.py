@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from parsers.records import EventStatus, MailKind
+from core.records import EventStatus, MailKind
 from rules.decision import EventOutcome, IncidentAction, IncidentStatus, State, SubjectReply
 from tests.unit.rules_support import NOW, incident, mail_event, ruleset, stored
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from parsers.records import MailKind
+from core.records import MailKind
 from rules.matchers import MatcherError, compile_block, compile_triples
 from tests.unit.rules_support import draft, event, mail_event
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from parsers.records import Severity
+from core.records import Severity
 from rules.calendars import AlwaysOpen, Calendar, WorkingHours
 from rules.decision import IncidentAction, Priority, SlaDue, State
 from rules.sla import SlaClock

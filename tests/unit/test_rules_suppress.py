@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from parsers.records import Event, EventStatus, Severity
+from core.records import Event, EventStatus, Severity
 from rules.decision import (
     EventOutcome,
     FiringEvent,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from gateway.errors import ConfigError
-from gateway.sinkconfig import SinkConfig, sink_problems
+from core.errors import ConfigError
+from sinks.config import SinkConfig, sink_problems
 from sinks.delivery import Delivery, OutboxAction
 from sinks.dingtalk import dingtalk_sign
 from sinks.email import EmailSink, message_id, one_line

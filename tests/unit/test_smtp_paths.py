@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from aiosmtpd.smtp import SMTP
 
-from gateway.smtp_paths import parse_path, session_address
+from gateway.intake.smtp_paths import parse_path, session_address
 
 ARGUMENTS = [
     "",
