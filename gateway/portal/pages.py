@@ -54,15 +54,20 @@ class PortalPages:
     def __init__(self, default_language: str) -> None:
         self._default = default_language
         self._catalogs = Catalogs.load([HERE / "locale"])
-        self._pages = Pages(
-            page_environment([HERE / "templates"]),
-            {
-                "app_title": "Service desk",
-                "home": f"{PREFIX}/",
-                "web_static": f"{PREFIX}/static/web",
-                "words": WORDS,
-            },
-        )
+        environment = page_environment([HERE / "templates"])
+        # one set of pages per language: the layout's title is a global of its own
+        self._pages = {
+            language: Pages(
+                environment,
+                {
+                    "app_title": self._catalogs.translator(language)("Service desk"),
+                    "home": f"{PREFIX}/",
+                    "web_static": f"{PREFIX}/static/web",
+                    "words": WORDS,
+                },
+            )
+            for language in LANGUAGES
+        }
 
     def language(self, request: web.Request) -> str:
         asked = request.query.get("lang")
@@ -81,7 +86,7 @@ class PortalPages:
         viewer = Viewer(
             self._catalogs.translator(language), viewer_zone(request.cookies.get(TZ_COOKIE))
         )
-        response = self._pages.response(
+        response = self._pages[language].response(
             name, viewer, status=status, lang_switch=request.path, **values
         )
         secure_headers(response)
