@@ -25,13 +25,12 @@ from tortoise.transactions import in_transaction
 
 from core.errors import ConfigError, DataRejected, StorageUnavailable, WriteConflict
 from storage.pgpool import PooledConnection, give_back
-from storage.sqlite_probe import sqlite_writable
+from storage.sqlite_probe import busy_ms, sqlite_writable
 
 log = structlog.get_logger(__name__)
 
 MODELS_MODULE = "storage.models"
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024
-_SQLITE_BUSY_MS = 500
 
 # The connection type other packages may name, so only storage imports tortoise.
 Connection = BaseDBAsyncClient
@@ -165,12 +164,7 @@ def _connection_config(settings: DatabaseSettings) -> dict[str, Any]:
                 # FULL: the WAL is fsynced at every commit, so an acknowledged
                 # intake survives power loss, not only a process crash.
                 "synchronous": settings.sqlite_synchronous.upper(),
-                # Only another process can hold the file's write lock (one daemon per
-                # file): while it does, every statement on the one shared connection
-                # waits this long, and everyone queued behind it too. Short, so a
-                # sender waiting for a commit hears 451/503 in a second or two rather
-                # than waiting as long as the lock is held.
-                "busy_timeout": _SQLITE_BUSY_MS,
+                "busy_timeout": busy_ms(exclusive=settings.exclusive),  # see sqlite_probe
                 "foreign_keys": "ON",
                 # keep the WAL file allocated after a checkpoint (the default cuts it to
                 # 16 KiB, and every commit after that grows the file: a dearer fsync)
@@ -315,7 +309,7 @@ class Database:
             raise StorageUnavailable(f"database does not answer within {limit:g} s") from exc
 
     async def _begin_write(self) -> None:
-        await sqlite_writable(self.connection, _SQLITE_BUSY_MS)
+        await sqlite_writable(self.connection, busy_ms(exclusive=self.settings.exclusive))
 
     @reads_database("database check")
     async def _select_one(self) -> None:

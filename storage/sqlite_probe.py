@@ -1,4 +1,13 @@
-"""Whether a write could begin on SQLite now.
+"""How long SQLite waits for another process's write lock, and whether a write
+could begin now.
+
+Only another process can hold the file's write lock (one daemon per file;
+its own writers take turns on one connection). While it does, every
+statement on the daemon's shared connection waits the busy timeout, and
+everyone queued behind it too: the daemon's is short, so a sender waiting for
+a commit hears 451/503 within a second or two rather than for as long as the
+lock is held. A tool beside the daemon (replay, a report) waits longer: the
+daemon's transactions are short, and a person waits for the tool.
 
 With WAL, another process holding the file's write lock (``BEGIN EXCLUSIVE``,
 a long write of a tool) stops every write while reads still go through: a
@@ -16,7 +25,14 @@ from typing import Any
 
 from core.errors import StorageUnavailable
 
+_DAEMON_BUSY_MS = 500
+_TOOL_BUSY_MS = 10_000
 _PROBE_BUSY_MS = 100
+
+
+def busy_ms(*, exclusive: bool) -> int:
+    """The busy timeout of a connection: the daemon's (exclusive) or a tool's."""
+    return _DAEMON_BUSY_MS if exclusive else _TOOL_BUSY_MS
 
 
 def _begin_and_roll_back(connection: sqlite3.Connection, busy_ms: int) -> None:
