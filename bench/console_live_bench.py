@@ -13,15 +13,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import signal
+import subprocess
+import sys
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
 import orjson
 
-from bench.common import Figure, Row, figure, median_figure, post_load
+from bench.common import PYTHON, Figure, Row, figure, median_figure, post_load
 from bench.daemon import daemon, wait_processed
 from bench.report import print_report
 from gateway.web.passwords import hash_password
@@ -31,9 +35,9 @@ TARGET_RATIO = 1.10
 
 
 def _alert(number: int) -> bytes:
-    # a few hundred resources: new incidents and repeats, so the timeline moves
+    # every alert opens an incident: a timeline entry, announced to every console
     return orjson.dumps(
-        {"name": "disk full", "resource": f"host{number % 300}", "severity": "critical",
+        {"name": "disk full", "resource": f"host{number}", "severity": "critical",
          "summary": f"disk full #{number}"}
     )  # fmt: skip
 
@@ -49,31 +53,53 @@ async def _session_cookie(base: str) -> str:
             return response.cookies["ig_session"].value
 
 
-@asynccontextmanager
-async def _consoles(base: str, cookie: str, count: int) -> AsyncIterator[list[int]]:
-    """``count`` open streams, each read to the end of what it is sent; the number of
-    change notices each received."""
+async def _listen_all(base: str, cookie: str, count: int) -> None:
+    """The consoles' side, in a process of its own (so the load generator's timing is
+    not the consoles' event loop): ``count`` streams read until SIGTERM, then the
+    fewest notices any of them got printed."""
     received = [0] * count
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     connector = aiohttp.TCPConnector(limit=count + 10)
     async with aiohttp.ClientSession(connector=connector) as http:
 
         async def listen(index: int) -> None:
             async with http.get(
-                f"{base}/ui/stream", headers={"Cookie": f"ig_session={cookie}"}
+                f"{base}/ui/stream",
+                headers={"Cookie": f"ig_session={cookie}"},
+                allow_redirects=False,
             ) as response:
-                assert response.status == 200, response.status
+                if response.status != 200:
+                    raise RuntimeError(f"a console's stream answered {response.status}")
                 async for line in response.content:
                     if line.startswith(b"event: changed"):
                         received[index] += 1
 
         tasks = [asyncio.create_task(listen(index)) for index in range(count)]
-        await asyncio.sleep(3)  # all connected, the feed has read the head
-        try:
-            yield received
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await stop.wait()
+        failed = sum(1 for task in tasks if task.done())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    print(f"{min(received)} {failed}", flush=True)
+
+
+@contextmanager
+def _consoles(base: str, cookie: str, count: int) -> Iterator[list[int]]:
+    """``count`` consoles streaming in a child process; afterwards, [fewest notices,
+    streams that ended early]."""
+    child = subprocess.Popen(
+        [PYTHON, "-m", "bench.console_live_bench", "--listen", base, cookie, str(count)],
+        stdout=subprocess.PIPE,
+    )
+    found: list[int] = []
+    try:
+        time.sleep(4)  # all connected, the feed has read the head
+        yield found
+    finally:
+        child.send_signal(signal.SIGTERM)
+        out, _ = child.communicate(timeout=30)
+        found.extend(int(part) for part in out.split())
 
 
 async def _intake(base: str, alerts: int, concurrency: int, pid: int, offset: int) -> Figure:
@@ -104,11 +130,13 @@ async def measure(consoles: int, alerts: int, concurrency: int, rounds: int) -> 
         for _ in range(rounds):
             quiet.append(await _intake(running.base, alerts, concurrency, running.pid, sent))
             sent += alerts
-            async with _consoles(running.base, cookie, consoles) as received:
+            with _consoles(running.base, cookie, consoles) as outcome:
                 watched.append(await _intake(running.base, alerts, concurrency, running.pid, sent))
                 sent += alerts
                 await asyncio.sleep(3)  # the last changes announced
-                notices = min(received)
+            notices, ended = outcome
+            if ended:
+                raise RuntimeError(f"{ended} of {consoles} consoles did not stay connected")
     without, with_consoles = median_figure(quiet), median_figure(watched)
     ratio = with_consoles.p99_ms / without.p99_ms if without.p99_ms else 0.0
     verdict = "met" if ratio <= TARGET_RATIO else "MISSED"
@@ -126,6 +154,10 @@ async def measure(consoles: int, alerts: int, concurrency: int, rounds: int) -> 
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--listen"]:
+        base, cookie, count = sys.argv[2:5]
+        asyncio.run(_listen_all(base, cookie, int(count)))
+        return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--consoles", type=int, default=200)
     parser.add_argument("--alerts", type=int, default=2000)
