@@ -20,9 +20,9 @@ import structlog
 
 from core.errors import DataRejected, ParseError, StorageUnavailable, WriteConflict
 from core.records import Event, IntakeRecord
-from gateway.applier import Applier, EventTally
 from gateway.intake.mailintake import MAIL_KIND
 from gateway.metrics import Metrics
+from gateway.processing.applier import Applier, EventTally
 from gateway.processing.parsepool import Outcome, ParsePool
 from parsers.base import Parser
 from rules.decision import RuleSet
@@ -292,7 +292,7 @@ class Pipeline:
         """Transactions of bounded size: small while senders wait for the connection.
 
         A record bigger than that is a chunk of its own, applied in parts (see
-        gateway/applier.py).
+        gateway/processing/applier.py).
         """
         limit = _BUSY_EVENTS if self._intake_busy() else _IDLE_EVENTS
         chunks: list[list[tuple[IntakeRecord, list[Event]]]] = []
@@ -462,7 +462,7 @@ class Pipeline:
         may_yield: bool = False,
         budget: int = _IDLE_EVENTS,
     ) -> tuple[list[EventTally], int]:
-        """Apply in one transaction (a big record in parts, see gateway/applier.py)."""
+        """Apply in one transaction (a big record in parts, see applier.py)."""
         return await self._applier.apply(
             parsed,
             self._ruleset(),
