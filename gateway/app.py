@@ -29,12 +29,12 @@ from aiohttp import web
 import gateway
 from core.errors import StorageUnavailable
 from gateway.api.deadletters import DeadLettersApi
+from gateway.api.explain import ExplainApi
 from gateway.api.http import build_http_app
 from gateway.api.httperrors import JsonErrorRunner
 from gateway.api.routes import Api
 from gateway.config.model import LoadedConfig
 from gateway.console.wiring import ConsoleParts, build_console
-from gateway.explain_api import ExplainApi
 from gateway.forwarding.dispatcher import OutboxDispatcher, build_dispatcher
 from gateway.forwarding.inbound import InboundHooks
 from gateway.intake.imap import ImapPoller

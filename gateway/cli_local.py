@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import ConfigError, ParseError
-from gateway.api.params import BadParameter
 from gateway.cli_client import EXIT_REFUSED, EXIT_USAGE, CommandError
 from gateway.config.model import config_path, load_config
-from gateway.explain import dry_judge, explained
-from gateway.explain_source import payload
 from gateway.logs import configure_logging
+from gateway.processing.explain import dry_judge, explained
+from gateway.processing.explain_source import UnknownSource, payload
 from gateway.runtime import compile_runtime
 from storage.database import Database, DatabaseSettings
 from storage.incidents import IncidentStore
@@ -31,7 +30,7 @@ async def explain_locally(
     now = datetime.now(UTC)
     try:
         found = payload(runtime, raw, named=named, content_type=media, mail_from=mail_from, now=now)
-    except BadParameter as exc:
+    except UnknownSource as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     try:
         events = found.parser.parse(found.record)

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.records import Event, IntakeRecord
-from gateway.explain_source import Payload
 from gateway.intake.mailintake import MAIL_KIND
+from gateway.processing.explain_source import Payload
 from parsers.email import EmailParser
 from parsers.mail.diagnosis import CharsetFinding, diagnose
 from rules.decision import Decision, IncidentAction

@@ -18,9 +18,9 @@ from aiohttp import web
 from core.errors import DataRejected, ParseError, WriteConflict
 from gateway.api.bodies import read_body
 from gateway.api.jsonbody import json_error, json_response
-from gateway.api.params import query_text
-from gateway.explain import dry_judge, explained
-from gateway.explain_source import payload
+from gateway.api.params import BadParameter, query_text
+from gateway.processing.explain import dry_judge, explained
+from gateway.processing.explain_source import UnknownSource, payload
 from gateway.runtime import Runtime
 from storage.database import Database
 from storage.incidents import IncidentStore
@@ -52,14 +52,17 @@ class ExplainApi:
         if not raw.strip():
             return json_error(400, "empty_body", "send the payload (a raw mail or a webhook body)")
         now = self._clock()
-        found = payload(
-            runtime,
-            raw,
-            named=query_text(request, "integration"),
-            content_type=request.content_type,
-            mail_from=query_text(request, "mail_from"),
-            now=now,
-        )
+        try:
+            found = payload(
+                runtime,
+                raw,
+                named=query_text(request, "integration"),
+                content_type=request.content_type,
+                mail_from=query_text(request, "mail_from"),
+                now=now,
+            )
+        except UnknownSource as exc:
+            raise BadParameter(str(exc)) from None
         try:
             if len(raw) > _THREAD_PARSE_BYTES:
                 events = await asyncio.to_thread(found.parser.parse, found.record)

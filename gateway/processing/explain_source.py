@@ -9,13 +9,17 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
 from core.records import Channel, IntakeRecord
-from gateway.api.params import BadParameter
 from gateway.intake.mailintake import MAIL_KIND
 from gateway.runtime import Runtime
 from parsers.base import Parser
 
 MAIL_MEDIA = "message/rfc822"
 _HEADER_BYTES = 256 * 1024
+
+
+class UnknownSource(ValueError):
+    """The integration or mailbox is not configured, or cannot be told: the message
+    names the choices."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +39,7 @@ def payload(
     mail_from: str | None,
     now: datetime,
 ) -> Payload:
-    """BadParameter when the integration is unknown or cannot be told."""
+    """UnknownSource when the integration is unknown or cannot be told."""
     name, kind = _source(runtime, named, content_type == MAIL_MEDIA, raw)
     if kind == MAIL_KIND:
         address = next((box.address for box in runtime.mailboxes.values() if box.name == name), "")
@@ -56,7 +60,7 @@ def _source(runtime: Runtime, named: str | None, is_mail: bool, raw: bytes) -> t
             return named, integrations[named]
         if named in mailboxes:
             return named, MAIL_KIND
-        raise BadParameter(f"integration: no integration or mailbox {named!r}{_choices(runtime)}")
+        raise UnknownSource(f"integration: no integration or mailbox {named!r}{_choices(runtime)}")
     if is_mail:
         addressed = _addressed(raw)
         for name, address in mailboxes.items():
@@ -64,10 +68,10 @@ def _source(runtime: Runtime, named: str | None, is_mail: bool, raw: bytes) -> t
                 return name, MAIL_KIND
         if len(mailboxes) == 1:
             return next(iter(mailboxes)), MAIL_KIND
-        raise BadParameter(f"integration: the mail names no configured mailbox{_choices(runtime)}")
+        raise UnknownSource(f"integration: the mail names no configured mailbox{_choices(runtime)}")
     if len(integrations) == 1:
         return next(iter(integrations.items()))
-    raise BadParameter(f"integration: name the integration of the payload{_choices(runtime)}")
+    raise UnknownSource(f"integration: name the integration of the payload{_choices(runtime)}")
 
 
 def _choices(runtime: Runtime) -> str:
