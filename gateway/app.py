@@ -55,6 +55,7 @@ from gateway.reload import Reloader
 from gateway.reports.api import ReportsApi
 from gateway.reports.engine import ReportEngine
 from gateway.reports.metrics import IncidentTimes
+from gateway.reports.schedule import MonthlyReport
 from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
 from gateway.systemd import Notifier
 from gateway.web.clientaddr import ClientAddresses, networks
@@ -94,6 +95,7 @@ class Services:
     jobs: PeriodicJobs
     retention: RetentionJob
     incident_times: IncidentTimes
+    monthly_report: MonthlyReport
     reloader: Reloader
     dispatcher: OutboxDispatcher
     deadletters: DeadLettersApi
@@ -185,6 +187,7 @@ class Services:
             await stack.enter_async_context(self.dispatcher.running())
             await stack.enter_async_context(self.retention.running())
             await stack.enter_async_context(self.incident_times.running())
+            await stack.enter_async_context(self.monthly_report.running())
             if self.requester_mail is not None:
                 await stack.enter_async_context(self.requester_mail.running())
             stack.push_async_callback(self._drain)
@@ -357,6 +360,7 @@ def build(loaded: LoadedConfig) -> Services:
             leases=leases if leases.shared else None,
             owner=instance,
         )
+    reports = ReportEngine(Reports(db), lambda: holder.current.ruleset, utc_now)
     return Services(
         holder=holder,
         metrics=metrics,
@@ -377,9 +381,8 @@ def build(loaded: LoadedConfig) -> Services:
         reloader=reloader,
         dispatcher=dispatcher,
         deadletters=DeadLettersApi(OutboxStore(db, instance), utc_now, dispatcher.wake),
-        reports=ReportsApi(
-            ReportEngine(Reports(db), lambda: holder.current.ruleset, utc_now), utc_now
-        ),
+        reports=ReportsApi(reports, utc_now),
+        monthly_report=MonthlyReport(db, reports, lambda: holder.current, utc_now, instance),
         explain=ExplainApi(db=db, store=incidents, runtime=lambda: holder.current, clock=utc_now),
         inbound=inbound,
         webhooks=webhooks,

@@ -27,9 +27,10 @@ from sinks.wecom import WeComSink
 from sinks.zammad import ZammadSink
 
 
-def _email(config: EmailSinkConfig, session: aiohttp.ClientSession, templates: Templates) -> Sink:
+def email_transport(config: EmailSinkConfig) -> SmtpTransport:
+    """The SMTP relay of an email sink (also what the scheduled report is mailed with)."""
     password = config.password.resolve().get_secret_value() if config.password else None
-    transport = SmtpTransport(
+    return SmtpTransport(
         SmtpSettings(
             host=config.host,
             port=config.port,
@@ -39,7 +40,10 @@ def _email(config: EmailSinkConfig, session: aiohttp.ClientSession, templates: T
             timeout=config.timeout_seconds,
         )
     )
-    return EmailSink(config, transport, templates)
+
+
+def _email(config: EmailSinkConfig, session: aiohttp.ClientSession, templates: Templates) -> Sink:
+    return EmailSink(config, email_transport(config), templates)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,10 @@ by ``rules.calendars`` in gateway.reports, the same code that set the due times.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from storage.atomic import write_statement
 from storage.database import Database, reads_database
 from storage.report_sql import Period, ReportSql
 
@@ -286,3 +287,30 @@ async def time_histogram(
         "GROUP BY priority ORDER BY priority"
     )
     return [dict(row) for row in rows]
+
+
+_FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+async def claim_once(db: Database, name: str, owner: str) -> bool:
+    """Mark ``name`` (a report of one month) as taken by ``owner``; False when a replica
+    has it already. Kept as a lease row that never runs out."""
+    sql = ReportSql(db.dialect)
+    rows = await write_statement(
+        db,
+        sql(
+            "INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO NOTHING RETURNING name"
+        ),
+        [name, owner, sql.time(_FOREVER)],
+        "report claim",
+    )
+    return bool(rows)
+
+
+async def give_up_claim(db: Database, name: str, owner: str) -> None:
+    """Let the next attempt (this replica's or another's) take it again."""
+    sql = ReportSql(db.dialect)
+    await write_statement(
+        db, sql("DELETE FROM leases WHERE name = ? AND owner = ?"), [name, owner], "report claim"
+    )

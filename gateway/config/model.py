@@ -33,6 +33,7 @@ from gateway.config.mail import ImapConfig, MailboxConfig, RequesterNotifyConfig
 from gateway.config.yamlfile import describe_errors, line_of, load_yaml, to_plain
 from gateway.console.config import ConsoleConfig
 from gateway.portal.config import PortalConfig
+from gateway.reports.config import ReportsConfig, schedule_problems
 from rules.matchers import MatcherError, compile_block
 from rules.validation import Duration
 from sinks.config import SinkConfig, sink_problems
@@ -368,6 +369,7 @@ class GatewayConfig(Frozen):
     retention: RetentionConfig = RetentionConfig()
     portal: PortalConfig = PortalConfig()
     console: ConsoleConfig = ConsoleConfig()
+    reports: ReportsConfig = ReportsConfig()
     instance: str = Field(
         default="", description="this replica's name in logs and leases (default: hostname:pid)"
     )
@@ -440,6 +442,10 @@ def load_config(path: Path) -> LoadedConfig:
     problems.extend(_check_mail(config, path, document))
     problems.extend(_check_kinds(config, path, document))
     problems.extend(_check_sinks(config, path, document))
+    where = line_of(document, ("reports", "schedule", "sink"))
+    problems.extend(
+        f"{path}:{where}: {problem}" for problem in schedule_problems(config.reports, config.sinks)
+    )
     if problems:
         raise ConfigError(problems)
     return LoadedConfig(path=path, config=config, secrets=Secrets(secrets))
