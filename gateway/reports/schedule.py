@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from gateway.background import background
 from core.errors import GatewayError
+from gateway.background import background
 from gateway.reports.config import ReportSchedule
 from gateway.reports.document import full_report
 from gateway.reports.engine import ReportEngine
