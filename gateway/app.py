@@ -388,7 +388,13 @@ def build(loaded: LoadedConfig) -> Services:
         webhooks=webhooks,
         api=api,
         console=build_console(
-            holder, db, actions, clients, dispatcher.wake, OutboxStore(db, instance)
+            holder,
+            db,
+            actions,
+            clients,
+            dispatcher.wake,
+            OutboxStore(db, instance),
+            lambda: reloader.last,
         ),
         notifier=Notifier(),
         instance=instance,

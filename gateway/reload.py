@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -35,6 +36,13 @@ SIGNAL = Operator(actor="SIGHUP", via="signal")
 
 class RestartNeeded(ConfigError):
     """The new config is valid but changes what only a restart applies."""
+
+
+@dataclass(frozen=True, slots=True)
+class LastReload:
+    at: datetime
+    by: str
+    result: ReloadResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,8 @@ class Reloader:
         self._dispatcher = dispatcher
         self._inbound = inbound
         self._lock = asyncio.Lock()  # a signal and an API call at once: one after the other
+        # the last reload's outcome, problems included (the console's rules page shows it)
+        self.last: LastReload | None = None
 
     async def reload(self, by: Operator = SIGNAL) -> ReloadResult:
         """Apply the config file as it is now, or refuse with every problem. ``by``: who
@@ -111,7 +121,9 @@ class Reloader:
         log.info("reloaded", by=by.actor, rules=version, sinks=changes.as_json())
         details = {"applied": True, "rules_version": version, **prepared.runtime.hashes}
         await self._audit(by, details)
-        return ReloadResult(rules=version, sinks=changes, kept_rows=kept)
+        result = ReloadResult(rules=version, sinks=changes, kept_rows=kept)
+        self.last = LastReload(datetime.now(UTC), by.actor, result)
+        return result
 
     async def _audit(self, by: Operator, details: dict[str, object]) -> None:
         try:
@@ -146,4 +158,6 @@ class Reloader:
             **in_force.hashes,
         }
         await self._audit(by, details)
-        return ReloadResult(problems=tuple(exc.problems), restart_needed=restart)
+        result = ReloadResult(problems=tuple(exc.problems), restart_needed=restart)
+        self.last = LastReload(datetime.now(UTC), by.actor, result)
+        return result

@@ -22,6 +22,7 @@ async def forwarding(incident_id: int, limit: int = 200) -> list[dict[str, Any]]
             "state": row.state,
             "attempts": row.attempts,
             "error": row.last_error or "",
+            "response": (row.response or "")[:2000],
             "created_at": _time(row.created_at),
             "delivered_at": _time(row.delivered_at),
         }

@@ -20,8 +20,9 @@ from gateway.api.params import whole_number
 from gateway.console.access import PREFIX
 from gateway.console.app import Console
 from gateway.console.decide import Trial, decide, pasted_record
-from gateway.console.rulefiles import locate, rule_files
+from gateway.console.rulefiles import locate, maintenance_windows, rule_files
 from gateway.intake.mailintake import MAIL_KIND
+from gateway.reload import LastReload
 from gateway.runtime import Runtime
 from storage.explain_reads import intake_record, occurrences, stored_event
 from storage.incident_detail import forwarding
@@ -38,9 +39,15 @@ def _raw_text(raw: bytes) -> tuple[str, bool]:
 
 
 class ExplainPages:
-    def __init__(self, console: Console, runtime: Callable[[], Runtime]) -> None:
+    def __init__(
+        self,
+        console: Console,
+        runtime: Callable[[], Runtime],
+        last_reload: Callable[[], LastReload | None],
+    ) -> None:
         self._console = console
         self._runtime = runtime
+        self._last_reload = last_reload
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -112,6 +119,8 @@ class ExplainPages:
             files=files,
             version=runtime.ruleset.version,
             warnings=runtime.ruleset.lint.warnings(datetime.now(UTC)),
+            last_reload=self._last_reload(),
+            windows=maintenance_windows(runtime.ruleset, datetime.now(UTC)),
             sources=self._sources(runtime),
             source=source,
             pasted=pasted,

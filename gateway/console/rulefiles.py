@@ -6,7 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+
+from rules.engine import CompiledRuleSet
+from rules.suppress import MaintenanceStage
 
 _MAX_FILE_BYTES = 256 * 1024
 _MAX_FILES = 200
@@ -42,3 +46,13 @@ def locate(names: Iterable[str], files: list[RuleFile]) -> dict[str, str]:
                 found[name] = f"{item.path.name}:{line}"
                 break
     return found
+
+
+def maintenance_windows(ruleset: CompiledRuleSet, now: datetime) -> list[tuple[str, bool]]:
+    """The rules' maintenance windows by name, and whether each is in force now."""
+    return [
+        (window.name, window.schedule.active(now))
+        for stage in ruleset.stages
+        if isinstance(stage, MaintenanceStage)
+        for window in stage.windows
+    ]

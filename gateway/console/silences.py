@@ -17,6 +17,8 @@ from gateway.console.app import Console
 from rules.matchers import MatcherError, compile_triples
 from storage.actions import Actions, NewSilence
 from storage.audit import Operator
+from storage.database import Database
+from storage.silence_edits import extend_silence
 from storage.silence_report import event_by_id, silence_report
 
 log = structlog.get_logger("gateway.console")
@@ -65,7 +67,10 @@ def _form_matchers(form: Any) -> list[dict[str, str]]:
 
 
 class SilencePages:
-    def __init__(self, console: Console, actions: Actions, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, console: Console, actions: Actions, clock: Callable[[], datetime], db: Database
+    ) -> None:
+        self._db = db
         self._console = console
         self._actions = actions
         self._clock = clock
@@ -76,13 +81,19 @@ class SilencePages:
             web.get(f"{PREFIX}/silences/new", self.new),
             web.post(f"{PREFIX}/silences", self.create),
             web.post(f"{PREFIX}/silences/{{silence_id}}/expire", self.expire),
+            web.post(f"{PREFIX}/silences/{{silence_id}}/extend", self.extend),
         ]
 
     async def list(self, request: web.Request) -> web.Response:
         include = request.query.get("all") == "1"
         items = await silence_report(self._clock(), include)
         return self._console.page(
-            request, "silences.html", section="silences", silences=items, include_expired=include
+            request,
+            "silences.html",
+            section="silences",
+            silences=items,
+            include_expired=include,
+            durations=DURATIONS,
         )
 
     async def new(self, request: web.Request) -> web.Response:
@@ -136,6 +147,20 @@ class SilencePages:
             raise web.HTTPNotFound(text="no such active silence")
         log.info("silence_expired", by=f"console:{person.name}", silence_id=silence_id)
         raise web.HTTPSeeOther(f"{PREFIX}/silences")
+
+    async def extend(self, request: web.Request) -> web.StreamResponse:
+        person = require(request, "operator")
+        silence_id = whole_number(request.match_info["silence_id"], "silence_id")
+        hours = str((await request.post()).get("hours", ""))
+        if hours not in {str(h) for h in DURATIONS}:
+            raise web.HTTPBadRequest(text="choose how much longer the silence lasts")
+        ends_at = await extend_silence(
+            self._db, silence_id, timedelta(hours=int(hours)), self._clock(), self._by(request)
+        )
+        if ends_at is None:
+            raise web.HTTPNotFound(text="no such active silence")
+        log.info("silence_extended", by=f"console:{person.name}", silence_id=silence_id)
+        raise web.HTTPSeeOther(f"{PREFIX}/silences#silence-{silence_id}")
 
     def _by(self, request: web.Request) -> Operator:
         return Operator(actor=request[PERSON].name, via=f"console@{self._console.client(request)}")

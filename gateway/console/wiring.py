@@ -17,6 +17,7 @@ from gateway.console.explain import ExplainPages
 from gateway.console.incidents import IncidentPages
 from gateway.console.live import LiveFeed
 from gateway.console.silences import SilencePages, utc_now
+from gateway.reload import LastReload
 from gateway.runtime import RuntimeHolder
 from gateway.web.clientaddr import ClientAddresses
 from storage.actions import Actions
@@ -42,6 +43,7 @@ def build_console(
     clients: ClientAddresses,
     on_commit: Callable[[], None],
     outbox: OutboxStore,
+    last_reload: Callable[[], LastReload | None] = lambda: None,
 ) -> ConsoleParts:
     access = Access(
         lambda: holder.current.loaded.config.console,
@@ -59,9 +61,9 @@ def build_console(
     edits = IncidentEdits(db, on_commit)
     act = ActionPages(console, actions, edits, lambda: holder.current.ruleset.matrix)
     bulk = BulkPages(console, BulkActions(db, actions, edits, on_commit), postgres)
-    silences = SilencePages(console, actions, utc_now)
+    silences = SilencePages(console, actions, utc_now, db)
     live = LiveFeed()
-    explain = ExplainPages(console, lambda: holder.current)
+    explain = ExplainPages(console, lambda: holder.current, last_reload)
     letters = DeadLetterPages(console, outbox, on_commit)
     return ConsoleParts(
         routes=console.routes(

@@ -85,6 +85,9 @@ async def test_explain_try_it_and_dead_letters(
                 return await reply.text()
 
         listing = await eventually(dead, lambda text: "field &#39;team&#39; is required" in text)
+        async with client.get(f"/ui/events/{event['id']}") as response:
+            # what the sink answered, on the event's explain page too
+            assert "field &#39;team&#39; is required" in await response.text()
         assert 'name="id"' not in listing  # an operator sees, only an admin retries
         token = await page_csrf(client, "/ui/deadletters")
         status, body = await daemon.get_json("/api/v1/deadletters")
@@ -93,6 +96,14 @@ async def test_explain_try_it_and_dead_letters(
             "/ui/deadletters/retry", data={"csrf": token, "id": str(row_id)}, allow_redirects=False
         ) as response:
             assert response.status == 403
+
+        async with client.get("/ui/rules") as response:
+            assert "No reload since the daemon started." in await response.text()
+        async with daemon.http.post("/api/v1/reload") as response:
+            assert response.status == 200
+        async with client.get("/ui/rules") as response:
+            rules_page = await response.text()
+        assert "Last reload at" in rules_page and ": applied, rules" in rules_page
 
         # try it: a payload decided by the current rules, nothing stored
         incidents_before = len(await daemon.incidents())

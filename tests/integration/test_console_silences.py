@@ -6,6 +6,7 @@ ends it; a viewer can do neither."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from storage import audit
@@ -81,6 +82,21 @@ async def test_silence_from_an_event_holds_the_next_alert(
         async with person_client(daemon.base_url) as client:
             assert await log_in(client, "olga") == 303
             token = await page_csrf(client, "/ui/silences")
+            before = {
+                item["id"]: item for item in (await daemon.get_json("/api/v1/silences"))[1]["items"]
+            }
+            async with client.post(
+                f"/ui/silences/{silence_id}/extend",
+                data={"csrf": token, "hours": "24"},
+                allow_redirects=False,
+            ) as response:
+                assert response.status == 303
+            after = {
+                item["id"]: item for item in (await daemon.get_json("/api/v1/silences"))[1]["items"]
+            }
+            old_end = datetime.fromisoformat(before[silence_id]["ends_at"].replace("Z", "+00:00"))
+            new_end = datetime.fromisoformat(after[silence_id]["ends_at"].replace("Z", "+00:00"))
+            assert new_end - old_end == timedelta(hours=24)
             async with client.post(
                 f"/ui/silences/{silence_id}/expire", data={"csrf": token}, allow_redirects=False
             ) as response:
@@ -91,3 +107,4 @@ async def test_silence_from_an_event_holds_the_next_alert(
         actions = [(r["action"], r["actor"]) for r in await audit.entries(daemon.services.db)]
         assert actions.count(("silence.create", "olga")) == 2
         assert ("silence.expire", "olga") in actions
+        assert ("silence.extend", "olga") in actions
