@@ -69,23 +69,25 @@ class StatusAnswers:
             form = await read_form(request, files.max_attachments, files.max_attachment_bytes)
         except FormRefused as refused:
             self._intake.rejected(refused.reason)
+            if refused.reason == "too_large":
+                return await self._status.page(request, claims, 413, error="file_too_large")
             return await self._status.page(request, claims, 400, error="bad_form")
         text = form.values.get("text", "").strip()
         error = _problem(form, text, files)
         if error:
             self._intake.rejected("invalid")
             return await self._status.page(request, claims, 400, error=error, form={"text": text})
-        incident = await self._status.read(claims)
-        if incident is None:
-            return self._status.refused(request, "gone")
-        document = {
-            "form": "comment",
-            "incident_key": claims.key,
-            "requester": incident["requester"],
-            "text": text,
-            "attachments": attachments(form),
-        }
         try:
+            incident = await self._status.read(claims)
+            if incident is None:
+                return self._status.refused(request, "gone")
+            document = {
+                "form": "comment",
+                "incident_key": claims.key,
+                "requester": incident["requester"],
+                "text": text,
+                "attachments": attachments(form),
+            }
             await self._intake.commit(document, self._limits.client(request))
         except (StorageUnavailable, DataRejected):
             return await self._status.page(
@@ -101,7 +103,10 @@ class StatusAnswers:
             return self._status.refused(request, exc.reason)
         if not self._limits.allow(request, f"incident:{claims.incident_id}"):
             return await self._status.page(request, claims, 429, error="rate_limited")
-        incident = await self._status.read(claims)
+        try:
+            incident = await self._status.read(claims)
+        except StorageUnavailable:
+            return await self._status.page(request, claims, 503, error="unavailable")
         if incident is None:
             return self._status.refused(request, "gone")
         if incident["status"] in _OPEN:

@@ -79,9 +79,13 @@ class StatusPages:
         try:
             incident = await self._read(claims.incident_id, claims.key)
         except StorageUnavailable:
-            return web.Response(
-                status=503, text="unavailable; retry later", headers={"Retry-After": "5"}
+            # the incident cannot be read either: a page of its own, the text kept
+            kept = str(extra.get("form", {}).get("text", ""))
+            response = self._pages.render(
+                request, "unavailable.html", 503, message=ERRORS["unavailable"], kept=kept
             )
+            response.headers["Retry-After"] = "5"
+            return response
         if incident is None:
             return self.refused(request, "gone")
         sent = request.query.get("sent", "")

@@ -45,6 +45,7 @@ def portal_config(
     catalogue: Path | None = None,
     http: dict[str, Any] | None = None,
     notify: dict[str, Any] | None = None,
+    storage: dict[str, Any] | None = None,
     **portal: Any,
 ) -> LoadedConfig:
     """SMTP in, answers out to ``smtp_sink_port``, the portal on at a placeholder
@@ -66,6 +67,8 @@ def portal_config(
         extra["rules"] = {"catalogue": str(catalogue)}
     if http is not None:
         extra["http"] = http
+    if storage is not None:
+        extra["storage"] = {"url": database_url, **storage}
     if notify is not None:
         extra["pipeline"] = {"recovery_interval_seconds": 0.2, "periodic_interval_seconds": 0.2}
     loaded = write_config(

@@ -158,3 +158,30 @@ async def test_a_message_may_carry_files_checked_like_the_forms(
         status, text = await page(daemon, path)
         assert status == 200
         assert str(escape(name)) in text and "<svg onload" not in text
+
+
+async def test_a_database_outage_is_a_page_saying_nothing_was_recorded(
+    write_config: ConfigWriter, postgres_url: str
+) -> None:
+    from tests.integration.test_http import _set_connections
+
+    database = postgres_url.rsplit("/", 1)[1]
+    async with capturing_smtp() as (capture, port):
+        # a read or a commit gives up within a second while the server refuses sessions
+        storage = {"connect_timeout_seconds": 1}
+        loaded = portal_config(write_config, postgres_url, port, storage=storage)
+        async with running_daemon(loaded) as daemon:
+            await send_mail(daemon, (FIXTURES / "gbk_declared_gb2312.eml").read_bytes(), REQUESTER)
+            [answer] = await answers(capture)
+            path = path_of(link_in(answer))
+            await _set_connections(database, allowed=False)
+            try:
+                status, _, text = await post_form(daemon, f"{path}/comment", {"text": "还在吗"})
+                assert status == 503 and "nothing was recorded" in text, text[:300]
+                assert "还在吗" in text  # the message is kept in the form
+                status, _, text = await post_form(daemon, f"{path}/solved", {})
+                assert status == 503 and "nothing was recorded" in text
+            finally:
+                await _set_connections(database, allowed=True)
+            status, _, _ = await post_form(daemon, f"{path}/comment", {"text": "还在吗"})
+            assert status == 303
