@@ -6,6 +6,7 @@ allowed or not what it claims, a bot's honeypot) stores nothing."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,7 @@ async def test_a_flood_from_one_address_is_limited_without_affecting_others(
         )
         async with running_daemon(loaded) as daemon:
             statuses: list[int] = []
+            started = time.monotonic()
             for number in range(1000):
                 data = {**_fields(), "subject": f"flood {number}", "email": f"f{number}@x.example"}
                 async with daemon.http.post(
@@ -174,7 +176,12 @@ async def test_a_flood_from_one_address_is_limited_without_affecting_others(
                     allow_redirects=False,
                 ) as answer:
                     statuses.append(answer.status)
-            assert statuses.count(303) == 10 and statuses.count(429) == 990
+            # the burst of 10, and the half a post a second refilled while the flood lasted
+            elapsed = time.monotonic() - started
+            assert elapsed < 60, elapsed
+            accepted = statuses.count(303)
+            assert 10 <= accepted <= 10 + int(elapsed * 30 / 60) + 1, (accepted, elapsed)
+            assert statuses.count(429) == 1000 - accepted
             other = {**_fields(), "subject": "not a flood", "email": "g@x.example"}
             async with daemon.http.post(
                 "/portal/",
@@ -183,7 +190,7 @@ async def test_a_flood_from_one_address_is_limited_without_affecting_others(
                 allow_redirects=False,
             ) as answer:
                 assert answer.status == 303
-            assert await _portal_records() == 11
+            assert await _portal_records() == accepted + 1
 
 
 def _fields() -> dict[str, Any]:
