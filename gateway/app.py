@@ -311,7 +311,8 @@ def build(loaded: LoadedConfig) -> Services:
     reloader = Reloader(holder, metrics, dispatcher, inbound, db)
     metrics.rules_info.labels(holder.current.ruleset.version).set(1)
     clients = ClientAddresses(lambda: networks(holder.current.loaded.config.http.trusted_proxies))
-    actions = Actions(db, on_commit=dispatcher.wake)
+    reports = ReportEngine(Reports(db), lambda: holder.current.ruleset, utc_now)
+    actions = Actions(db, on_commit=dispatcher.wake, calendar=reports.calendar)
     portal = build_portal(
         loaded,
         links,
@@ -360,7 +361,6 @@ def build(loaded: LoadedConfig) -> Services:
             leases=leases if leases.shared else None,
             owner=instance,
         )
-    reports = ReportEngine(Reports(db), lambda: holder.current.ruleset, utc_now)
     return Services(
         holder=holder,
         metrics=metrics,

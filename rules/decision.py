@@ -93,12 +93,13 @@ from core.records import Event, EventStatus, Severity
 class IncidentStatus(StrEnum):
     NEW = "new"
     ACKNOWLEDGED = "acknowledged"
+    PENDING = "pending"  # waiting on the requester: the SLA clocks stand still
     RESOLVED = "resolved"
     CLOSED = "closed"
 
     @property
     def is_open(self) -> bool:
-        return self in (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED)
+        return self in (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED, IncidentStatus.PENDING)
 
 
 class StoredStatus(StrEnum):

@@ -9,6 +9,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from rules.calendars import AlwaysOpen, Calendar
 from rules.decision import IncidentStatus
 from storage import audit, models
 from storage.atomic import QueryRunner
@@ -35,18 +36,36 @@ class NewSilence:
 
 
 class Actions:
-    def __init__(self, db: Database, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        on_commit: Callable[[], None] | None = None,
+        calendar: Callable[[str, str], Calendar] | None = None,
+    ) -> None:
         self._db = db
         self._sql = Sql(db.dialect)
         # tells the outbox dispatcher that new forwarding work is waiting
         self._on_commit = on_commit
+        # the SLA calendar of (priority, service): due times move by the service time
+        # an incident waited on its requester; None: 24x7
+        self._calendar = calendar or (lambda priority, service: AlwaysOpen())
 
     # ``by``: the operator, whose change goes into the audit log in the same
     # transaction; None only where no person acts (rule scenarios).
 
     # the statuses each change starts from
-    ACKNOWLEDGE_FROM = (IncidentStatus.NEW,)
-    RESOLVE_FROM = (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED)
+    ACKNOWLEDGE_FROM = (IncidentStatus.NEW, IncidentStatus.PENDING)
+    RESOLVE_FROM = (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED, IncidentStatus.PENDING)
+    PENDING_FROM = (IncidentStatus.NEW, IncidentStatus.ACKNOWLEDGED)
+
+    async def pending(
+        self, ident: int | str, author: str, comment: str, now: datetime, by: Operator | None
+    ) -> dict[str, Any] | None:
+        """Waiting on the requester: the SLA clocks stand still until it is acknowledged
+        (work goes on) or resolved."""
+        return await self._transition(
+            ident, IncidentStatus.PENDING, author, comment, now, self.PENDING_FROM, by
+        )
 
     async def acknowledge(
         self, ident: int | str, author: str, comment: str, now: datetime, by: Operator | None
@@ -122,8 +141,13 @@ class Actions:
             )
         row.status = target.value
         row.updated_at = now
-        if target is IncidentStatus.ACKNOWLEDGED:
-            row.acknowledged_at = now
+        data: dict[str, Any] = {"from": current.value}
+        if current is IncidentStatus.PENDING:
+            data["paused_seconds"] = self._resume(row, now)
+        if target is IncidentStatus.PENDING:
+            row.pending_since = now
+        elif target is IncidentStatus.ACKNOWLEDGED:
+            row.acknowledged_at = row.acknowledged_at or now
         else:
             row.resolved_at = now
             row.open_key = None
@@ -135,7 +159,7 @@ class Actions:
             kind=target.value,
             author=author[:128],
             text=comment,
-            data={"from": current.value},
+            data=data,
             visibility=visibility_of(target.value),
         )
         await self._forward(connection, row, current, target, author, comment, entry.id, now)
@@ -146,6 +170,21 @@ class Actions:
         refs = await models.ExternalRef.filter(incident_id=row.id).using_db(connection)
         body = incident_json(row, list(refs))
         return body
+
+    def _resume(self, row: models.Incident, now: datetime) -> float:
+        """Leaving pending: each due time still ahead when the wait began moves on by
+        the service time the incident waited; the service seconds waited."""
+        since = row.pending_since or now
+        calendar = self._calendar(row.priority, row.service)
+        row.pending_since = None
+        for clock in ("response_due", "resolution_due"):
+            due = getattr(row, clock)
+            if due is None or due <= since:
+                continue  # no target, or breached before the wait began
+            if clock == "response_due" and row.acknowledged_at is not None:
+                continue  # answered already: that clock had stopped
+            setattr(row, clock, calendar.add(now, calendar.elapsed(since, due)))
+        return calendar.elapsed(since, now).total_seconds()
 
     async def _forward(
         self,

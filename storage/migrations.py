@@ -216,6 +216,13 @@ async def _timeline_by_time(connection: BaseDBAsyncClient, dialect: Dialect) -> 
     )
 
 
+async def _pending_since(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 11: since when an incident waits on its requester (status pending: its SLA
+    clocks stand still)."""
+    timestamp = "TIMESTAMPTZ" if dialect is Dialect.POSTGRES else "TIMESTAMP"
+    await _add_column(connection, dialect, "incidents", "pending_since", timestamp)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _nothing),
     Migration(2, "leases", _leases),
@@ -227,6 +234,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "timeline visibility and satisfaction ratings", _requester_view),
     Migration(9, "audit log", _audit_log, on_new_schema=True),
     Migration(10, "timeline by time", _timeline_by_time, on_new_schema=True),
+    Migration(11, "incidents waiting on the requester", _pending_since),
 )
 
 

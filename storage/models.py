@@ -108,6 +108,8 @@ class Incident(Model):
     acknowledged_at = fields.DatetimeField(null=True)
     resolved_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
+    # status pending (waiting on the requester): since when; the SLA clocks stand still
+    pending_since = fields.DatetimeField(null=True)
     # the requester's satisfaction rating (1-5) from the survey; set once
     rating = fields.SmallIntField(null=True)
     rated_at = fields.DatetimeField(null=True)

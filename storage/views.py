@@ -95,6 +95,7 @@ def incident_json(row: Row, refs: Sequence[Row]) -> dict[str, Any]:
         "acknowledged_at": _time(get("acknowledged_at")),
         "resolved_at": _time(get("resolved_at")),
         "closed_at": _time(get("closed_at")),
+        "pending_since": _time(get("pending_since")),
         # all its alerts recovered: it resolves then unless one fires again (hold-down)
         "resolve_after": _time(get("resolve_after")),
         # the requester's satisfaction rating (1-5) from the survey, given once
@@ -112,7 +113,7 @@ _INCIDENT_COLUMNS = (
     "environment, category, assignment_group, requester, event_count, firing_events, "
     "correlation_key, linked_incident_id, response_due, resolution_due, response_breached, "
     "resolution_breached, created_at, updated_at, acknowledged_at, resolved_at, closed_at, "
-    "resolve_after, rating, rated_at"
+    "resolve_after, rating, rated_at, pending_since"
 )
 
 

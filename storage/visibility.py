@@ -12,7 +12,16 @@ PUBLIC = "public"
 INTERNAL = "internal"
 
 PUBLIC_KINDS = frozenset(
-    {"opened", "acknowledged", "resolved", "reopened", "closed", "priority_raised", "rated"}
+    {
+        "opened",
+        "acknowledged",
+        "pending",
+        "resolved",
+        "reopened",
+        "closed",
+        "priority_raised",
+        "rated",
+    }
 )
 
 

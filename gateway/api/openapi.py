@@ -135,7 +135,7 @@ def _api_paths() -> dict[str, Any]:
                 "List incidents, newest first (CSV: every match, streamed)",
                 {"200": _csv_too(_page("#/components/schemas/Incident")), **_BAD_PARAMETER},
                 parameters=(
-                    _choices("status", ["new", "acknowledged", "resolved", "closed"]),
+                    _choices("status", ["new", "acknowledged", "pending", "resolved", "closed"]),
                     _choices("priority", ["P1", "P2", "P3", "P4"]),
                     _query("service", "exact service name"),
                     _query("type", "incident, service_request, complaint, change_request"),
@@ -154,7 +154,17 @@ def _api_paths() -> dict[str, Any]:
         },
         "/api/v1/incidents/{ident}/acknowledge": {
             "post": _operation(
-                "Acknowledge (new -> acknowledged), recorded on the timeline",
+                "Acknowledge (new or pending -> acknowledged), recorded on the timeline",
+                _ACTED,
+                parameters=(_IDENT,),
+                body=_ACTION,
+            )
+        },
+        "/api/v1/incidents/{ident}/pending": {
+            "post": _operation(
+                "Waiting on the requester (new or acknowledged -> pending): the SLA clocks "
+                "stand still until it is acknowledged or resolved; due times then move on by "
+                "the service time waited",
                 _ACTED,
                 parameters=(_IDENT,),
                 body=_ACTION,

@@ -40,7 +40,7 @@ INCIDENT: dict[str, Any] = {
         "key": {"type": "string", "examples": ["INC-000123"]},
         "title": {"type": "string"},
         "type": {"enum": ["incident", "service_request", "complaint", "change_request"]},
-        "status": {"enum": ["new", "acknowledged", "resolved", "closed"]},
+        "status": {"enum": ["new", "acknowledged", "pending", "resolved", "closed"]},
         "priority": {"enum": ["P1", "P2", "P3", "P4"]},
         "impact": {"type": "integer", "minimum": 1, "maximum": 4},
         "urgency": {"type": "integer", "minimum": 1, "maximum": 4},
@@ -80,6 +80,7 @@ INCIDENT: dict[str, Any] = {
         "acknowledged_at": TIME,
         "resolved_at": TIME,
         "closed_at": TIME,
+        "pending_since": TIME,
         "resolve_after": {
             **TIME,
             "description": "all its alerts have recovered: it resolves at this time unless "

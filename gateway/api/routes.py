@@ -50,7 +50,7 @@ M = TypeVar("M", bound=BaseModel)
 _MAX_BODY_BYTES = 1 << 20
 # POSTs that change nothing, open to the read token: a dry run carries its payload
 _READING_POSTS = frozenset({"/api/v1/explain"})
-_STATUSES = {"new", "acknowledged", "resolved", "closed"}
+_STATUSES = {"new", "acknowledged", "pending", "resolved", "closed"}
 _PRIORITIES = {"P1", "P2", "P3", "P4"}
 
 
@@ -136,6 +136,7 @@ class Api:
             web.get("/api/v1/incidents", self.incidents),
             web.get("/api/v1/incidents/{ident}", self.incident),
             web.post("/api/v1/incidents/{ident}/acknowledge", self.acknowledge),
+            web.post("/api/v1/incidents/{ident}/pending", self.pending),
             web.post("/api/v1/incidents/{ident}/resolve", self.resolve),
             web.get("/api/v1/events", self.events),
             web.get("/api/v1/silences", self.silences),
@@ -227,6 +228,9 @@ class Api:
 
     async def resolve(self, request: web.Request) -> web.Response:
         return await self._act(request, self._actions.resolve, "incident_resolved")
+
+    async def pending(self, request: web.Request) -> web.Response:
+        return await self._act(request, self._actions.pending, "incident_pending")
 
     async def _act(
         self,

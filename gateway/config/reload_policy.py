@@ -26,6 +26,7 @@ APPLIED_ON_RELOAD: Mapping[str, str] = {
     "integrations": "parsers, authentication and limits of POST /webhooks/{name}",
     "mailboxes": "addresses, parser options and answers to requesters",
     "rules": "rule files and the service catalogue, compiled anew",
+    "reports": "the monthly report's schedule is read each minute from the config in force",
     "sinks": "a new set of sinks replaces the old: deliveries in flight finish on the old "
     "ones; a removed sink's rows stay in the outbox (counted as unconfigured) until a sink "
     "of that name comes back",

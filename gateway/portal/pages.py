@@ -29,6 +29,7 @@ PREFIX = "/portal"
 WORDS: Mapping[str, str] = {
     "status.new": "New",
     "status.acknowledged": "In progress",
+    "status.pending": "Waiting for your answer",
     "status.resolved": "Resolved",
     "status.closed": "Closed",
     "priority.P1": "P1 critical",
@@ -41,6 +42,7 @@ WORDS: Mapping[str, str] = {
     "type.change_request": "Change request",
     "kind.opened": "Recorded",
     "kind.acknowledged": "Taken in hand",
+    "kind.pending": "Waiting for your answer",
     "kind.resolved": "Resolved",
     "kind.reopened": "Reopened",
     "kind.closed": "Closed",
