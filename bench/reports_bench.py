@@ -42,7 +42,7 @@ sla:
     - {priority: P3, calendar: office, response: 4h, resolution: 16h}
     - {priority: P4, calendar: office, response: 8h, resolution: 40h}
 """
-REPORTS = ("summary", "sla", "volumes", "mttr", "offenders", "noise")
+REPORTS = ("summary", "sla", "volumes", "mttr", "offenders", "noise", "lifecycle")
 SERVICES = [f"svc{n}" for n in range(40)]
 OUTCOMES = ["new"] * 10 + ["deduplicated"] * 60 + ["correlated"] * 10 + ["suppressed"] * 8
 OUTCOMES += ["inhibited"] * 4 + ["flapping"] * 3 + ["pending"] * 3 + ["resolved"] * 2

@@ -63,7 +63,9 @@ class Reports:
         return found
 
     def _events_in(self, period: Period) -> tuple[str, list[Any]]:
-        where = "e.first_seen >= ? AND e.first_seen < ?"
+        """Events seen in the period (first seen before its end, last seen in or after
+        it): found through the index on last_seen."""
+        where = "e.last_seen >= ? AND e.first_seen < ?"
         values: list[Any] = [self.sql.time(period.start), self.sql.time(period.end)]
         if period.service is not None:
             where += " AND e.service = ?"
@@ -230,22 +232,32 @@ class Reports:
             "AND received_at < ?",
             span,
         )
-        reason = (
-            "CASE WHEN o.outcome = 'suppressed' AND e.suppressed_by LIKE 'maintenance:%' "
-            "THEN 'maintenance' WHEN o.outcome = 'suppressed' THEN 'silence' "
-            "WHEN o.outcome = 'pending' THEN 'threshold' ELSE o.outcome END"
-        )
-        outcomes = await self._rows(
-            f"SELECT {reason} AS key, COUNT(*) AS count, COUNT(DISTINCT o.event_id) AS events "
-            "FROM occurrences o JOIN events e ON e.id = o.event_id "
-            f"WHERE o.at >= ? AND o.at < ?{service} GROUP BY {reason} ORDER BY count DESC, key",
+        if period.service is None:  # occurrences alone, by their index on time
+            counted = await self._rows(
+                "SELECT o.outcome AS key, COUNT(*) AS count FROM occurrences o "
+                "WHERE o.at >= ? AND o.at < ? GROUP BY o.outcome",
+                span,
+            )
+        else:
+            counted = await self._rows(
+                "SELECT o.outcome AS key, COUNT(*) AS count FROM occurrences o "
+                f"JOIN events e ON e.id = o.event_id WHERE o.at >= ? AND o.at < ?{service} "
+                "GROUP BY o.outcome",
+                [*span, *extra],
+            )
+        # silence or maintenance: the suppressing rule stored on the event (only these
+        # occurrences are joined to their events)
+        split = await self._rows(
+            "SELECT CASE WHEN e.suppressed_by LIKE 'maintenance:%' THEN 'maintenance' "
+            "ELSE 'silence' END AS key, COUNT(*) AS count FROM occurrences o "
+            "JOIN events e ON e.id = o.event_id WHERE o.at >= ? AND o.at < ? "
+            f"AND o.outcome = 'suppressed'{service} GROUP BY 1",
             [*span, *extra],
         )
+        outcomes = _outcomes(counted, split)
+        events_where, event_values = self._events_in(period)
         [events] = await self._rows(
-            "SELECT COUNT(*) AS occurrences, COUNT(DISTINCT o.event_id) AS events "
-            f"FROM occurrences o JOIN events e ON e.id = o.event_id "
-            f"WHERE o.at >= ? AND o.at < ?{service}",
-            [*span, *extra],
+            f"SELECT COUNT(*) AS count FROM events e WHERE {events_where}", event_values
         )
         where, values = self.sql.incidents_in(period)
         [incidents] = await self._rows(
@@ -253,8 +265,8 @@ class Reports:
         )
         return {
             "intake_records": int(intake["count"]),
-            "occurrences": int(events["occurrences"] or 0),
-            "events": int(events["events"] or 0),
+            "occurrences": sum(row["count"] for row in outcomes),
+            "events": int(events["count"]),
             "incidents": int(incidents["count"]),
             "by_outcome": outcomes,
         }
@@ -290,6 +302,18 @@ async def time_histogram(
 
 
 _FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
+_REASONS = {"pending": "threshold"}  # held below an N-in-M threshold
+
+
+def _outcomes(counted: list[dict[str, Any]], split: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Occurrences by outcome, 'suppressed' told apart as silence and maintenance."""
+    found = [
+        {"key": _REASONS.get(row["key"], row["key"]), "count": int(row["count"])}
+        for row in counted
+        if row["key"] != "suppressed"
+    ]
+    found += [{"key": row["key"], "count": int(row["count"])} for row in split]
+    return sorted(found, key=lambda row: (-row["count"], row["key"]))
 
 
 async def claim_once(db: Database, name: str, owner: str) -> bool:
