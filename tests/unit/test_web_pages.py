@@ -159,3 +159,43 @@ def test_sla_clocks_count_service_time_on_the_targets_calendar() -> None:
     assert span(timedelta(days=1, hours=2, minutes=5)) == (1, 2, 5)
     late = clocks({**incident, "acknowledged_at": None}, ruleset, now)[0]
     assert late.overdue == timedelta(minutes=15) and late.left is None
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        ("/ui/incidents/INC-000001", "/ui/incidents/INC-000001"),
+        ("/ui/silences?all=1", "/ui/silences?all=1"),
+        ("//evil.example/ui/", "/ui/incidents"),
+        ("https://evil.example/ui/", "/ui/incidents"),
+        ("/ui/\\evil", "/ui/incidents"),
+        ("/portal/", "/ui/incidents"),
+        (None, "/ui/incidents"),
+    ],
+)
+def test_after_login_only_a_console_path(asked: str | None, expected: str) -> None:
+    from gateway.console.access import safe_next
+
+    assert safe_next(asked) == expected
+
+
+def test_client_address_behind_trusted_proxies() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from gateway.web.clientaddr import ClientAddresses, networks
+
+    def client(peer: str, trusted: tuple[str, ...], **headers: str) -> str | None:
+        request = make_mocked_request("GET", "/", headers=headers)
+        request._transport_peername = (peer, 1234)  # the connection's peer
+        found = ClientAddresses(lambda: networks(trusted)).client(request)
+        return str(found) if found is not None else None
+
+    assert client("127.0.0.1", ()) == "127.0.0.1"
+    # an undeclared proxy relayed it: the client is unknown, not loopback
+    assert client("127.0.0.1", (), **{"X-Forwarded-For": "203.0.113.9"}) is None
+    trusted = ("127.0.0.1/32", "10.0.0.0/8")
+    assert client("127.0.0.1", trusted, **{"X-Forwarded-For": "203.0.113.9"}) == "203.0.113.9"
+    # read from the right, skipping trusted hops; what the client wrote itself is not believed
+    chain = "198.51.100.1, 203.0.113.9, 10.1.2.3"
+    assert client("127.0.0.1", trusted, **{"X-Forwarded-For": chain}) == "203.0.113.9"
+    assert client("127.0.0.1", trusted, **{"X-Forwarded-For": "garbage"}) is None
