@@ -22,7 +22,6 @@ from core.errors import StorageUnavailable
 from gateway.api.bodies import read_body
 from gateway.api.jsonbody import json_error, json_response
 from gateway.api.params import (
-    MAX_PAGE,
     BadParameter,
     id_or_key,
     page_size,
@@ -32,7 +31,7 @@ from gateway.api.params import (
     query_text,
 )
 from gateway.operators import operator, operator_log
-from gateway.reports.csvout import every_page, stream_csv, wants_csv
+from gateway.reports.csvout import CSV_PAGE, every_page, stream_csv, wants_csv
 from gateway.web.clientaddr import CLIENT_ADDRESS, ClientAddresses
 from rules.matchers import compile_triples
 from storage.actions import ActionRefused, Actions, NewSilence
@@ -189,8 +188,8 @@ class Api:
         )
         if wants_csv(request):  # every match, a page at a time
             pages = every_page(
-                lambda before: list_incidents(replace(chosen, before=before, limit=MAX_PAGE)),
-                MAX_PAGE,
+                lambda before: list_incidents(replace(chosen, before=before, limit=CSV_PAGE)),
+                CSV_PAGE,
             )
             return await stream_csv(request, "incidents.csv", pages)
         return self._page(await list_incidents(chosen), limit)
@@ -212,8 +211,8 @@ class Api:
         )
         if wants_csv(request):
             pages = every_page(
-                lambda before: list_events(replace(chosen, before=before, limit=MAX_PAGE)),
-                MAX_PAGE,
+                lambda before: list_events(replace(chosen, before=before, limit=CSV_PAGE)),
+                CSV_PAGE,
             )
             return await stream_csv(request, "events.csv", pages)
         return self._page(await list_events(chosen), limit)
