@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.reports.api import REPORTS
-from gateway.reports.period import MAX_DAYS
+from gateway.reports.period import MAX_DAYS, MOMENT
 
 _TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
 _ERR = {"$ref": "#/components/schemas/Error"}
@@ -29,13 +29,18 @@ _SUMMARIES = {
 }
 
 
-def _query(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "description": description, "schema": _TEXT}
+_MOMENT = {"type": "string", "pattern": MOMENT}
+
+
+def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description, "schema": schema or _TEXT}
 
 
 _PARAMETERS = [
-    _query("from", "start (ISO 8601 date or time, UTC when no offset); default: to - 30 days"),
-    _query("to", f"end, exclusive; default now; at most {MAX_DAYS} days after from"),
+    _query(
+        "from", "start (ISO 8601 date or time, UTC when no offset); default: to - 30 days", _MOMENT
+    ),
+    _query("to", f"end, exclusive; default now; at most {MAX_DAYS} days after from", _MOMENT),
     _query("service", "only this service (400 when no such service is known)"),
     {
         "name": "priority",

@@ -3,11 +3,20 @@ what cannot be read, or asks for too much, is refused with the reason."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from storage.report_sql import Period
 
 MAX_DAYS = 400
+# what from and to may look like (OpenAPI says the same): a date, or a date and time
+# with an optional offset; empty is absent
+MOMENT = r"^(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?)?$"
+_MOMENT = re.compile(MOMENT)
+# times a report can be about: far from the ends of the calendar, where the margins
+# added to a period (30 days before, the service clock's after) would overflow
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
@@ -18,12 +27,21 @@ class BadPeriod(ValueError):
 def parse_time(raw: str, name: str) -> datetime:
     """An ISO 8601 date (midnight UTC) or time (UTC when it names no offset)."""
     try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        if not _MOMENT.match(raw):
+            raise ValueError(raw)
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise BadPeriod(
             f"{name} must be an ISO 8601 date or time such as 2026-11-01, got {raw[:40]!r}"
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        within = EARLIEST <= value <= LATEST
+    except OverflowError:  # an offset that takes it past the ends of the calendar
+        within = False
+    if not within:
+        raise BadPeriod(f"{name} must be between 1970 and 9000, got {raw[:40]!r}")
+    return value
 
 
 def read_period(

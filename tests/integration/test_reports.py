@@ -181,6 +181,8 @@ async def test_bad_periods_are_refused_with_the_reason(
             ("from=2026-11-02&to=2026-11-01", "bad_period", "is after to"),
             ("from=2025-01-01&to=2026-02-10", "bad_period", "more than 400 days"),
             ("from=yesterday", "bad_period", "ISO 8601"),
+            ("from=0001-01-01&to=0001-01-02", "bad_period", "between 1970 and 9000"),
+            ("from=9999-12-30&to=9999-12-31", "bad_period", "between 1970 and 9000"),
             ("priority=P9", "bad_period", "priority must be one of"),
             ("service=nowhere", "unknown_service", "no such service: nowhere"),
             ("format=xml", "bad_parameter", "format must be json or csv"),
