@@ -85,6 +85,12 @@ class LiveFeed:
             }
         )
         await response.prepare(request)
+        # the console went away (a page left, a tab closed): nothing to answer, no fault
+        with contextlib.suppress(ConnectionResetError):
+            await self._send(response)
+        return response
+
+    async def _send(self, response: web.StreamResponse) -> None:
         await response.write(b"retry: 5000\n\n")
         async with self._subscribed() as queue:
             while not self._closing.is_set():
@@ -102,7 +108,6 @@ class LiveFeed:
                 else:
                     waiter.cancel()
                     await response.write(b": keep-alive\n\n")
-        return response
 
     async def close(self, app: web.Application) -> None:
         """On shutdown: end every stream so the listener stops without waiting."""

@@ -191,6 +191,19 @@ async def test_console_in_a_browser(
             assert await page.locator("#silences b").count() == 0
             await _shot(page, "console-silences")
 
+            # try a payload against the rules: a decision, nothing stored
+            await page.get_by_role("link", name="规则").click()
+            await page.select_option("#source", "generic")
+            await page.fill(
+                "#payload", '{"summary": "磁盘满", "resource": "db1", "severity": "critical"}'
+            )
+            await page.click("#try button[type=submit]")
+            trial = page.locator("#trial")
+            await trial.wait_for()
+            assert "磁盘满" in await trial.inner_text()
+            await _shot(page, "console-rules")
+            assert len(await daemon.incidents()) == 1
+
             assert await _post_status(page, f"/ui/incidents/{key}/resolve", False) == 403
             status, body = await daemon.get_json(f"/api/v1/incidents/{key}")
             assert (status, body["status"]) == (200, "acknowledged")

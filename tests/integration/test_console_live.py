@@ -9,6 +9,7 @@ import json
 import time
 
 import aiohttp
+import pytest
 
 from tests.conftest import ConfigWriter
 from tests.integration.console_support import console_section, log_in, person_client
@@ -26,6 +27,24 @@ async def _next_change(stream: aiohttp.ClientResponse, within: float = 10.0) -> 
             found: list[int] = json.loads(line[6:])
             return found
     raise AssertionError("no change event")
+
+
+async def test_a_console_that_goes_away_is_no_fault(
+    write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A change announced to a stream whose console left was logged as a failed
+    request with a traceback (ClientConnectionResetError) before."""
+    loaded = write_config(console=console_section())
+    async with running_daemon(loaded) as daemon, person_client(daemon.base_url) as client:
+        assert await log_in(client, "olga") == 303
+        stream = await client.get("/ui/stream")
+        await asyncio.sleep(2.5)  # the feed has read the timeline's head
+        stream.close()  # the page is left
+        alert = {"name": "disk full", "resource": "db1", "severity": "critical"}
+        assert (await daemon.post_json("/webhooks/generic", alert))[0] == 202
+        await eventually(daemon.incidents, lambda items: len(items) == 1)
+        await asyncio.sleep(4.5)  # announced (and a second notice) after the poll
+    assert "http_request_failed" not in capsys.readouterr().out
 
 
 async def test_stream_names_changed_incidents(write_config: ConfigWriter) -> None:
