@@ -23,11 +23,11 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from core.outbox import OutboxAction
 from gateway.forwarding.dispatcher import DispatchSettings, OutboxDispatcher, build_dispatcher
 from gateway.logs import configure_logging
 from gateway.metrics import Metrics
 from sinks.config import SinkConfig
-from sinks.delivery import OutboxAction
 from storage import models
 from storage.database import Database, DatabaseSettings
 from storage.incident_state import incident_key

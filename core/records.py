@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from parsers.storable import make_storable
+from core.storable import make_storable
 
 # Labels a parser adds that may differ between deliveries of the same alert;
 # they must not change its identity.
@@ -184,7 +184,7 @@ class Event:
     mail: MailFacts | None = None
 
     def __post_init__(self) -> None:
-        # what a parser derives is stored in text columns: see parsers.storable
+        # what a parser derives is stored in text columns: see core.storable
         make_storable(self, _EVENT_TEXTS, ("labels", "annotations"))
 
     def default_fingerprint(self) -> str:

@@ -180,10 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _test_rules(files: list[Path]) -> int:
+    from gateway.processing.rule_tests import TestReport, is_scenario_file, run_rule_tests
     from gateway.processing.scenarios import run_scenario_files
     from rules.coverage import Coverage
     from rules.loader import load_ruleset
-    from rules.testing import TestReport, is_scenario_file, run_rule_tests
 
     missing = [path for path in files if not path.is_file()]
     for path in missing:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.records import Event, EventStatus, MailFacts, MailKind, Severity
-from parsers.mail.classify import is_reply_subject
+from core.subjects import is_reply_subject
 from rules.calendars import Calendar
 from rules.catalogue import Catalogue
 from rules.decision import (

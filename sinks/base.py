@@ -7,7 +7,8 @@ from typing import Any, ClassVar, Protocol
 
 import aiohttp
 
-from sinks.delivery import Delivered, Delivery, OutboxAction, TicketRef
+from core.outbox import OutboxAction, TicketRef
+from sinks.delivery import Delivered, Delivery
 from sinks.http import Answer, call
 from sinks.templates import Templates
 

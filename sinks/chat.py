@@ -13,9 +13,10 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from core.outbox import TicketRef
 from sinks.base import HttpSink
 from sinks.config import ChatSinkConfig, SignedChatSinkConfig
-from sinks.delivery import Delivered, Delivery, DeliveryFailed, TicketRef
+from sinks.delivery import Delivered, Delivery, DeliveryFailed
 from sinks.http import Answer
 from sinks.templates import Templates
 

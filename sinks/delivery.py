@@ -4,43 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
 from core.errors import SinkError
-
-
-class OutboxAction(StrEnum):
-    """The ``outbox.action`` vocabulary storage writes and sinks act on."""
-
-    CREATE = "create"  # a new incident: open a ticket
-    UPDATE = "update"  # priority or status changed
-    COMMENT = "comment"  # new occurrences, mail replies (throttled, coalesced)
-    RESOLVE = "resolve"  # recovered or resolved by a person
-    REOPEN = "reopen"  # resolved -> new again
-    CLOSE = "close"  # closed for good
-    ESCALATE = "escalate"  # SLA near-breach or breach: a notification
-    ACKNOWLEDGE = "acknowledge"  # answer to the requester whose mail opened it (email sinks)
-    NOTIFY = "notify"  # the requester told of a status change (email sinks)
-    SURVEY = "survey"  # the requester asked for a rating on resolution (email sinks)
-
-    @property
-    def to_requester(self) -> bool:
-        """A mail of its own to the requester, never a ticket's."""
-        return self in (OutboxAction.ACKNOWLEDGE, OutboxAction.NOTIFY, OutboxAction.SURVEY)
-
-    @property
-    def coalescible(self) -> bool:
-        """Several pending rows of these merge into one delivery, never dropped."""
-        return self in (OutboxAction.UPDATE, OutboxAction.COMMENT)
-
-
-@dataclass(frozen=True, slots=True)
-class TicketRef:
-    """The outside system's ticket for one incident, as stored in ``external_refs``."""
-
-    ticket_id: str
-    url: str = ""
+from core.outbox import OutboxAction, TicketRef
 
 
 @dataclass(frozen=True, slots=True)

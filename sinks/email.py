@@ -15,8 +15,9 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import ClassVar, Protocol
 
+from core.outbox import OutboxAction, TicketRef
 from sinks.config import EmailSinkConfig
-from sinks.delivery import Delivered, Delivery, DeliveryFailed, OutboxAction, TicketRef
+from sinks.delivery import Delivered, Delivery, DeliveryFailed
 from sinks.templates import Templates
 
 

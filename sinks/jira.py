@@ -10,9 +10,10 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from core.outbox import OutboxAction, TicketRef
 from sinks.base import HttpSink, lifecycle_target
 from sinks.config import JiraSinkConfig
-from sinks.delivery import Delivered, Delivery, DeliveryFailed, OutboxAction, TicketRef
+from sinks.delivery import Delivered, Delivery, DeliveryFailed
 from sinks.http import basic_auth
 from sinks.templates import Templates
 

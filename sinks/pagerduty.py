@@ -12,9 +12,10 @@ from typing import ClassVar
 
 import aiohttp
 
+from core.outbox import OutboxAction, TicketRef
 from sinks.base import HttpSink
 from sinks.config import PagerDutySinkConfig
-from sinks.delivery import Delivered, Delivery, OutboxAction, TicketRef
+from sinks.delivery import Delivered, Delivery
 from sinks.templates import Templates
 
 

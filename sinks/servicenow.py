@@ -6,9 +6,10 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from core.outbox import OutboxAction, TicketRef
 from sinks.base import HttpSink, target_state
 from sinks.config import ServiceNowSinkConfig
-from sinks.delivery import Delivered, Delivery, OutboxAction, TicketRef
+from sinks.delivery import Delivered, Delivery
 from sinks.http import basic_auth
 from sinks.templates import Templates
 

@@ -17,9 +17,10 @@ from typing import ClassVar
 import aiohttp
 import orjson
 
+from core.outbox import TicketRef
 from sinks.base import HttpSink
 from sinks.config import WebhookSinkConfig
-from sinks.delivery import Delivered, Delivery, TicketRef
+from sinks.delivery import Delivered, Delivery
 from sinks.templates import Templates
 
 

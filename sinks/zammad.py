@@ -6,9 +6,10 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from core.outbox import TicketRef
 from sinks.base import HttpSink, target_state
 from sinks.config import ZammadSinkConfig
-from sinks.delivery import Delivered, Delivery, TicketRef
+from sinks.delivery import Delivered, Delivery
 from sinks.templates import Templates
 
 

@@ -1,7 +1,7 @@
 """Forwarding work, written in the same transaction as the change that causes it.
 
 Actions and payloads are the outbox vocabulary the dispatcher and sinks read
-(``sinks.delivery.OutboxAction``). Each row's idempotency key is stable per
+(``core.outbox.OutboxAction``). Each row's idempotency key is stable per
 cause, so writing the same cause twice (a retried transaction, a replica
 that lost a race) makes one row.
 

@@ -38,7 +38,7 @@ import structlog
 
 from core.errors import DataRejected, GatewayError, SignatureReplayed, StorageUnavailable
 from core.records import Channel, IntakeRecord
-from parsers.storable import storable_envelope, storable_key
+from core.storable import storable_envelope, storable_key
 from storage.atomic import QueryRunner, insert_sqlite, run_atomic, write_statement
 from storage.database import DATABASE_ERRORS, Database, Dialect
 from storage.signatures import SignatureClaim, record_claims

@@ -24,7 +24,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
 from core.errors import StorageUnavailable
-from sinks.delivery import OutboxAction, TicketRef
+from core.outbox import OutboxAction, TicketRef
 from storage import audit, models
 from storage.audit import Operator
 from storage.database import DATABASE_ERRORS, Database, Dialect

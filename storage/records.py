@@ -12,7 +12,7 @@ import orjson
 
 from core.errors import StorageUnavailable
 from core.records import Channel, IntakeRecord
-from parsers.storable import storable, storable_envelope
+from core.storable import storable, storable_envelope
 from storage import models
 from storage.atomic import QueryRunner, write_statement
 from storage.database import DATABASE_ERRORS, Database, Dialect

@@ -37,6 +37,7 @@ import aiohttp
 import structlog
 
 from core.errors import ConfigError, StorageUnavailable
+from core.outbox import OutboxAction
 from gateway.forwarding.lanes import (
     Lane,
     SinkBuilder,
@@ -52,7 +53,7 @@ from gateway.forwarding.policy import CircuitState, retry_delay
 from gateway.forwarding.settle import DeliveredWriter
 from gateway.metrics import Metrics
 from sinks.config import SinkConfig
-from sinks.delivery import Delivered, Delivery, DeliveryFailed, OutboxAction
+from sinks.delivery import Delivered, Delivery, DeliveryFailed
 from sinks.email import EmailSink
 from storage.database import Database
 from storage.outbox import Claim, OutboxStore

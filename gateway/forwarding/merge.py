@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sinks.delivery import Delivery, OutboxAction
+from core.outbox import OutboxAction
+from sinks.delivery import Delivery
 from storage.outbox import Claim
 
 

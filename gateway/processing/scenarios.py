@@ -23,13 +23,13 @@ from pydantic import TypeAdapter
 from core.errors import ConfigError, ParseError
 from gateway.jobs.periodic import PeriodicJobs
 from gateway.metrics import Metrics
+from gateway.processing.rule_tests import CaseFailure, compare, read_spec
 from gateway.processing.scenario_spec import ScenarioFileSpec, ScenarioSpec, StepSpec
 from parsers.base import Parser
 from rules.coverage import Coverage
 from rules.decision import Decision
 from rules.engine import CompiledRuleSet
 from rules.source import YamlDocument
-from rules.testing import CaseFailure, compare, read_spec
 from storage.actions import ActionRefused, Actions, NewSilence
 from storage.database import Database, DatabaseSettings
 from storage.incidents import IncidentStore

@@ -23,14 +23,6 @@ _FORWARD_WORDS = r"fwd?|wg|转发|轉寄|转寄"
 _PREFIX_WORDS = rf"re|aw|sv|vs|antw|回复|回覆|答复|{_FORWARD_WORDS}"
 _PREFIXES = re.compile(rf"^(?:\s*(?:{_PREFIX_WORDS})\s*(?:\[\d+\]|\(\d+\))?\s*[:：])+", re.I)
 _FORWARD = re.compile(rf"^\s*(?:{_FORWARD_WORDS})\s*(?:\[\d+\]|\(\d+\))?\s*[:：]", re.I)
-_REPLY = re.compile(r"^\s*(?:re|aw|sv|vs|antw|回复|回覆|答复)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]", re.I)
-
-
-def is_reply_subject(subject: str) -> bool:
-    """Whether the subject starts as a reply does (Re:, AW:, 回复:), not a forward."""
-    return _REPLY.match(subject) is not None
-
-
 # Out-of-office subjects: the phrase, then a separator or the end, so that
 # "Absence of data on db01" stays a request.
 _OUT_OF_OFFICE = re.compile(

@@ -11,10 +11,10 @@ from typing import Any
 import aiohttp
 from pydantic import TypeAdapter
 
+from core.outbox import OutboxAction
 from gateway.forwarding.dispatcher import DispatchSettings, OutboxDispatcher, build_dispatcher
 from gateway.metrics import Metrics
 from sinks.config import SinkConfig
-from sinks.delivery import OutboxAction
 from storage import models
 from storage.database import Database, DatabaseSettings
 from storage.incident_state import incident_key

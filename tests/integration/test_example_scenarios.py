@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from gateway.cli import main
+from gateway.processing.rule_tests import compare
 from gateway.processing.scenario_spec import ScenarioFileSpec, ScenarioSpec, StepSpec
 from rules.source import Problems, read_yaml
-from rules.testing import compare
 from rules.validation import validate
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sinks.delivery import OutboxAction
+from core.outbox import OutboxAction
 from storage import models
 from storage.database import Database
 from storage.outbox import OutboxStore

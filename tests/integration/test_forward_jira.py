@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from core.outbox import OutboxAction
 from gateway.api.deadletters import DeadLettersApi
-from sinks.delivery import OutboxAction
 from storage import models
 from storage.database import Database
 from storage.outbox import OutboxStore

@@ -12,7 +12,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from sinks.delivery import OutboxAction
+from core.outbox import OutboxAction
 from storage import models
 from storage.database import Database
 from storage.outbox import OutboxStore

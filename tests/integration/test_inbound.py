@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from core.outbox import TicketRef
 from gateway.forwarding.inbound import InboundHooks
-from sinks.delivery import TicketRef
 from storage import models
 from storage.database import Database
 from storage.outbox import OutboxStore

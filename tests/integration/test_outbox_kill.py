@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from sinks.delivery import OutboxAction
+from core.outbox import OutboxAction
 from storage import models
 from storage.database import Database, DatabaseSettings
 from storage.migrations import migrate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sinks.delivery import OutboxAction, TicketRef
+from core.outbox import OutboxAction, TicketRef
 from storage import models
 from storage.database import Database
 from storage.outbox import OutboxStore

@@ -1,6 +1,9 @@
-"""The layering design.md promises, checked on the source itself.
+"""The layering design.md and docs/architecture.md promise, checked on the source itself.
 
-* The functional core (parsers/, rules/) imports no aiohttp, aiosmtpd,
+* The layers: core <- parsers, rules <- storage <- gateway, and core <- sinks <-
+  gateway. A package imports only the packages below it (and itself); every
+  import counts, also one inside a function or under TYPE_CHECKING.
+* The functional core (core/, parsers/, rules/) imports no aiohttp, aiosmtpd,
   tortoise or database driver, and reads no clock: time is passed in.
 * storage/ is the only package that imports tortoise.
 """
@@ -15,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CORE = ("parsers", "rules")
+CORE = ("core", "parsers", "rules")
 FORBIDDEN_IN_CORE = (
     "aiohttp",
     "aiosmtpd",
@@ -25,6 +28,7 @@ FORBIDDEN_IN_CORE = (
     "imapclient",
     "storage",
     "sinks",
+    "gateway",
     "urllib.request",
     "http.client",
     "smtplib",
@@ -38,6 +42,18 @@ CLOCK_CALLS = {
     ("time", "monotonic"),
     ("time", "perf_counter"),
     ("time", "time_ns"),
+}
+
+
+PACKAGES = ("core", "parsers", "rules", "storage", "sinks", "gateway")
+# what each package may import besides itself
+BELOW: dict[str, frozenset[str]] = {
+    "core": frozenset(),
+    "parsers": frozenset({"core"}),
+    "rules": frozenset({"core"}),
+    "storage": frozenset({"core", "parsers", "rules"}),
+    "sinks": frozenset({"core"}),
+    "gateway": frozenset({"core", "parsers", "rules", "storage", "sinks"}),
 }
 
 
@@ -109,3 +125,45 @@ def test_only_storage_imports_tortoise(path: Path) -> None:
     assert not any(name.split(".")[0] == "tortoise" for name in _imports(path)), (
         f"{path.relative_to(REPO)} imports tortoise; go through storage/"
     )
+
+
+def _backward_arrows(package: str, paths: list[Path]) -> list[str]:
+    allowed = BELOW[package] | {package}
+    return [
+        f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path.name}: imports {name}"
+        for path in paths
+        for name in sorted(_imports(path) | _relative_imports(path, package))
+        if name.split(".")[0] in PACKAGES and name.split(".")[0] not in allowed
+    ]
+
+
+def _relative_imports(path: Path, package: str) -> set[str]:
+    """A relative import stays inside its package: counted as the package itself."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {package for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_a_package_imports_only_the_layers_below_it(package: str) -> None:
+    paths = _modules(package)
+    assert paths, f"no modules under {package}/"
+    assert _backward_arrows(package, paths) == []
+
+
+def test_a_backward_arrow_is_found_wherever_the_import_is(tmp_path: Path) -> None:
+    """The layer test can fail: an arrow in a function body or under TYPE_CHECKING counts."""
+    module = tmp_path / "records.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "import core.errors\n"
+        "if TYPE_CHECKING:\n"
+        "    from storage.database import Database\n"
+        "def later() -> None:\n"
+        "    import gateway.app\n",
+        encoding="utf-8",
+    )
+    assert _backward_arrows("core", [module]) == [
+        "records.py: imports gateway.app",
+        "records.py: imports storage.database",
+    ]
+    assert _backward_arrows("gateway", [module]) == []

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.outbox import OutboxAction
 from gateway.forwarding.merge import merge
 from gateway.forwarding.policy import (
     CircuitBreaker,
@@ -15,7 +16,6 @@ from gateway.forwarding.policy import (
     full_jitter,
     retry_delay,
 )
-from sinks.delivery import OutboxAction
 from sinks.http import failure_for, retry_after
 from storage.outbox import Claim, OutboxItem
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gateway.processing.rule_tests import is_scenario_file, run_rule_tests
 from parsers.registry import PARSERS
 from rules.loader import load_ruleset
-from rules.testing import is_scenario_file, run_rule_tests
 from tests.unit.rules_support import write
 
 RULES = """

@@ -13,8 +13,9 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from core.errors import ConfigError
+from core.outbox import OutboxAction
 from sinks.config import SinkConfig, sink_problems
-from sinks.delivery import Delivery, OutboxAction
+from sinks.delivery import Delivery
 from sinks.dingtalk import dingtalk_sign
 from sinks.email import EmailSink, message_id, one_line
 from sinks.feishu import feishu_sign

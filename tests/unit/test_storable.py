@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from parsers.storable import storable, storable_envelope, storable_key
+from core.storable import storable, storable_envelope, storable_key
 
 
 @pytest.mark.parametrize(
