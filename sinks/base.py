@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Protocol
 import aiohttp
 
 from core.outbox import OutboxAction, TicketRef
-from sinks.delivery import Delivered, Delivery
+from sinks.delivery import Delivered, Delivery, DeliveryFailed
 from sinks.http import Answer, call
 from sinks.templates import Templates
 
@@ -25,6 +25,7 @@ class HttpSink:
     kind: ClassVar[str] = ""
     tracks_tickets: ClassVar[bool] = False
     can_lookup: ClassVar[bool] = False
+    answers_mail: ClassVar[bool] = False
     TEMPLATES: ClassVar[Mapping[str, str]] = TICKET_TEMPLATES
 
     def __init__(
@@ -50,6 +51,9 @@ class HttpSink:
 
     async def lookup(self, delivery: Delivery) -> TicketRef | None:
         return None
+
+    async def acknowledge(self, delivery: Delivery) -> Delivered:
+        raise DeliveryFailed(f"sink {self._name} cannot answer mail", retryable=False)
 
 
 def lifecycle_target(

@@ -81,11 +81,14 @@ class DeliveryFailed(SinkError):
 
 
 class Sink(Protocol):
-    """A forwarding target. ``tracks_tickets``: it keeps one ticket per incident."""
+    """A forwarding target. ``tracks_tickets``: it keeps one ticket per incident;
+    ``can_lookup``: it finds a ticket by the gateway's correlation field;
+    ``answers_mail``: it can answer the requester whose mail opened an incident."""
 
     kind: ClassVar[str]
     tracks_tickets: ClassVar[bool]
     can_lookup: ClassVar[bool]
+    answers_mail: ClassVar[bool]
 
     @property
     def name(self) -> str: ...
@@ -100,4 +103,8 @@ class Sink(Protocol):
 
     async def lookup(self, delivery: Delivery) -> TicketRef | None:
         """Find the ticket by the gateway's correlation field; None if there is none."""
+        ...
+
+    async def acknowledge(self, delivery: Delivery) -> Delivered:
+        """Answer the requester (``delivery.answer``); only where ``answers_mail``."""
         ...

@@ -45,6 +45,7 @@ class EmailSink:
     kind: ClassVar[str] = "email"
     tracks_tickets: ClassVar[bool] = True
     can_lookup: ClassVar[bool] = False
+    answers_mail: ClassVar[bool] = True
     TEMPLATES: ClassVar[Mapping[str, str]] = {
         "subject": "email_subject.txt.j2",
         "body": "email_body.txt.j2",

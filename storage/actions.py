@@ -9,6 +9,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from core.outbox import OutboxAction
 from rules.calendars import AlwaysOpen, Calendar
 from rules.decision import IncidentStatus
 from storage import audit, models
@@ -206,7 +207,7 @@ class Actions:
                 self._sql,
                 incident_id=row.id,
                 sinks=sinks,
-                action="resolve",
+                action=OutboxAction.RESOLVE,
                 cause=cause,
                 payload={},
                 now=now,
@@ -217,7 +218,7 @@ class Actions:
                 self._sql,
                 incident_id=row.id,
                 sinks=sinks,
-                action="update",
+                action=OutboxAction.UPDATE,
                 cause=cause,
                 now=now,
                 payload={"changes": {"status": [current.value, target.value]}},
@@ -228,7 +229,7 @@ class Actions:
                 self._sql,
                 incident_id=row.id,
                 sinks=sinks,
-                action="comment",
+                action=OutboxAction.COMMENT,
                 cause=cause,
                 now=now,
                 payload={"text": comment, "author": author},

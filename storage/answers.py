@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.outbox import OutboxAction
 from core.records import Event, MailFacts, MailKind
 from storage.atomic import QueryRunner
 from storage.forwarding import queue
 from storage.sql import Sql
 
-ACKNOWLEDGE = "acknowledge"
+ACKNOWLEDGE = OutboxAction.ACKNOWLEDGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ class RequesterAnswers:
                 "SELECT COUNT(*) AS n FROM outbox WHERE sink = ? AND action = ? "
                 "AND created_at >= ? AND idempotency_key LIKE ?"
             ),
-            [policy.sink, ACKNOWLEDGE, sql.time(now - policy.window), f"%:{tag}"],
+            [policy.sink, ACKNOWLEDGE.value, sql.time(now - policy.window), f"%:{tag}"],
         )
         if int(rows[0]["n"]) >= policy.max_per_sender:
             return False

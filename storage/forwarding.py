@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from core.outbox import OutboxAction
 from storage.atomic import QueryRunner
 from storage.sql import Sql
 
@@ -35,20 +36,20 @@ async def queue(
     *,
     incident_id: int,
     sinks: Iterable[str],
-    action: str,
+    action: OutboxAction,
     cause: str,
     payload: Mapping[str, Any],
     now: datetime,
 ) -> None:
     """One row per sink; ``cause`` makes the key: ``{incident}:{sink}:{action}:{cause}``."""
     for sink in sinks:
-        key = f"{incident_id}:{sink}:{action}" + (f":{cause}" if cause else "")
+        key = f"{incident_id}:{sink}:{action.value}" + (f":{cause}" if cause else "")
         await connection.execute_query(
             sql(_INSERT + "ON CONFLICT (idempotency_key) DO NOTHING"),
             [
                 incident_id,
                 sink[:64],
-                action,
+                action.value,
                 key[:255],
                 sql.json(dict(payload)),
                 sql.time(now),

@@ -15,6 +15,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from core.outbox import OutboxAction
 from storage import audit, models
 from storage.audit import Operator
 from storage.database import Database
@@ -32,7 +33,7 @@ class Change:
     text: str
     data: dict[str, Any]
     updates: dict[str, Any]  # column -> new value
-    forward: tuple[tuple[str, dict[str, Any]], ...]  # (outbox action, payload)
+    forward: tuple[tuple[OutboxAction, dict[str, Any]], ...]  # (outbox action, payload)
 
 
 Edit = Callable[[models.Incident], Change | None]
@@ -49,7 +50,7 @@ class IncidentEdits:
     ) -> dict[str, Any] | None:
         def change(row: models.Incident) -> Change:
             payload = {"text": text, "author": by.actor}
-            return Change("comment", text, {}, {}, (("comment", payload),))
+            return Change("comment", text, {}, {}, ((OutboxAction.COMMENT, payload),))
 
         return await self._edit(ident, by, now, change)
 
@@ -83,7 +84,7 @@ class IncidentEdits:
                 comment,
                 {name: {"from": old, "to": new} for name, (old, new) in changes.items()},
                 {"impact": impact, "urgency": urgency, "priority": priority},
-                _with_comment((("update", {"changes": changes}),), comment, by.actor),
+                _with_comment(((OutboxAction.UPDATE, {"changes": changes}),), comment, by.actor),
             )
 
         return await self._edit(ident, by, now, change)
@@ -100,7 +101,7 @@ class IncidentEdits:
                 comment,
                 {"major": major},
                 {"major": major},
-                _with_comment((("update", {"changes": changes}),), comment, by.actor),
+                _with_comment(((OutboxAction.UPDATE, {"changes": changes}),), comment, by.actor),
             )
 
         return await self._edit(ident, by, now, change)
@@ -169,7 +170,7 @@ class IncidentEdits:
                 comment,
                 {"from": row.assignment_group, "to": group},
                 {"assignment_group": group},
-                _with_comment((("update", {"changes": changes}),), comment, by.actor),
+                _with_comment(((OutboxAction.UPDATE, {"changes": changes}),), comment, by.actor),
             )
 
         return change
@@ -213,8 +214,8 @@ class IncidentEdits:
 
 
 def _with_comment(
-    forward: tuple[tuple[str, dict[str, Any]], ...], comment: str, author: str
-) -> tuple[tuple[str, dict[str, Any]], ...]:
+    forward: tuple[tuple[OutboxAction, dict[str, Any]], ...], comment: str, author: str
+) -> tuple[tuple[OutboxAction, dict[str, Any]], ...]:
     if not comment:
         return forward
-    return (*forward, ("comment", {"text": comment, "author": author}))
+    return (*forward, (OutboxAction.COMMENT, {"text": comment, "author": author}))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.outbox import OutboxAction
 from core.records import Event
 from rules.decision import (
     Decision,
@@ -586,74 +587,45 @@ class IncidentStore(IncidentStateReader):
         if not sinks:
             return
         action = decision.action
-        sql = self.sql
-        cause = str(occurrence_id)
+        # (what, payload); every row of one event has the occurrence as its cause
+        work: list[tuple[OutboxAction, Mapping[str, Any]]] = []
         if action is IncidentAction.OPEN:
-            await queue(
-                connection,
-                sql,
-                incident_id=incident_id,
-                sinks=sinks,
-                action="create",
-                cause="",
-                payload={},
-                now=now,
-            )
-            return
-        if changes:
-            await queue(
-                connection,
-                sql,
-                incident_id=incident_id,
-                sinks=sinks,
-                action="update",
-                cause=cause,
-                payload={"changes": dict(changes)},
-                now=now,
-            )
+            work.append((OutboxAction.CREATE, {}))
+        elif changes:
+            work.append((OutboxAction.UPDATE, {"changes": dict(changes)}))
         if action is IncidentAction.REOPEN:
-            await queue(
-                connection,
-                sql,
-                incident_id=incident_id,
-                sinks=sinks,
-                action="reopen",
-                cause=cause,
-                payload={},
-                now=now,
-            )
+            work.append((OutboxAction.REOPEN, {}))
         elif action is IncidentAction.RESOLVE:
-            await queue(
-                connection,
-                sql,
-                incident_id=incident_id,
-                sinks=sinks,
-                action="resolve",
-                cause=cause,
-                payload={},
-                now=now,
-            )
+            work.append((OutboxAction.RESOLVE, {}))
         elif action is IncidentAction.COMMENT:
             mail = event.mail
-            payload = {
-                "text": (mail.body if mail else event.summary)[:10_000],
-                "author": mail.sender if mail else event.source,
-            }
-            await queue(
-                connection,
-                sql,
-                incident_id=incident_id,
-                sinks=sinks,
-                action="comment",
-                cause=cause,
-                payload=payload,
-                now=now,
+            text = (mail.body if mail else event.summary)[:10_000]
+            work.append(
+                (
+                    OutboxAction.COMMENT,
+                    {"text": text, "author": mail.sender if mail else event.source},
+                )
             )
         elif stored_status(event, decision) is StoredStatus.FIRING and action in (
             IncidentAction.JOIN,
             IncidentAction.UPDATE,
         ):
-            await count_occurrence(connection, sql, incident_id=incident_id, sinks=sinks, now=now)
+            await count_occurrence(
+                connection, self.sql, incident_id=incident_id, sinks=sinks, now=now
+            )
+        for what, payload in work:
+            # a create is one per incident and sink, whatever caused it
+            cause = "" if what is OutboxAction.CREATE else str(occurrence_id)
+            await queue(
+                connection,
+                self.sql,
+                incident_id=incident_id,
+                sinks=sinks,
+                action=what,
+                cause=cause,
+                payload=payload,
+                now=now,
+            )
 
 
 def _same(incident: IncidentState | None, incident_id: int) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from core.outbox import OutboxAction
 from rules.decision import IncidentState, Priority
 from rules.sla import Escalation, SlaClock
 from storage.atomic import QueryRunner
@@ -79,7 +80,9 @@ class PeriodicStore:
         if not changed:
             return False
         await self._incidents.note(connection, incident_id, now, "resolved", reason)
-        await self._forward(connection, incident_id, "resolve", f"hold-down:{now.isoformat()}", now)
+        await self._forward(
+            connection, incident_id, OutboxAction.RESOLVE, f"hold-down:{now.isoformat()}", now
+        )
         return True
 
     async def close(self, connection: QueryRunner, incident_id: int, now: datetime) -> bool:
@@ -96,7 +99,7 @@ class PeriodicStore:
         await self._incidents.note(
             connection, incident_id, now, "closed", "closed after staying resolved"
         )
-        await self._forward(connection, incident_id, "close", "", now)
+        await self._forward(connection, incident_id, OutboxAction.CLOSE, "", now)
         return True
 
     async def sla_clocks(self, connection: QueryRunner) -> list[SlaClock]:
@@ -152,7 +155,7 @@ class PeriodicStore:
             sql,
             incident_id=escalation.incident_id,
             sinks=action.routes,
-            action="escalate",
+            action=OutboxAction.ESCALATE,
             cause=escalation.key,
             now=now,
             payload={
@@ -168,7 +171,7 @@ class PeriodicStore:
         self,
         connection: QueryRunner,
         incident_id: int,
-        action: str,
+        action: OutboxAction,
         cause: str,
         now: datetime,
     ) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.outbox import OutboxAction
 from storage.database import Database, reads_database
 from storage.forwarding import queue
 from storage.sql import Sql, as_json
@@ -81,7 +82,7 @@ class RequesterMail:
         change: Change,
         *,
         sink: str,
-        action: str,
+        action: OutboxAction,
         once_per_incident: bool,
         max_per_sender: int,
         window: timedelta,
@@ -92,7 +93,7 @@ class RequesterMail:
         sql = self._sql
         tag = sender_tag(change.requester)
         cause = tag if once_per_incident else f"{change.entry_id}:{tag}"
-        key = f"{change.incident_id}:{sink}:{action}:{cause}"
+        key = f"{change.incident_id}:{sink}:{action.value}:{cause}"
         async with self._db.transaction() as connection:
             rows = await connection.execute_query_dict(
                 sql(

@@ -54,7 +54,6 @@ from gateway.forwarding.settle import DeliveredWriter
 from gateway.metrics import Metrics
 from sinks.config import SinkConfig
 from sinks.delivery import Delivered, Delivery, DeliveryFailed
-from sinks.email import EmailSink
 from storage.database import Database
 from storage.outbox import Claim, OutboxStore
 
@@ -357,7 +356,7 @@ class OutboxDispatcher:
         incident_id = claim.head.incident_id
         if delivery.action.to_requester:
             # a mail of its own to the requester: neither needs nor makes a ticket
-            if not isinstance(sink, EmailSink):
+            if not sink.answers_mail:
                 raise DeliveryFailed(f"sink {lane.name} cannot answer mail", retryable=False)
             if self._links is not None:
                 delivery = replace(delivery, portal_url=self._links(dict(delivery.incident)))

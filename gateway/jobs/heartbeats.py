@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 import structlog
 
 from core.errors import StorageUnavailable
 from core.records import Event
+from gateway.background import background
 from gateway.config.model import IntegrationConfig
 from gateway.jobs.heartbeat_watch import (
     Change,
@@ -114,13 +115,8 @@ class HeartbeatMonitor:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[HeartbeatMonitor]:
         self._watching_since = self._clock()
-        task = asyncio.create_task(self._loop(), name="heartbeats")
-        try:
+        async with background(self._loop(), "heartbeats"):
             yield self
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
 
     def interval(self) -> float:
         """Seconds between runs: a fraction of the shortest timeout, within bounds."""

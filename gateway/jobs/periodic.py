@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import structlog
 
 from core.errors import StorageUnavailable
+from gateway.background import background
 from gateway.metrics import Metrics
 from rules.engine import CompiledRuleSet
 from storage.database import Database
@@ -47,13 +48,8 @@ class PeriodicJobs:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[PeriodicJobs]:
-        task = asyncio.create_task(self._loop(), name="periodic-jobs")
-        try:
+        async with background(self._loop(), "periodic-jobs"):
             yield self
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
 
     async def _loop(self) -> None:
         while True:

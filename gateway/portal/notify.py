@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from core.errors import StorageUnavailable
+from core.outbox import OutboxAction
 from gateway.config.mail import QuietHours, RequesterNotifyConfig
 from gateway.config.model import GatewayConfig
 from gateway.portal.intake import SOURCE as PORTAL_SOURCE
@@ -132,11 +133,11 @@ class RequesterNotifier:
     async def _queue(
         self, change: Change, policy: RequesterNotifyConfig, survey: bool, now: datetime
     ) -> int:
-        wanted: list[tuple[str, bool]] = []
+        wanted: list[tuple[OutboxAction, bool]] = []
         if change.kind in policy.changes and not in_quiet_hours(policy.quiet_hours, now):
-            wanted.append(("notify", False))
+            wanted.append((OutboxAction.NOTIFY, False))
         if change.kind == "resolved" and policy.survey and survey:
-            wanted.append(("survey", True))
+            wanted.append((OutboxAction.SURVEY, True))
         queued = 0
         for action, once in wanted:
             queued += await self._store.queue(

@@ -20,6 +20,7 @@ import structlog
 
 from core.errors import DataRejected, ParseError, StorageUnavailable, WriteConflict
 from core.records import Event, IntakeRecord
+from gateway.background import background
 from gateway.intake.mailintake import MAIL_KIND
 from gateway.metrics import Metrics
 from gateway.processing.applier import Applier, EventTally
@@ -150,23 +151,9 @@ class Pipeline:
         async with AsyncExitStack() as stack:
             if self._pool is not None:
                 await stack.enter_async_context(self._pool.running())
-            async with self._workers():
+            fast = background(self._fast_path(), "pipeline-fast")
+            async with fast, background(self._recovery(), "pipeline-recovery"):
                 yield self
-
-    @asynccontextmanager
-    async def _workers(self) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(self._fast_path(), name="pipeline-fast"),
-            asyncio.create_task(self._recovery(), name="pipeline-recovery"),
-        ]
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with suppress(asyncio.CancelledError):
-                    await task
 
     async def drain(self, deadline: float) -> None:
         """Finish records already handed over, until ``deadline`` (monotonic).
