@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from core.outbox import OutboxAction
+from core.records import Event
+from rules.decision import Decision, IncidentAction, StoredStatus, stored_status
 from storage.atomic import QueryRunner
 from storage.sql import Sql
 
@@ -94,4 +96,58 @@ async def count_occurrence(
                 sql.time(now),
                 sql.time(now),
             ],
+        )
+
+
+async def queue_routes(
+    connection: QueryRunner,
+    sql: Sql,
+    incident_id: int,
+    event: Event,
+    decision: Decision,
+    occurrence_id: int,
+    changes: Mapping[str, list[str]],
+    now: datetime,
+) -> None:
+    """Forwarding work is written in the same transaction as its cause."""
+    sinks = decision.routes
+    if not sinks:
+        return
+    action = decision.action
+    # (what, payload); every row of one event has the occurrence as its cause
+    work: list[tuple[OutboxAction, Mapping[str, Any]]] = []
+    if action is IncidentAction.OPEN:
+        work.append((OutboxAction.CREATE, {}))
+    elif changes:
+        work.append((OutboxAction.UPDATE, {"changes": dict(changes)}))
+    if action is IncidentAction.REOPEN:
+        work.append((OutboxAction.REOPEN, {}))
+    elif action is IncidentAction.RESOLVE:
+        work.append((OutboxAction.RESOLVE, {}))
+    elif action is IncidentAction.COMMENT:
+        mail = event.mail
+        text = (mail.body if mail else event.summary)[:10_000]
+        work.append(
+            (
+                OutboxAction.COMMENT,
+                {"text": text, "author": mail.sender if mail else event.source},
+            )
+        )
+    elif stored_status(event, decision) is StoredStatus.FIRING and action in (
+        IncidentAction.JOIN,
+        IncidentAction.UPDATE,
+    ):
+        await count_occurrence(connection, sql, incident_id=incident_id, sinks=sinks, now=now)
+    for what, payload in work:
+        # a create is one per incident and sink, whatever caused it
+        cause = "" if what is OutboxAction.CREATE else str(occurrence_id)
+        await queue(
+            connection,
+            sql,
+            incident_id=incident_id,
+            sinks=sinks,
+            action=what,
+            cause=cause,
+            payload=payload,
+            now=now,
         )

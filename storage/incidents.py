@@ -14,12 +14,11 @@ pipeline then evaluates the event again against the state the winner left.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from core.outbox import OutboxAction
 from core.records import Event
 from rules.decision import (
     Decision,
@@ -27,7 +26,9 @@ from rules.decision import (
     IncidentAction,
     IncidentState,
     IncidentStatus,
+    Lookup,
     RuleSet,
+    SilenceState,
     State,
     StoredStatus,
     follow_up_routes,
@@ -38,22 +39,18 @@ from storage.answers import RequesterAnswers
 from storage.atomic import QueryRunner
 from storage.batched import Batched, write_returning
 from storage.database import Database
-from storage.forwarding import count_occurrence, queue
+from storage.event_rows import adopt_pending, record_occurrence, upsert_event
+from storage.forwarding import queue_routes
 from storage.incident_state import (
     IncidentStateReader,
     active_silences,
     incident_columns,
     incident_key,
     incident_state,
-    marks,
 )
 from storage.readahead import ReadAhead
 from storage.sql import Sql
-from storage.visibility import visibility_of
-
-_TRANSITIONS_KEPT = 50
-_TRANSITION = {StoredStatus.FIRING, StoredStatus.RESOLVED}  # a change either way
-_TRANSITION_HORIZON = timedelta(hours=2)
+from storage.timeline import mail_data, note, notes, record_thread, timeline_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +60,6 @@ class Applied:
     incident_key: str | None
     outcome: EventOutcome
     action: IncidentAction
-
-
-# attachments listed on a timeline entry, at most (a mail may carry thousands of parts)
-_TIMELINE_ATTACHMENTS = 100
 
 
 class IncidentStore(IncidentStateReader):
@@ -90,15 +83,40 @@ class IncidentStore(IncidentStateReader):
         now: datetime,
     ) -> list[Decision]:
         """One record's events through the rules and into rows, one after the other, at
-        ``now`` (replay and rule scenarios; the pipeline batches the same steps)."""
-        in_force = await active_silences(connection, self.sql, now)
+        ``now`` (replay, rule scenarios, heartbeats; the pipeline judges batches event by
+        event with ``judge_event``)."""
+        in_force = await self.silences(connection, now)
         decisions = []
         for event in events:
-            state = await self.load_state(connection, ruleset.lookup(event, now), in_force)
-            decision = ruleset.evaluate(event, state, now)
-            await self.apply(connection, event, decision, state, intake_id, now)
+            decision, _ = await self.judge_event(
+                connection, ruleset, event, intake_id, now, in_force
+            )
             decisions.append(decision)
         return decisions
+
+    async def silences(self, connection: QueryRunner, now: datetime) -> tuple[SilenceState, ...]:
+        """The silences in force at ``now``, read once per transaction."""
+        return await active_silences(connection, self.sql, now)
+
+    async def judge_event(
+        self,
+        connection: QueryRunner,
+        ruleset: RuleSet,
+        event: Event,
+        intake_id: int | None,
+        now: datetime,
+        silences: tuple[SilenceState, ...],
+        lookup: Lookup | None = None,
+        ahead: ReadAhead | None = None,
+    ) -> tuple[Decision, Applied]:
+        """The one unit of judging: load the event's state, evaluate it, write the
+        decision. ``lookup`` and ``ahead``: what a batch already computed and read."""
+        if lookup is None:
+            lookup = ruleset.lookup(event, now)
+        state = await self.load_state(connection, lookup, silences, ahead)
+        decision = ruleset.evaluate(event, state, now)
+        applied = await self.apply(connection, event, decision, state, intake_id, now, ahead)
+        return decision, applied
 
     async def apply(
         self,
@@ -124,25 +142,25 @@ class IncidentStore(IncidentStateReader):
             incident_id = state.event.incident_id  # e.g. a suppressed repeat keeps its link
         if incident_id is None and decision.outcome is EventOutcome.IGNORED:
             incident_id = decision.incident_id  # e.g. a bounce of the incident's mail
-        event_id = await self._upsert_event(
-            runner, event, decision, state, incident_id, intake_id, now
+        event_id = await upsert_event(
+            runner, self.sql, event, decision, state, incident_id, intake_id, now
         )
-        occurrence_id = await self._record_occurrence(
-            runner, event_id, decision, incident_id, intake_id, now
+        occurrence_id = await record_occurrence(
+            runner, self.sql, event_id, decision, incident_id, intake_id, now
         )
         if incident_id is not None and decision.action is not IncidentAction.NONE:
-            await self._notes(runner, incident_id, decision, now)
-            await self._record_thread(runner, event, incident_id, now)
-            await self._queue_routes(
-                runner, incident_id, event, decision, occurrence_id, changes, now
+            await notes(runner, self.sql, incident_id, decision, now)
+            await record_thread(runner, self.sql, event, incident_id, now)
+            await queue_routes(
+                runner, self.sql, incident_id, event, decision, occurrence_id, changes, now
             )
             answers = self._answers()
             if decision.action is IncidentAction.OPEN and answers is not None:
                 await answers.queue_answer(runner, self.sql, incident_id, event, now)
         elif incident_id is not None and decision.notes:  # noted, nothing changed or forwarded
-            await self._notes(runner, incident_id, decision, now)
+            await notes(runner, self.sql, incident_id, decision, now)
         if decision.action is IncidentAction.OPEN and decision.adopt_pending_since is not None:
-            await self._adopt_pending(runner, decision, incident_id, event_id, now)
+            await adopt_pending(runner, self.sql, decision, incident_id, event_id, now)
             if ahead is not None:
                 ahead.wrote_anything()  # other events joined the incident
         if isinstance(runner, Batched):
@@ -236,8 +254,9 @@ class IncidentStore(IncidentStateReader):
         await connection.execute_query(
             sql("UPDATE incidents SET key = ? WHERE id = ?"), [key, incident_id]
         )
-        await self.note(
+        await note(
             connection,
+            self.sql,
             incident_id,
             now,
             "opened",
@@ -245,12 +264,13 @@ class IncidentStore(IncidentStateReader):
             data={
                 "priority": fields.priority.value,
                 "rules": ",".join(decision.matched_rules),
-                **_mail_data(event),
+                **mail_data(event),
             },
         )
         if decision.linked_incident_id is not None:
-            await self.note(
+            await note(
                 connection,
+                self.sql,
                 incident_id,
                 now,
                 "linked",
@@ -335,7 +355,7 @@ class IncidentStore(IncidentStateReader):
             sql(f"UPDATE incidents SET {', '.join(assignments)} WHERE id = ?"),
             [*values, current.id],
         )
-        await self._timeline_for(connection, event, decision, current, raised, now)
+        await timeline_for(connection, self.sql, event, decision, current, raised, now)
         changes: dict[str, list[str]] = {}
         if raised:
             changes["priority"] = [current.priority.value, decision.incident.priority.value]
@@ -343,311 +363,6 @@ class IncidentStore(IncidentStateReader):
             changes["status"] = [current.status.value, status.value]
         return changes
 
-    async def _timeline_for(
-        self,
-        connection: QueryRunner,
-        event: Event,
-        decision: Decision,
-        current: IncidentState,
-        raised: bool,
-        now: datetime,
-    ) -> None:
-        action = decision.action
-        if raised:
-            await self.note(
-                connection,
-                current.id,
-                now,
-                "priority_raised",
-                f"priority {current.priority.value} -> {decision.incident.priority.value}",
-            )
-        if action is IncidentAction.JOIN:
-            await self.note(connection, current.id, now, "event_joined", event.summary)
-        elif action is IncidentAction.REOPEN:
-            await self.note(connection, current.id, now, "reopened", event.summary)
-        elif action is IncidentAction.RESOLVE:
-            await self.note(connection, current.id, now, "resolved", "all events recovered")
-        elif action is IncidentAction.COMMENT:
-            mail = event.mail
-            await self.note(
-                connection,
-                current.id,
-                now,
-                "comment",
-                mail.body if mail else event.summary,
-                author=mail.sender if mail and mail.sender else event.source,
-                data=_mail_data(event),
-                visibility=visibility_of("comment", from_person=mail is not None),
-            )
-
-    async def _upsert_event(
-        self,
-        connection: QueryRunner,
-        event: Event,
-        decision: Decision,
-        state: State,
-        incident_id: int | None,
-        intake_id: int | None,
-        now: datetime,
-    ) -> int:
-        sql = self.sql
-        fields = decision.incident
-        common = [
-            event.severity.value,
-            stored_status(event, decision).value,
-            event.summary,
-            event.description,
-            sql.json(dict(event.labels)),
-            event.url,
-            decision.outcome.value,
-            decision.suppressed_by[:128],
-            decision.flapping,
-            decision.correlation_key[:255],
-            incident_id,
-            intake_id,
-            (fields.service or event.service)[:256],
-            (fields.ci or event.ci)[:256],
-            (fields.environment or event.environment)[:64],
-        ]
-        if state.event is None:
-            rows = await write_returning(
-                connection,
-                sql(
-                    "INSERT INTO events (severity, status, summary, description, labels, url, "
-                    "last_outcome, suppressed_by, flapping, correlation_key, incident_id, "
-                    "last_intake_id, service, ci, environment, fingerprint, source, kind, name, "
-                    "resource, count, first_seen, last_seen, transitions) VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, '[]') "
-                    "RETURNING id"
-                ),
-                [
-                    *common,
-                    decision.fingerprint[:128],
-                    event.source[:64],
-                    event.kind[:32],
-                    event.name[:512],
-                    event.resource[:512],
-                    sql.time(now),
-                    sql.time(now),
-                ],
-            )
-            return int(rows[0]["id"])
-        stored = state.event
-        transitions = [
-            moment for moment in stored.transitions if now - moment < _TRANSITION_HORIZON
-        ]
-        if {stored.status, stored_status(event, decision)} == _TRANSITION:
-            transitions.append(now)
-        await connection.execute_query(
-            sql(
-                "UPDATE events SET severity = ?, status = ?, summary = ?, description = ?, "
-                "labels = ?, url = ?, last_outcome = ?, suppressed_by = ?, flapping = ?, "
-                "correlation_key = ?, incident_id = ?, last_intake_id = ?, service = ?, ci = ?, "
-                "environment = ?, count = count + 1, last_seen = ?, transitions = ? WHERE id = ?"
-            ),
-            [
-                *common,
-                sql.time(now),
-                sql.json([moment.isoformat() for moment in transitions[-_TRANSITIONS_KEPT:]]),
-                stored.id,
-            ],
-        )
-        return stored.id
-
-    async def _record_occurrence(
-        self,
-        connection: QueryRunner,
-        event_id: int,
-        decision: Decision,
-        incident_id: int | None,
-        intake_id: int | None,
-        now: datetime,
-    ) -> int:
-        rows = await write_returning(
-            connection,
-            self.sql(
-                "INSERT INTO occurrences (event_id, fingerprint, correlation_key, incident_id, "
-                "intake_id, outcome, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
-            ),
-            [
-                event_id,
-                decision.fingerprint[:128],
-                decision.correlation_key[:255],
-                incident_id,
-                intake_id,
-                decision.outcome.value,
-                self.sql.time(now),
-            ],
-        )
-        return int(rows[0]["id"])
-
-    async def _adopt_pending(
-        self,
-        connection: QueryRunner,
-        decision: Decision,
-        incident_id: int | None,
-        event_id: int,
-        now: datetime,
-    ) -> None:
-        """Events held below a threshold join the incident the threshold opened."""
-        if incident_id is None or decision.adopt_pending_since is None:
-            return
-        sql = self.sql
-        rows = await connection.execute_query_dict(
-            sql(
-                "SELECT id, count, status FROM events WHERE correlation_key = ? "
-                "AND incident_id IS NULL AND last_outcome = 'pending' AND last_seen >= ? "
-                "AND id <> ?"
-            ),
-            [decision.correlation_key, sql.time(decision.adopt_pending_since), event_id],
-        )
-        if not rows:
-            return
-        ids = [int(row["id"]) for row in rows]
-        firing = sum(1 for row in rows if row["status"] == "firing")
-        occurrences = sum(int(row["count"]) for row in rows)
-        await connection.execute_query(
-            sql(f"UPDATE events SET incident_id = ? WHERE id IN ({marks(ids)})"),
-            [incident_id, *ids],
-        )
-        await connection.execute_query(
-            sql(
-                "UPDATE incidents SET event_count = event_count + ?, "
-                "firing_events = firing_events + ? WHERE id = ?"
-            ),
-            [occurrences, firing, incident_id],
-        )
-        await self.note(
-            connection,
-            incident_id,
-            now,
-            "events_adopted",
-            f"{len(ids)} earlier events below the threshold joined",
-        )
-
-    async def note(
-        self,
-        connection: QueryRunner,
-        incident_id: int,
-        now: datetime,
-        kind: str,
-        text: str,
-        *,
-        author: str = "gateway",
-        data: Mapping[str, Any] | None = None,
-        visibility: str | None = None,
-    ) -> None:
-        await connection.execute_query(
-            self.sql(
-                "INSERT INTO timeline (incident_id, at, kind, author, text, data, visibility) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)"
-            ),
-            [
-                incident_id,
-                self.sql.time(now),
-                kind[:32],
-                author[:128],
-                text,
-                self.sql.json(dict(data or {})),
-                visibility or visibility_of(kind),
-            ],
-        )
-
-    async def _notes(
-        self, connection: QueryRunner, incident_id: int, decision: Decision, now: datetime
-    ) -> None:
-        for item in decision.notes:
-            await self.note(connection, incident_id, now, item.kind, item.text, data=item.data)
-
-    async def _record_thread(
-        self, connection: QueryRunner, event: Event, incident_id: int, now: datetime
-    ) -> None:
-        if event.mail is None or not event.mail.message_id:
-            return
-        await connection.execute_query(
-            self.sql(
-                "INSERT INTO mail_threads (message_id, incident_id, direction, created_at) "
-                "VALUES (?, ?, 'in', ?) ON CONFLICT (message_id) DO NOTHING"
-            ),
-            [event.mail.message_id[:255], incident_id, self.sql.time(now)],
-        )
-
-    async def _queue_routes(
-        self,
-        connection: QueryRunner,
-        incident_id: int,
-        event: Event,
-        decision: Decision,
-        occurrence_id: int,
-        changes: Mapping[str, list[str]],
-        now: datetime,
-    ) -> None:
-        """Forwarding work is written in the same transaction as its cause."""
-        sinks = decision.routes
-        if not sinks:
-            return
-        action = decision.action
-        # (what, payload); every row of one event has the occurrence as its cause
-        work: list[tuple[OutboxAction, Mapping[str, Any]]] = []
-        if action is IncidentAction.OPEN:
-            work.append((OutboxAction.CREATE, {}))
-        elif changes:
-            work.append((OutboxAction.UPDATE, {"changes": dict(changes)}))
-        if action is IncidentAction.REOPEN:
-            work.append((OutboxAction.REOPEN, {}))
-        elif action is IncidentAction.RESOLVE:
-            work.append((OutboxAction.RESOLVE, {}))
-        elif action is IncidentAction.COMMENT:
-            mail = event.mail
-            text = (mail.body if mail else event.summary)[:10_000]
-            work.append(
-                (
-                    OutboxAction.COMMENT,
-                    {"text": text, "author": mail.sender if mail else event.source},
-                )
-            )
-        elif stored_status(event, decision) is StoredStatus.FIRING and action in (
-            IncidentAction.JOIN,
-            IncidentAction.UPDATE,
-        ):
-            await count_occurrence(
-                connection, self.sql, incident_id=incident_id, sinks=sinks, now=now
-            )
-        for what, payload in work:
-            # a create is one per incident and sink, whatever caused it
-            cause = "" if what is OutboxAction.CREATE else str(occurrence_id)
-            await queue(
-                connection,
-                self.sql,
-                incident_id=incident_id,
-                sinks=sinks,
-                action=what,
-                cause=cause,
-                payload=payload,
-                now=now,
-            )
-
 
 def _same(incident: IncidentState | None, incident_id: int) -> bool:
     return incident is not None and incident.id == incident_id
-
-
-def _mail_data(event: Event) -> dict[str, Any]:
-    """What a timeline entry keeps of the mail behind it: its Message-ID and what was
-    attached (name, type, size, SHA-256; the bytes stay in the raw intake record)."""
-    mail = event.mail
-    if mail is None:
-        return {}
-    data: dict[str, Any] = {"message_id": mail.message_id}
-    if mail.attachments:
-        data["attachments"] = [
-            {
-                "filename": item.filename,
-                "content_type": item.content_type,
-                "size": item.size,
-                "sha256": item.sha256,
-                "inline": item.inline,
-            }
-            for item in mail.attachments[:_TIMELINE_ATTACHMENTS]
-        ]
-    return data

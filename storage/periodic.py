@@ -20,6 +20,7 @@ from storage.incidents import IncidentStore
 from storage.locks import try_advisory_lock
 from storage.signatures import forget_expired
 from storage.sql import as_json, as_time
+from storage.timeline import note
 
 _BATCH = 500
 
@@ -79,7 +80,7 @@ class PeriodicStore:
         )
         if not changed:
             return False
-        await self._incidents.note(connection, incident_id, now, "resolved", reason)
+        await note(connection, self.sql, incident_id, now, "resolved", reason)
         await self._forward(
             connection, incident_id, OutboxAction.RESOLVE, f"hold-down:{now.isoformat()}", now
         )
@@ -96,8 +97,8 @@ class PeriodicStore:
         )
         if not changed:
             return False
-        await self._incidents.note(
-            connection, incident_id, now, "closed", "closed after staying resolved"
+        await note(
+            connection, self.sql, incident_id, now, "closed", "closed after staying resolved"
         )
         await self._forward(connection, incident_id, OutboxAction.CLOSE, "", now)
         return True
@@ -146,9 +147,9 @@ class PeriodicStore:
             sql(f"UPDATE incidents SET {', '.join(assignments)} WHERE id = ?"),
             [*values, escalation.incident_id],
         )
-        note = escalation.note
-        await self._incidents.note(
-            connection, escalation.incident_id, now, note.kind, note.text, data=note.data
+        entry = escalation.note
+        await note(
+            connection, sql, escalation.incident_id, now, entry.kind, entry.text, data=entry.data
         )
         await queue(
             connection,
@@ -162,7 +163,7 @@ class PeriodicStore:
                 "escalation": {
                     "kind": escalation.clock,
                     "level": escalation.level,
-                    "due": note.data.get("due", ""),
+                    "due": entry.data.get("due", ""),
                 }
             },
         )

@@ -41,7 +41,6 @@ from rules.decision import RuleSet
 from storage.atomic import QueryRunner
 from storage.database import Database
 from storage.heartbeats import HeartbeatRow, HeartbeatStore
-from storage.incident_state import active_silences
 from storage.incidents import IncidentStore
 
 log = structlog.get_logger(__name__)
@@ -178,13 +177,7 @@ class HeartbeatMonitor:
 
     async def _feed(self, connection: QueryRunner, event: Event, now: datetime) -> None:
         """The event through the rules and the incident store, as the pipeline applies one."""
-        ruleset = self._ruleset()
-        incidents = self._incidents
-        silences = await active_silences(connection, incidents.sql, now)
-        lookup = ruleset.lookup(event, now)
-        state = await incidents.load_state(connection, lookup, silences)
-        decision = ruleset.evaluate(event, state, now)
-        await incidents.apply(connection, event, decision, state, None, now)
+        await self._incidents.judge(connection, self._ruleset(), [event], None, now)
 
     def _keep_unsaved(self, seen: Mapping[str, datetime]) -> None:
         """A failed run keeps its sightings for the next one."""

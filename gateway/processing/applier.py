@@ -21,7 +21,6 @@ from gateway.metrics import Metrics
 from rules.decision import IncidentAction, RuleSet
 from storage.atomic import QueryRunner, run_atomic
 from storage.database import Database
-from storage.incident_state import active_silences
 from storage.incidents import IncidentStore
 from storage.records import RecordStore
 
@@ -80,7 +79,7 @@ class Applier:
             outcomes: list[EventTally] = []
             progress = await records.progress(connection, [record.id for record, _ in parsed])
             plan = _within(_plan(parsed, progress), max(budget, PART_EVENTS))
-            silences = await active_silences(connection, incidents.sql, now)
+            silences = await incidents.silences(connection, now)
             lookups = {
                 id(event): ruleset.lookup(event, now)
                 for _, events, start, stop in plan
@@ -103,15 +102,12 @@ class Applier:
                             await records.mark_processed(connection, done, now)
                             return outcomes, whole
                     event = events[index]
-                    state = await incidents.load_state(
-                        connection, lookups[id(event)], silences, ahead
+                    lookup = lookups[id(event)]
+                    decision, applied = await incidents.judge_event(
+                        connection, ruleset, event, record.id, now, silences, lookup, ahead
                     )
-                    decision = ruleset.evaluate(event, state, now)
                     if decision.rule_errors:
                         self._metrics.rule_errors.inc(len(decision.rule_errors))
-                    applied = await incidents.apply(
-                        connection, event, decision, state, record.id, now, ahead
-                    )
                     opened = applied.action is IncidentAction.OPEN
                     outcomes.append(
                         (applied.outcome.value, decision.incident.priority if opened else None)
