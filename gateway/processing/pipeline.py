@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 import structlog
 
@@ -24,6 +23,8 @@ from gateway.background import background
 from gateway.intake.mailintake import MAIL_KIND
 from gateway.metrics import Metrics
 from gateway.processing.applier import Applier, EventTally
+from gateway.processing.handed import HandedOver
+from gateway.processing.pacing import IDLE_EVENTS, IntakeActivity, IntakePacer
 from gateway.processing.parsepool import Outcome, ParsePool
 from parsers.base import Parser
 from rules.decision import RuleSet
@@ -40,35 +41,6 @@ _CONFLICT_RETRIES = 5
 # a claim covers one batch being processed; a dead replica's claims expire after this
 _CLAIM_LEASE = timedelta(seconds=30)
 _RETRY_SECONDS = 1.0
-_BUSY_BATCH = 32
-# events per transaction: while intake waits for the connection, and when it does not
-_BUSY_EVENTS = 16
-_IDLE_EVENTS = 4096
-# what the edge hands over is kept for the pipeline within these bounds; past them
-# (a deep backlog) records are read back, and parsed, from storage instead
-_PARSED_CACHE_EVENTS = 10_000
-_HANDED_CACHE_BYTES = 64 * 1024 * 1024
-# intake counts as busy for this long after its latest commit request
-_BUSY_WINDOW_SECONDS = 0.5
-# intake counts as pressed when it spends this share of its time committing
-_PRESSED_LOAD = 0.5
-
-
-class IntakeActivity(Protocol):
-    """What the pipeline needs to know of the intake writer to let it go first."""
-
-    @property
-    def idle(self) -> asyncio.Event: ...
-
-    def active_within(self, seconds: float) -> bool: ...
-
-    def load(self) -> float:
-        """The share of the last second or so intake spent committing."""
-        ...
-
-    def waiting(self) -> bool:
-        """Whether intake has commits queued; may be asked from another thread."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +73,12 @@ class Pipeline:
         intake: IntakeActivity | None = None,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
-        self._intake = intake
+        self._pacer = IntakePacer(
+            intake,
+            batch_size=settings.batch_size,
+            max_defer_seconds=settings.max_defer_seconds,
+            busy_share=settings.busy_share,
+        )
         # tells the outbox dispatcher that new forwarding work may be waiting
         self._on_commit = on_commit
         self._db = db
@@ -117,10 +94,7 @@ class Pipeline:
         # ids handed over and not yet applied (queued, or in a round of the fast path)
         self._queued: set[int] = set()
         # records as the edge committed them, and the events it parsed while validating
-        self._handed: dict[int, IntakeRecord] = {}
-        self._handed_bytes = 0
-        self._parsed: dict[int, list[Event]] = {}
-        self._parsed_events = 0  # in self._parsed: what bounds its memory
+        self._handed = HandedOver()
         # records one loop (fast path or recovery) is applying: the other skips them
         self._in_flight: set[int] = set()
         self.heartbeat = time.monotonic()
@@ -133,15 +107,9 @@ class Pipeline:
 
     def notify(self, record: IntakeRecord, events: list[Event] | None = None) -> None:
         """A record was committed and acknowledged: process it soon."""
-        record_id = record.id
-        if self._handed_bytes + len(record.raw) <= _HANDED_CACHE_BYTES:
-            self._handed[record_id] = record
-            self._handed_bytes += len(record.raw)
-        if events is not None and self._parsed_events + len(events) <= _PARSED_CACHE_EVENTS:
-            self._parsed[record_id] = events
-            self._parsed_events += len(events)
-        self._queued.add(record_id)
-        self._ready.put_nowait(record_id)
+        self._handed.keep(record, events)
+        self._queued.add(record.id)
+        self._ready.put_nowait(record.id)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Pipeline]:
@@ -171,11 +139,11 @@ class Pipeline:
         while True:
             first = await self._ready.get()
             ids = [first]
-            limit = self._batch_limit()
+            limit = self._pacer.batch_limit()
             while len(ids) < limit and not self._ready.empty():
                 ids.append(self._ready.get_nowait())
             try:
-                await self._defer_to_intake()
+                await self._pacer.defer()
                 await self._round(ids)
             finally:
                 for _ in ids:
@@ -186,33 +154,10 @@ class Pipeline:
             self.heartbeat = time.monotonic()
             with suppress(StorageUnavailable):
                 self._metrics.pipeline_pending.set(await self._records.pending_count())
-            await self._defer_to_intake()
+            await self._pacer.defer()
             done = await self._round(None)
             if done == 0:  # nothing left over: look again later
                 await asyncio.sleep(self._settings.recovery_interval_seconds)
-
-    def _batch_limit(self) -> int:
-        """Short transactions while intake is busy: it waits for the connection."""
-        if self._intake_busy():
-            return min(self._settings.batch_size, _BUSY_BATCH)
-        return self._settings.batch_size
-
-    async def _defer_to_intake(self) -> None:
-        if self._intake is None or self._intake.idle.is_set():
-            return
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._intake.idle.wait(), self._settings.max_defer_seconds)
-
-    async def _pace(self, worked_seconds: float) -> None:
-        """While senders keep coming, rest so that correlation takes at most its share.
-
-        Acknowledging comes first: a sender that waits retries, and retries
-        make a storm worse. Correlation still advances at its share, and runs
-        at full speed again as soon as intake pauses.
-        """
-        share = self._settings.busy_share
-        if self._intake_pressed() and 0 < share < 1:
-            await asyncio.sleep(worked_seconds * (1 - share) / share)
 
     async def _round(self, ids: list[int] | None) -> int:
         """One claim-and-process round; storage faults are logged, never fatal."""
@@ -220,10 +165,10 @@ class Pipeline:
         try:
             now = self._clock()
             if ids is not None:
-                taken = await self._records.take(ids, self._handed, now, _CLAIM_LEASE)
+                taken = await self._records.take(ids, self._handed.records, now, _CLAIM_LEASE)
             else:
                 taken = await self._records.claim(
-                    None, self._batch_limit(), now, _CLAIM_LEASE, leave=self._queued
+                    None, self._pacer.batch_limit(), now, _CLAIM_LEASE, leave=self._queued
                 )
             records = [record for record in taken if record.id not in self._in_flight]
             unfinished = [record.id for record in records]
@@ -266,51 +211,18 @@ class Pipeline:
             for record, events in zip(records, results, strict=True)
             if events is not None
         ]
-        for chunk in self._chunks(parsed):
+        for chunk in self._pacer.chunks(parsed):
             while chunk:
                 started = time.perf_counter()
                 chunk = chunk[await self._apply_chunk(chunk) :]
-                await self._pace(time.perf_counter() - started)
-                await self._defer_to_intake()
-
-    def _chunks(
-        self, parsed: list[tuple[IntakeRecord, list[Event]]]
-    ) -> list[list[tuple[IntakeRecord, list[Event]]]]:
-        """Transactions of bounded size: small while senders wait for the connection.
-
-        A record bigger than that is a chunk of its own, applied in parts (see
-        gateway/processing/applier.py).
-        """
-        limit = _BUSY_EVENTS if self._intake_busy() else _IDLE_EVENTS
-        chunks: list[list[tuple[IntakeRecord, list[Event]]]] = []
-        current: list[tuple[IntakeRecord, list[Event]]] = []
-        size = 0
-        for item in parsed:
-            if current and size + len(item[1]) > limit:
-                chunks.append(current)
-                current, size = [], 0
-            current.append(item)
-            size += len(item[1])
-        if current:
-            chunks.append(current)
-        return chunks
-
-    def _intake_pressed(self) -> bool:
-        """Senders wait for each other: intake spent most of the last second committing.
-        A steady trickle of senders (however long it lasts) does not hold correlation
-        back: at a share of its time it could fall behind for good."""
-        return self._intake is not None and self._intake.load() >= _PRESSED_LOAD
-
-    def _intake_busy(self) -> bool:
-        """Senders asked for commits within the last moment (not only right now: between
-        two group commits the writer is idle for an instant)."""
-        return self._intake is not None and self._intake.active_within(_BUSY_WINDOW_SECONDS)
+                await self._pacer.pace(time.perf_counter() - started)
+                await self._pacer.defer()
 
     async def _apply_chunk(self, parsed: list[tuple[IntakeRecord, list[Event]]]) -> int:
         """Apply the records in one transaction; how many of them (from the first) it
         applied: the rest, if any, waited while intake took the connection."""
         try:
-            budget = _BUSY_EVENTS if self._intake_busy() else _IDLE_EVENTS
+            budget = self._pacer.events_per_transaction()
             outcomes, applied = await self._apply(
                 parsed, may_yield=self._db.shares_connection, budget=budget
             )
@@ -343,7 +255,7 @@ class Pipeline:
                 (parser, record)
                 for record in records
                 if record.kind == MAIL_KIND
-                and record.id not in self._parsed
+                and not self._handed.parsed(record.id)
                 and (parser := parsers.get(record.source)) is not None
             ]
             if mail:
@@ -417,20 +329,11 @@ class Pipeline:
         self._metrics.pipeline_lag.set(max(0.0, (now - newest.received_at).total_seconds()))
 
     def _forget(self, record_id: int) -> None:
-        self._take_parsed(record_id)
+        self._handed.forget(record_id)
         self._queued.discard(record_id)
-        record = self._handed.pop(record_id, None)
-        if record is not None:
-            self._handed_bytes -= len(record.raw)
-
-    def _take_parsed(self, record_id: int) -> list[Event] | None:
-        events = self._parsed.pop(record_id, None)
-        if events is not None:
-            self._parsed_events -= len(events)
-        return events
 
     async def _parse(self, record: IntakeRecord) -> list[Event]:
-        cached = self._take_parsed(record.id)
+        cached = self._handed.take_events(record.id)
         if cached is not None:
             return cached
         parser = self._parsers().get(record.source)
@@ -447,14 +350,14 @@ class Pipeline:
         parsed: list[tuple[IntakeRecord, list[Event]]],
         *,
         may_yield: bool = False,
-        budget: int = _IDLE_EVENTS,
+        budget: int = IDLE_EVENTS,
     ) -> tuple[list[EventTally], int]:
         """Apply in one transaction (a big record in parts, see applier.py)."""
         return await self._applier.apply(
             parsed,
             self._ruleset(),
             self._clock(),
-            intake=self._intake if may_yield else None,
+            intake=self._pacer.intake if may_yield else None,
             budget=budget,
         )
 

@@ -73,5 +73,5 @@ class IncidentTimes(Collector):
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        async with background((self._loop(), "incident-times")):
+        async with background(self._loop(), "incident-times"):
             yield

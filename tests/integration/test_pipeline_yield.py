@@ -58,7 +58,7 @@ async def test_a_waiting_commit_ends_the_transaction_after_one_record(
     async with running_daemon(write_config()) as daemon:
         ids, parsed = await _five_pending(daemon.services)
         pipeline = daemon.services.pipeline
-        pipeline._intake = _IntakeAlwaysWaiting()
+        pipeline._pacer._intake = _IntakeAlwaysWaiting()
 
         outcomes, applied = await pipeline._apply(parsed, may_yield=True)
         assert (len(outcomes), applied) == (1, 1)
