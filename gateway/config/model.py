@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -29,14 +29,16 @@ from core.configbase import NAME_PATTERN, Frozen, Listen, ListenAddress, parse_l
 from core.errors import ConfigError
 from core.secretref import SecretRef
 from core.secretref import inline_secret as _secret
-from gateway.config.mail import ImapConfig, MailboxConfig, RequesterNotifyConfig, SmtpConfig
+from gateway.config.checks import check_kinds, check_mail, check_sinks, resolve_secrets
+from gateway.config.daemon import LifecycleConfig, LoggingConfig, RetentionConfig
+from gateway.config.mail import ImapConfig, MailboxConfig, SmtpConfig
 from gateway.config.yamlfile import describe_errors, line_of, load_yaml, to_plain
 from gateway.console.config import ConsoleConfig
 from gateway.portal.config import PortalConfig
 from gateway.reports.config import ReportsConfig, schedule_problems
 from rules.matchers import MatcherError, compile_block
 from rules.validation import Duration
-from sinks.config import SinkConfig, sink_problems
+from sinks.config import SinkConfig
 
 DEFAULT_CONFIG_PATH = Path("config/gateway.yaml")
 CONFIG_ENV = "INTAKE_GATEWAY_CONFIG"
@@ -290,64 +292,6 @@ class PipelineConfig(Frozen):
         return value
 
 
-class LoggingConfig(Frozen):
-    """structlog output on standard error."""
-
-    level: Literal["debug", "info", "warning", "error"] = Field(
-        default="info", description="least severe level written; debug may include headers"
-    )
-    format: Literal["auto", "json", "console"] = Field(
-        default="auto", description="auto: readable on a terminal, JSON otherwise"
-    )
-
-
-class LifecycleConfig(Frozen):
-    """Shutdown and the systemd watchdog."""
-
-    drain_seconds: float = Field(
-        default=8.0, gt=0, le=300, description="SIGTERM: time to finish in-flight work"
-    )
-    heartbeat_seconds: float = Field(
-        default=5.0, gt=0, description="pipeline heartbeat (systemd WATCHDOG=1)"
-    )
-
-
-class RetentionConfig(Frozen):
-    """How long finished work is kept. Older rows are deleted by one replica at a time,
-    in small batches with pauses, so intake never waits for them."""
-
-    intake_records_days: int | None = Field(
-        default=90,
-        ge=1,
-        description="raw intake records (processed or failed) received longer ago are "
-        "deleted; pending ones never; unset: kept forever",
-    )
-    rejected_intake_days: int | None = Field(
-        default=30,
-        ge=1,
-        description="samples of rejected input kept this long; unset: kept forever",
-    )
-    incidents_days: int | None = Field(
-        default=365,
-        ge=1,
-        description="incidents resolved or closed longer ago are deleted with their "
-        "timeline, events, mail threads, ticket references and delivered forwarding "
-        "rows; occurrences and events of no incident older than this go too; keep it "
-        "longer than the rules' close_after and recurrence windows; unset: kept forever",
-    )
-    interval_seconds: float = Field(
-        default=3600.0, gt=0, le=7 * 86_400, description="time between two retention runs"
-    )
-    batch_size: int = Field(
-        default=500,
-        ge=1,
-        le=10_000,
-        description="rows deleted per transaction (incidents: a twentieth of this, each "
-        "with its rows)",
-    )
-    pause_seconds: float = Field(default=0.1, ge=0, le=60, description="pause between two batches")
-
-
 class GatewayConfig(Frozen):
     """The whole of config/gateway.yaml."""
 
@@ -438,10 +382,10 @@ def load_config(path: Path) -> LoadedConfig:
             raise ConfigError(f"{DB_URL_ENV}: {exc.errors()[0]['msg']}") from None
         config = config.model_copy(update={"storage": storage})
     problems: list[str] = []
-    secrets = _resolve_secrets(config, path, document, problems)
-    problems.extend(_check_mail(config, path, document))
-    problems.extend(_check_kinds(config, path, document))
-    problems.extend(_check_sinks(config, path, document))
+    secrets = resolve_secrets(config, path, document, problems)
+    problems.extend(check_mail(config, path, document))
+    problems.extend(check_kinds(config, path, document))
+    problems.extend(check_sinks(config, path, document))
     where = line_of(document, ("reports", "schedule", "sink"))
     problems.extend(
         f"{path}:{where}: {problem}" for problem in schedule_problems(config.reports, config.sinks)
@@ -449,171 +393,3 @@ def load_config(path: Path) -> LoadedConfig:
     if problems:
         raise ConfigError(problems)
     return LoadedConfig(path=path, config=config, secrets=Secrets(secrets))
-
-
-def _resolve_secrets(
-    config: GatewayConfig, path: Path, document: Any, problems: list[str]
-) -> dict[str, SecretStr]:
-
-    found: dict[str, SecretStr] = {}
-    refs: list[tuple[str, tuple[int | str, ...], SecretRef | None]] = [
-        ("http.api_token", ("http", "api_token"), config.http.api_token),
-        ("http.api_read_token", ("http", "api_read_token"), config.http.api_read_token),
-        ("console.session_secret", ("console", "session_secret"), config.console.session_secret),
-    ]
-    for index, item in enumerate(config.integrations):
-        for name in ("token", "password", "secret"):
-            refs.append(
-                (
-                    f"integrations.{item.name}.{name}",
-                    ("integrations", index, "auth", name),
-                    getattr(item.auth, name),
-                )
-            )
-    for index, user in enumerate(config.smtp.auth.users if config.smtp.auth else ()):
-        location: tuple[int | str, ...] = ("smtp", "auth", "users", index, "password")
-        refs.append((f"smtp.auth.{user.username}", location, user.password))
-    for index, account in enumerate(config.imap.accounts):
-        location = ("imap", "accounts", index, "password")
-        refs.append((f"imap.{account.name}.password", location, account.password))
-    for index, signing in enumerate(config.portal.keys):
-        refs.append((f"portal.keys.{index}", ("portal", "keys", index), signing))
-    for key, location, ref in refs:
-        if ref is None:
-            continue
-        try:
-            found[key] = ref.resolve()
-        except ValueError as exc:
-            problems.append(f"{path}:{line_of(document, location)}: {key}: {exc}")
-    return found
-
-
-def _check_mail(config: GatewayConfig, path: Path, document: Any) -> list[str]:
-    """Mailbox names and addresses are unique, no mailbox shares an integration's name
-    (both name the source whose parser reads a record), IMAP accounts name a mailbox."""
-
-    problems = []
-    names = {item.name for item in config.integrations}
-    addresses: set[str] = set()
-    for index, mailbox in enumerate(config.mailboxes):
-        if mailbox.name in names:
-            line = line_of(document, ("mailboxes", index, "name"))
-            problems.append(f"{path}:{line}: mailboxes.{mailbox.name}: the name is used twice")
-        if mailbox.address.lower() in addresses:
-            line = line_of(document, ("mailboxes", index, "address"))
-            problems.append(
-                f"{path}:{line}: mailboxes.{mailbox.name}.address: "
-                f"'{mailbox.address}' is listed twice"
-            )
-        names.add(mailbox.name)
-        addresses.add(mailbox.address.lower())
-    email_sinks = {sink.name for sink in config.sinks if sink.kind == "email"}
-    for index, mailbox in enumerate(config.mailboxes):
-        if mailbox.acknowledge is not None and mailbox.acknowledge.sink not in email_sinks:
-            line = line_of(document, ("mailboxes", index, "acknowledge", "sink"))
-            problems.append(
-                f"{path}:{line}: mailboxes.{mailbox.name}.acknowledge.sink: "
-                f"'{mailbox.acknowledge.sink}' is not an email sink in sinks"
-            )
-    notifying: list[tuple[tuple[int | str, ...], str, RequesterNotifyConfig | None]] = [
-        (
-            ("mailboxes", index, "notify", "sink"),
-            f"mailboxes.{mailbox.name}.notify.sink",
-            mailbox.notify,
-        )
-        for index, mailbox in enumerate(config.mailboxes)
-    ]
-    if config.portal.enabled:
-        where: tuple[int | str, ...] = ("portal", "form", "notify", "sink")
-        notifying.append((where, "portal.form.notify.sink", config.portal.form.notify))
-    for place, label, notify in notifying:
-        if notify is not None and notify.sink not in email_sinks:
-            problems.append(
-                f"{path}:{line_of(document, place)}: {label}: "
-                f"'{notify.sink}' is not an email sink in sinks"
-            )
-    portal_answer = config.portal.form.acknowledge
-    if config.portal.enabled and portal_answer and portal_answer.sink not in email_sinks:
-        line = line_of(document, ("portal", "form", "acknowledge", "sink"))
-        problems.append(
-            f"{path}:{line}: portal.form.acknowledge.sink: "
-            f"'{portal_answer.sink}' is not an email sink in sinks"
-        )
-    mailbox_names = {mailbox.name for mailbox in config.mailboxes}
-    for index, account in enumerate(config.imap.accounts):
-        if account.mailbox not in mailbox_names:
-            line = line_of(document, ("imap", "accounts", index, "mailbox"))
-            problems.append(
-                f"{path}:{line}: imap.accounts.{account.name}.mailbox: "
-                f"'{account.mailbox}' is not in mailboxes"
-            )
-    if config.smtp.enabled and not config.mailboxes:
-        line = line_of(document, ("smtp", "enabled"))
-        problems.append(f"{path}:{line}: smtp: enabled, but no mailboxes are configured")
-    return problems
-
-
-def _check_sinks(config: GatewayConfig, path: Path, document: Any) -> list[str]:
-    """Cross-checks of the sinks section (names, fallbacks, secrets, maps)."""
-    index = {sink.name: position for position, sink in enumerate(config.sinks)}
-    found = []
-    for problem in sink_problems(config.sinks):
-        # problems read "sinks.<name>.<field>: message"
-        parts = problem.split(":", 1)[0].split(".")
-        location: tuple[int | str, ...] = ("sinks",)
-        if len(parts) > 1 and parts[1] in index:
-            location = ("sinks", index[parts[1]], *parts[2:3])
-        found.append(f"{path}:{line_of(document, location)}: {problem}")
-    return found
-
-
-def _check_kinds(config: GatewayConfig, path: Path, document: Any) -> list[str]:
-    """Parser kinds must exist and their options (integrations', mailboxes') must validate."""
-    from parsers.email import EmailParser
-    from parsers.registry import PARSERS
-
-    problems: list[tuple[tuple[int | str, ...], str]] = []
-    for index, item in enumerate(config.integrations):
-        factory = PARSERS.get(item.kind)
-        if factory is None:
-            known = ", ".join(sorted(PARSERS))
-            problems.append(
-                (
-                    ("integrations", index, "kind"),
-                    f"integrations.{item.name}.kind: unknown kind '{item.kind}' (known: {known})",
-                )
-            )
-            continue
-        location = ("integrations", index, "options")
-        problems.extend(
-            _option_problems(factory, item.options, location, f"integrations.{item.name}")
-        )
-    for index, mailbox in enumerate(config.mailboxes):
-        location = ("mailboxes", index, "options")
-        problems.extend(
-            _option_problems(
-                EmailParser.from_options, mailbox.options, location, f"mailboxes.{mailbox.name}"
-            )
-        )
-    return [f"{path}:{line_of(document, where)}: {message}" for where, message in problems]
-
-
-def _option_problems(
-    factory: Callable[[Mapping[str, Any]], object],
-    options: Mapping[str, Any],
-    location: tuple[int | str, ...],
-    label: str,
-) -> list[tuple[tuple[int | str, ...], str]]:
-    """(location in the document, message) for each problem the factory finds."""
-    try:
-        factory(options)
-    except ValidationError as exc:
-        found = []
-        for error in exc.errors(include_url=False):
-            field = ".".join(str(step) for step in error["loc"])
-            message = str(error["msg"]).removeprefix("Value error, ")
-            found.append(((*location, *error["loc"]), f"{label}.options.{field}: {message}"))
-        return found
-    except ValueError as exc:
-        return [(location, f"{label}.options: {exc}")]
-    return []

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from core.errors import StorageUnavailable
 from gateway.background import background
-from gateway.config.model import RetentionConfig
+from gateway.config.daemon import RetentionConfig
 from storage.database import Database, Dialect
 from storage.retention import RetentionStore
 

@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
-from gateway.config.model import RetentionConfig
+from gateway.config.daemon import RetentionConfig
 from gateway.jobs.retention import RETENTION_LOCK, RetentionJob
 from storage import models
 from storage.database import Database, DatabaseSettings, Dialect, sqlite_path
