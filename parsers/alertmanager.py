@@ -58,10 +58,10 @@ from parsers.base import (
     plain_texts,
     require_object,
     scalar_text,
-    valid_time,
     with_meta_labels,
     wrong_type,
 )
+from parsers.times import valid_time
 
 UNNAMED_ALERT = "unnamed alert"
 

@@ -21,18 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from types import MappingProxyType
-from typing import Annotated, Any, Protocol, runtime_checkable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import ParseError
 from core.records import Event, EventStatus, IntakeRecord, Severity
 from parsers.jsondoc import decode_json as decode_json
 from parsers.jsondoc import decode_json_or_none as decode_json_or_none
+from parsers.times import BadTime, read_time
 
 ORIGINAL_SEVERITY = "original_severity"
 LABELS_TRUNCATED = "labels_truncated"
@@ -137,27 +137,6 @@ class SeverityScale:
     def known(self, raw: str) -> Severity | None:
         """The severity of a word on this scale; None when the scale lacks it."""
         return self.words.get(raw.strip().lower())
-
-
-def _known_zone(name: str) -> str:
-    zone_named(name)
-    return name
-
-
-def zone_named(name: str) -> tzinfo:
-    """The time zone called ``name`` (IANA); ValueError for an unknown name."""
-    if name.upper() in ("UTC", "Z", "GMT"):
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown time zone {name!r} (expected an IANA name such as 'Europe/Berlin')"
-        ) from exc
-
-
-# An option holding an IANA time zone name, checked when the config loads.
-TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 
 class ParserOptions(BaseModel):
@@ -280,41 +259,8 @@ def get_time(obj: Mapping[str, Any], key: str, path: str = "") -> datetime | Non
     value = obj.get(key)
     try:
         return read_time(value)
-    except _BadTime as bad:
+    except BadTime as bad:
         raise wrong_type(field_path(path, key), bad.expected, value) from None
-
-
-class _BadTime(Exception):
-    def __init__(self, expected: str) -> None:
-        super().__init__(expected)
-        self.expected = expected
-
-
-def read_time(value: Any) -> datetime | None:
-    """A time field's value in UTC (None: unset); _BadTime when it is not a time."""
-    if value is None or value == "" or value == GO_ZERO_TIME:
-        return None
-    if not isinstance(value, str):
-        raise _BadTime("an RFC 3339 time string")
-    parsed = iso_datetime(value)
-    if parsed is None:
-        raise _BadTime("an RFC 3339 time such as '2024-05-01T10:00:00Z'")
-    # Go's zero time.Time ("0001-01-01T00:00:00Z") is how Go sources say "unset".
-    if parsed.year == 1:
-        return None
-    in_utc = as_utc(parsed)
-    if in_utc is None:
-        raise _BadTime("a time between the years 2 and 9998")
-    return in_utc
-
-
-def valid_time(value: Any) -> bool:
-    """Whether ``get_time`` accepts ``value`` as a field's value."""
-    try:
-        read_time(value)
-    except _BadTime:
-        return False
-    return True
 
 
 def plain_texts(value: Any) -> bool:
@@ -325,18 +271,6 @@ def plain_texts(value: Any) -> bool:
         if type(item) is not str:
             return False
     return True
-
-
-# How Go's zero time.Time is written, e.g. in every firing alert's endsAt.
-GO_ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-def as_utc(moment: datetime) -> datetime | None:
-    """An aware time in UTC; None at the edges of the calendar, where that overflows."""
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        return None
 
 
 def first_value(values: Mapping[str, str], names: Iterable[str]) -> str:
@@ -420,28 +354,3 @@ def flat_labels(value: Any, *, max_labels: int = 128, max_len: int = 1024) -> di
             break
         labels[str(key)[:max_len]] = as_text(item, max_len)
     return labels
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """ISO 8601 text or epoch seconds/milliseconds; None when absent or unreadable."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        seconds = value / 1000 if value > 1e11 else value
-        try:
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str) and value:
-        return iso_datetime(value)
-    return None
-
-
-def iso_datetime(text: str) -> datetime | None:
-    """ISO 8601 / RFC 3339 text (any fraction of a second); naive means UTC."""
-    try:
-        # RFC 3339 allows a lower-case "z"; fromisoformat wants "Z".
-        parsed = datetime.fromisoformat(text.strip().replace("z", "Z"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -45,9 +45,9 @@ from parsers.base import (
     decode_json,
     flat_labels,
     json_type,
-    parse_timestamp,
     with_meta_labels,
 )
+from parsers.times import parse_timestamp
 
 _STATUS_WORDS: Mapping[str, EventStatus] = {
     "firing": EventStatus.FIRING,

@@ -48,17 +48,14 @@ from parsers.base import (
     NAME_LIMIT,
     SUMMARY_LIMIT,
     SeverityOptions,
-    TimeZoneName,
-    as_utc,
     decode_json,
-    iso_datetime,
     missing_field,
     require_object,
     scalar_text,
     with_meta_labels,
     wrong_type,
-    zone_named,
 )
+from parsers.times import TimeZoneName, as_utc, iso_datetime, zone_named
 
 MAX_FORM_FIELDS = 1000
 HOST_CHECK = "HOST"

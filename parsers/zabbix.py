@@ -57,8 +57,6 @@ from parsers.base import (
     SUMMARY_LIMIT,
     LabelledOptions,
     LabelLimits,
-    TimeZoneName,
-    as_utc,
     bounded_labels,
     decode_json,
     first_value,
@@ -68,8 +66,8 @@ from parsers.base import (
     scalar_text,
     with_meta_labels,
     wrong_type,
-    zone_named,
 )
+from parsers.times import TimeZoneName, as_utc, zone_named
 
 # Each field the parser reads, with the payload names tried in order.
 FIELD_NAMES: Mapping[str, tuple[str, ...]] = {

@@ -167,3 +167,13 @@ def test_a_backward_arrow_is_found_wherever_the_import_is(tmp_path: Path) -> Non
         "records.py: imports storage.database",
     ]
     assert _backward_arrows("gateway", [module]) == []
+
+
+def test_no_product_module_is_over_400_lines() -> None:
+    long = [
+        f"{path.relative_to(REPO)}: {lines} lines"
+        for package in PACKAGES
+        for path in _modules(package)
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    ]
+    assert long == []
