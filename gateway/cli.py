@@ -261,7 +261,7 @@ def _replay(runtime: Runtime, *, since: str | None, dry_run: bool, as_json: bool
 
 
 def _run(loaded: LoadedConfig) -> int:
-    from gateway.app import serve
+    from gateway.daemon import serve
 
     try:
         import uvloop
