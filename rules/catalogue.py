@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from rules.source import Problems, YamlDocument, read_yaml
-from rules.validation import Strict, validate
+from core.validation import Strict, validate
+from core.yamldoc import Problems, YamlDocument, read_yaml
 
 
 class GroupSpec(Strict):

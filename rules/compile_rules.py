@@ -7,6 +7,7 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.yamldoc import Site
 from rules.correlate import Correlation, Threshold
 from rules.dedup import FieldsFingerprint, Fingerprinter, TemplateFingerprint
 from rules.enrich import CatalogueLookup, SetText, SetValue
@@ -25,7 +26,6 @@ from rules.rule import (
     SetPolicy,
     SetPriority,
 )
-from rules.source import Site
 from rules.spec import (
     FlappingSpec,
     InhibitSpec,

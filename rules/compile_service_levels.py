@@ -8,12 +8,12 @@ from datetime import time
 
 from holidays import HolidayBase, country_holidays, list_supported_countries
 
+from core.yamldoc import Site
 from rules.calendars import AlwaysOpen, Calendar, WorkingHours
 from rules.compile_rules import day_range, parse_clock, zone
 from rules.decision import Priority
 from rules.priority import DEFAULT_MATRIX, PriorityMatrix, build_matrix
 from rules.sla import EscalationAction, SlaTable, SlaTarget
-from rules.source import Site
 from rules.spec import CalendarSpec, EscalationSpec, SlaSpec
 
 BUILT_IN_CALENDAR = AlwaysOpen()

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.yamldoc import Problems, Site
 from rules.calendars import Calendar, WorkingHours
-from rules.source import Problems, Site
 from rules.spec import CalendarSpec, RuleSpec
 from rules.templates import TemplateError, compile_template
 

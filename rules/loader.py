@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.errors import ConfigError
+from core.validation import validate
+from core.yamldoc import Problems, Site, read_yaml
 from rules.catalogue import EMPTY_CATALOGUE, Catalogue, load_catalogue
 from rules.compile_rules import (
     RuleCompiler,
@@ -37,7 +39,6 @@ from rules.lint import Lint, calendar_lint, lint_rule_keys
 from rules.mail import IgnoreAutomaticMail, MailReplyStage
 from rules.priority import DEFAULT_MATRIX, SEVERITY_DEFAULTS, MajorPolicy
 from rules.rule import Action, Rule, RuleIgnoreStage
-from rules.source import Problems, Site, read_yaml
 from rules.spec import (
     CalendarSpec,
     InhibitSpec,
@@ -56,7 +57,6 @@ from rules.suppress import (
     SilenceStage,
     TopologyInhibitStage,
 )
-from rules.validation import validate
 from rules.verdict import Stage
 
 Item = TypeVar("Item")

@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from core.records import Severity
+from core.validation import Duration, Strict
 from rules.decision import IncidentType, Priority
 from rules.mail import ReplyToClosed, ReplyToResolved
-from rules.validation import Duration, Strict
 
 Level = Annotated[int, Field(ge=1, le=4)]
 MatchBlock = dict[str, Any]  # checked by rules.matchers.compile_block

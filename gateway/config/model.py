@@ -29,6 +29,7 @@ from core.configbase import NAME_PATTERN, Frozen, Listen, ListenAddress, parse_l
 from core.errors import ConfigError
 from core.secretref import SecretRef
 from core.secretref import inline_secret as _secret
+from core.validation import Duration
 from gateway.config.checks import check_kinds, check_mail, check_sinks, resolve_secrets
 from gateway.config.daemon import LifecycleConfig, LoggingConfig, RetentionConfig
 from gateway.config.mail import ImapConfig, MailboxConfig, SmtpConfig
@@ -37,7 +38,6 @@ from gateway.console.config import ConsoleConfig
 from gateway.portal.config import PortalConfig
 from gateway.reports.config import ReportsConfig, schedule_problems
 from rules.matchers import MatcherError, compile_block
-from rules.validation import Duration
 from sinks.config import SinkConfig
 
 DEFAULT_CONFIG_PATH = Path("config/gateway.yaml")

@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from core.errors import ConfigError
+from core.yamldoc import line_in
 
 
 def load_yaml(path: Path) -> Any:
@@ -39,24 +40,7 @@ def load_yaml(path: Path) -> Any:
 
 def line_of(document: Any, location: Sequence[int | str]) -> int:
     """The 1-based line of the value at ``location``, or of its nearest parent."""
-    node = document
-    line = 1
-    for step in location:
-        lc = getattr(node, "lc", None)
-        try:
-            if isinstance(step, int) and isinstance(node, list):
-                if lc is not None and step < len(node):
-                    line = lc.item(step)[0] + 1
-                node = node[step]
-            elif isinstance(node, dict) and step in node:
-                if lc is not None:
-                    line = lc.key(step)[0] + 1
-                node = node[step]
-            else:
-                break
-        except (KeyError, IndexError, TypeError):
-            break
-    return line
+    return line_in(document, location)
 
 
 def describe_errors(error: ValidationError, path: Path, document: Any) -> list[str]:

@@ -33,12 +33,12 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from core.errors import ConfigError, ParseError
 from core.records import Channel, Event, IntakeRecord
+from core.validation import Strict, validate
+from core.yamldoc import Problems, YamlDocument, read_yaml
 from parsers.base import ParserFactory
 from parsers.registry import PARSERS
 from rules.coverage import Coverage
 from rules.decision import Decision, Lookup, RuleSet, State
-from rules.source import Problems, YamlDocument, read_yaml
-from rules.validation import Strict, validate
 
 RulesetLoader = Callable[[Path, Path | None], RuleSet]
 

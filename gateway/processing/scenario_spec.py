@@ -34,11 +34,11 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from core.records import Channel, IntakeRecord
+from core.validation import Duration, Strict
 from gateway.config.mail import IncidentType, MailboxConfig
 from gateway.runtime import MailboxParser
 from parsers.base import Parser
 from parsers.registry import PARSERS
-from rules.validation import Duration, Strict
 
 _CONTENT_TYPES = {".form": "application/x-www-form-urlencoded"}
 

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from core.errors import ConfigError, ParseError
+from core.yamldoc import YamlDocument
 from gateway.jobs.periodic import PeriodicJobs
 from gateway.metrics import Metrics
 from gateway.processing.rule_tests import CaseFailure, compare, read_spec
@@ -29,7 +30,6 @@ from parsers.base import Parser
 from rules.coverage import Coverage
 from rules.decision import Decision
 from rules.engine import CompiledRuleSet
-from rules.source import YamlDocument
 from storage.actions import ActionRefused, Actions, NewSilence
 from storage.database import Database, DatabaseSettings
 from storage.incidents import IncidentStore

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
+from core.validation import validate
+from core.yamldoc import Problems, read_yaml
 from gateway.cli import main
 from gateway.processing.rule_tests import compare
 from gateway.processing.scenario_spec import ScenarioFileSpec, ScenarioSpec, StepSpec
-from rules.source import Problems, read_yaml
-from rules.validation import validate
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon
 from tests.integration.example_config import SINKS, example_rules, send_mail

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from core.yamldoc import Problems
 from rules.catalogue import load_catalogue
-from rules.source import Problems
 from tests.unit.rules_support import write
 
 GOOD = """

@@ -1,8 +1,10 @@
-"""YAML files read with their line numbers, so every problem can say ``file:line``."""
+"""YAML files read with their line numbers, so every problem can say ``file:line``:
+the one toolkit of rules, catalogue, rule tests and (through gateway/config/yamlfile.py)
+the gateway config."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,18 +28,7 @@ class YamlDocument:
 
     def line_of(self, loc: Loc) -> int:
         """The line of the deepest key or item of ``loc`` that exists (1-based)."""
-        node = self.tree
-        line = 1
-        for step in loc:
-            if isinstance(node, CommentedMap) and step in node:
-                line = node.lc.key(step)[0] + 1
-                node = node[step]
-            elif isinstance(node, CommentedSeq) and isinstance(step, int) and step < len(node):
-                line = node.lc.item(step)[0] + 1
-                node = node[step]
-            else:
-                break
-        return line
+        return line_in(self.tree, loc)
 
     def where(self, loc: Loc = ()) -> str:
         return f"{self.path}:{self.line_of(loc)}"
@@ -78,6 +69,23 @@ class Problems:
         """In file and line order, whatever order the checks found them in."""
         ordered = sorted(self._items, key=lambda item: (item[0], item[1]))
         return [f"{path}:{line}: {message}" for path, line, message in ordered]
+
+
+def line_in(tree: Any, loc: Sequence[str | int]) -> int:
+    """The 1-based line of the deepest key or item of ``loc`` that exists in a tree
+    ruamel's round-trip loader made (it remembers where each came from)."""
+    node = tree
+    line = 1
+    for step in loc:
+        if isinstance(node, CommentedMap) and step in node:
+            line = node.lc.key(step)[0] + 1
+            node = node[step]
+        elif isinstance(node, CommentedSeq) and isinstance(step, int) and step < len(node):
+            line = node.lc.item(step)[0] + 1
+            node = node[step]
+        else:
+            break
+    return line
 
 
 def read_yaml(path: Path, problems: Problems) -> YamlDocument | None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from rules.source import Loc, Problems, YamlDocument
+from core.yamldoc import Loc, Problems, YamlDocument
 
 Model = TypeVar("Model", bound=BaseModel)
 
