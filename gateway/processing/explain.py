@@ -23,7 +23,7 @@ from rules.decision import Decision, IncidentAction
 from rules.engine import CompiledRuleSet
 from storage.atomic import QueryRunner, run_atomic
 from storage.database import Database
-from storage.incident_state import active_silences, incident_key
+from storage.incident_state import incident_key
 from storage.incidents import IncidentStore
 
 
@@ -50,17 +50,19 @@ async def dry_judge(
     now: datetime,
 ) -> DryRun:
     async def unit(connection: QueryRunner) -> None:
-        in_force = await active_silences(connection, store.sql, now)
+        in_force = await store.silences(connection, now)
         decisions: list[Decision] = []
         opened: dict[int, int] = {}
-        for number, event in enumerate(events, 1):
-            state = await store.load_state(connection, ruleset.lookup(event, now), in_force)
-            decision = ruleset.evaluate(event, state, now)
+        for number, event in enumerate(events[:-1], 1):  # written: the last sees their rows
+            decision, applied = await store.judge_event(
+                connection, ruleset, event, None, now, in_force
+            )
             decisions.append(decision)
-            if number < len(events):
-                applied = await store.apply(connection, event, decision, state, None, now)
-                if decision.action is IncidentAction.OPEN and applied.incident_id is not None:
-                    opened[applied.incident_id] = number
+            if decision.action is IncidentAction.OPEN and applied.incident_id is not None:
+                opened[applied.incident_id] = number
+        last = events[-1]
+        state = await store.load_state(connection, ruleset.lookup(last, now), in_force)
+        decisions.append(ruleset.evaluate(last, state, now))
         raise _Judged(DryRun(decisions, opened))
 
     if not events:
