@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -12,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
-from typing import IO, Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import structlog
@@ -23,8 +21,9 @@ from tortoise.connection import get_connections
 from tortoise.exceptions import BaseORMException, IntegrityError
 from tortoise.transactions import in_transaction
 
-from core.errors import ConfigError, DataRejected, StorageUnavailable, WriteConflict
+from core.errors import DataRejected, StorageUnavailable, WriteConflict
 from storage.pgpool import PooledConnection, give_back
+from storage.sqlite_lock import SqliteLock
 from storage.sqlite_probe import busy_ms, sqlite_writable
 
 log = structlog.get_logger(__name__)
@@ -195,37 +194,6 @@ def _connection_config(settings: DatabaseSettings) -> dict[str, Any]:
             "connection_class": PooledConnection,
         },
     }
-
-
-class SqliteLock:
-    """One daemon per SQLite file: a second one on the same file would race it."""
-
-    def __init__(self, database: Path) -> None:
-        self._path = database.with_name(database.name + ".lock")
-        self._handle: IO[str] | None = None
-
-    def acquire(self) -> None:
-        handle = self._path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise ConfigError(
-                f"{self._path}: the SQLite database is in use by {holder}; "
-                "run one replica per SQLite file, or use PostgreSQL for several replicas"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
-        self._handle = handle
-
-    def release(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
 
 
 class Database:
