@@ -25,7 +25,7 @@ import gateway
 from core.errors import StorageUnavailable
 from gateway.api.deadletters import DeadLettersApi
 from gateway.api.explain import ExplainApi
-from gateway.api.http import build_http_app
+from gateway.api.http import bound_addresses, build_http_app
 from gateway.api.httperrors import JsonErrorRunner
 from gateway.api.routes import Api
 from gateway.config.model import LoadedConfig
@@ -203,7 +203,7 @@ class Services:
             listen = config.http.listen
             site = web.TCPSite(runner, listen.host, listen.port, reuse_address=True)
             await site.start()
-            self.http_bound = [str(address) for address in _bound_addresses(runner)]
+            self.http_bound = [str(address) for address in bound_addresses(runner)]
             log.info("http_listening", addresses=self.http_bound)
             yield self
 
@@ -211,17 +211,6 @@ class Services:
         deadline = time.monotonic() + self.runtime.loaded.config.lifecycle.drain_seconds
         await self.pipeline.drain(deadline)
         await self.dispatcher.drain(deadline)
-
-
-def _bound_addresses(runner: web.AppRunner) -> list[str]:
-    found = []
-    server = runner.server
-    for site in runner.sites:
-        site_server = getattr(site, "_server", None)
-        for sock in getattr(site_server, "sockets", None) or []:
-            host, port = sock.getsockname()[:2]
-            found.append(f"{host}:{port}")
-    return found if server is not None else []
 
 
 def build(loaded: LoadedConfig) -> Services:

@@ -68,3 +68,15 @@ def build_http_app(
         ]
     )
     return app
+
+
+def bound_addresses(runner: web.AppRunner) -> list[str]:
+    """The addresses the runner's sites listen on (the port chosen when 0 was asked)."""
+    found = []
+    server = runner.server
+    for site in runner.sites:
+        site_server = getattr(site, "_server", None)
+        for sock in getattr(site_server, "sockets", None) or []:
+            host, port = sock.getsockname()[:2]
+            found.append(f"{host}:{port}")
+    return found if server is not None else []
