@@ -42,7 +42,7 @@ class PeriodicStore:
         rows = await connection.execute_query_dict(
             self.sql(
                 f"SELECT {incident_columns(self.sql)} FROM incidents "
-                "WHERE status IN ('new', 'acknowledged') "
+                "WHERE status IN ('new', 'acknowledged', 'pending') "
                 "AND resolve_after IS NOT NULL ORDER BY resolve_after LIMIT ?"
             ),
             [_BATCH],
@@ -74,7 +74,7 @@ class PeriodicStore:
             self.sql(
                 "UPDATE incidents SET status = 'resolved', open_key = NULL, resolved_at = ?, "
                 "resolve_after = NULL, updated_at = ? WHERE id = ? "
-                "AND status IN ('new', 'acknowledged') AND resolve_after <= ?"
+                "AND status IN ('new', 'acknowledged', 'pending') AND resolve_after <= ?"
             ),
             [now_text, now_text, incident_id, now_text],
         )

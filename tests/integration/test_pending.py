@@ -71,3 +71,23 @@ async def test_pending_stops_the_sla_clocks(
         assert status == 409 and "cannot become pending" in refused["message"]
         actions = [row["action"] for row in await audit.entries(daemon.services.db)]
     assert actions[1:] == ["incident.pending", "incident.acknowledged", "incident.resolved"]
+
+
+async def test_a_pending_alert_incident_resolves_after_its_hold_down(
+    write_config: ConfigWriter, database_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    (tmp_path / "rules" / "00-hold.yaml").write_text("settings:\n  resolve_hold_down: 1s\n")
+    loaded = write_config(
+        database_url,
+        pipeline={"recovery_interval_seconds": 0.2, "periodic_interval_seconds": 0.2},
+    )
+    async with running_daemon(loaded) as daemon:
+        assert (await daemon.post_json("/webhooks/generic", ALERT))[0] == 202
+        await eventually(daemon.incidents, lambda items: len(items) == 1)
+        assert (await daemon.post_json(f"{PATH}/pending", {}))[0] == 200
+        recovered = {**ALERT, "status": "ok"}
+        assert (await daemon.post_json("/webhooks/generic", recovered))[0] == 202
+        await eventually(
+            lambda: _incident(daemon), lambda found: found["status"] == "resolved", within=15
+        )
