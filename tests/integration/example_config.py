@@ -1,14 +1,17 @@
 """The shipped example rules and catalogue in a test daemon: what a new user starts from.
 
 The daemon's clock cannot be advanced, so the rules are copied with a short
-hold-down (``resolve_hold_down``) and the periodic job runs often; the rest
-is the example as shipped. Sinks named by the rules exist but are disabled,
+hold-down (``resolve_hold_down``) and the periodic job runs often, and the
+weekly maintenance window is moved to a weekday three days away, so what a
+test sees does not depend on the hour it runs at (the window itself is proven
+by test-rules on a clock the scenario moves); the rest is the example as shipped. Sinks named by the rules exist but are disabled,
 so their rows wait in the outbox as they would in the example config.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import shutil
 import smtplib
@@ -53,6 +56,11 @@ def example_rules(tmp_path: Path, hold_down: str = "1s") -> Path:
     )
     assert count == 1, "the example settings no longer set resolve_hold_down"
     settings.write_text(text)
+    suppression = target / "10-suppression.yaml"
+    far_day = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).strftime("%a").lower()
+    text, count = re.subn(r"days: \[sun\]", f"days: [{far_day}]", suppression.read_text())
+    assert count == 1, "the example no longer has its Sunday maintenance window"
+    suppression.write_text(text)
     return target
 
 
