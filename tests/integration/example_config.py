@@ -5,7 +5,8 @@ hold-down (``resolve_hold_down``) and the periodic job runs often, and the
 weekly maintenance window is moved to a weekday three days away, so what a
 test sees does not depend on the hour it runs at (the window itself is proven
 by test-rules on a clock the scenario moves); the rest is the example as shipped.
-Sinks named by the rules exist but are disabled, so their rows wait in the outbox as they would in the example config.
+Sinks named by the rules exist but are disabled, so their rows wait in the
+outbox as they would in the example config.
 """
 
 from __future__ import annotations
