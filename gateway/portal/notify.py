@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ import structlog
 
 from core.errors import StorageUnavailable
 from core.outbox import OutboxAction
+from gateway.background import background
 from gateway.config.mail import QuietHours, RequesterNotifyConfig
 from gateway.config.model import GatewayConfig
 from gateway.portal.intake import SOURCE as PORTAL_SOURCE
@@ -92,13 +93,8 @@ class RequesterNotifier:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[RequesterNotifier]:
-        task = asyncio.create_task(self._loop(), name="requester-mail")
-        try:
+        async with background(self._loop(), "requester-mail"):
             yield self
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
 
     async def _loop(self) -> None:
         while True:
