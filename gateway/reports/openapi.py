@@ -45,8 +45,8 @@ _PARAMETERS = [
     {
         "name": "priority",
         "in": "query",
-        "description": "only this priority",
-        "schema": {"enum": ["P1", "P2", "P3", "P4"]},
+        "description": "only this priority; empty (as a form sends it): every priority",
+        "schema": {"enum": ["P1", "P2", "P3", "P4", ""]},
     },
     FORMAT,
 ]

@@ -171,6 +171,14 @@ async def test_reports_match_hand_computed_figures(
         assert mail_only["incidents"] == 3 and mail_only["period"]["service"] == "mail"
         p1 = await _report(daemon, "volumes", f"{PERIOD}&priority=P1")
         assert p1["total"] == 2
+        # an empty filter, as an HTML form sends it, means every priority and is documented so
+        every = await _report(daemon, "volumes", f"{PERIOD}&priority=&service=")
+        assert every["total"] == 6 and every["period"]["priority"] is None
+        async with daemon.http.get("/api/v1/openapi.json") as response:
+            schema = await response.json()
+        parameters = schema["paths"]["/api/v1/reports/volumes"]["get"]["parameters"]
+        priority = next(item for item in parameters if item["name"] == "priority")
+        assert "" in priority["schema"]["enum"]
 
 
 async def test_bad_periods_are_refused_with_the_reason(
