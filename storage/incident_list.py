@@ -20,7 +20,8 @@ SORTS: dict[str, tuple[str, bool]] = {
     "oldest": ("id", True),
     "priority": ("priority", True),
 }
-OPEN_STATUSES = ("new", "acknowledged")
+# open: not yet resolved; pending waits on its requester and is open too
+OPEN_STATUSES = ("new", "acknowledged", "pending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,8 @@ async def counts() -> dict[str, dict[str, int]]:
     """Incidents per status, and open incidents per priority."""
     by_status = await _query("SELECT status, COUNT(*) AS n FROM incidents GROUP BY status", [])
     by_priority = await _query(
-        "SELECT priority, COUNT(*) AS n FROM incidents WHERE status IN (?, ?) GROUP BY priority",
+        "SELECT priority, COUNT(*) AS n FROM incidents "
+        f"WHERE status IN ({', '.join('?' for _ in OPEN_STATUSES)}) GROUP BY priority",
         list(OPEN_STATUSES),
     )
     return {

@@ -1,7 +1,8 @@
-"""What operators do from an incident's page: acknowledge, resolve, comment,
-reassign, change impact and urgency. Each goes through the same store functions
-as the JSON API (timeline entry and outbox follow-ups in one transaction) and
-is logged with the person who did it."""
+"""What operators do from an incident's page: acknowledge, wait on the requester
+(and back to work), resolve, comment, reassign, change impact and urgency. Each
+goes through the same store functions as the JSON API (timeline entry, audit
+entry and outbox follow-ups in one transaction) and is logged with the person
+who did it."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ class ActionPages:
         return [
             web.post(f"{base}/acknowledge", self.acknowledge),
             web.post(f"{base}/resolve", self.resolve),
+            web.post(f"{base}/pending", self.pending),
             web.post(f"{base}/comment", self.comment),
             web.post(f"{base}/reassign", self.reassign),
             web.post(f"{base}/priority", self.priority),
@@ -65,6 +67,10 @@ class ActionPages:
 
     async def resolve(self, request: web.Request) -> web.StreamResponse:
         return await self._status(request, self._actions.resolve, "resolved")
+
+    async def pending(self, request: web.Request) -> web.StreamResponse:
+        """Waiting on the requester; acknowledge takes it back to work."""
+        return await self._status(request, self._actions.pending, "pending")
 
     async def _status(
         self,

@@ -20,7 +20,7 @@ from storage.incident_detail import forwarding
 from storage.incident_list import SORTS, ListQuery, counts, list_page, read_cursor
 from storage.views import get_incident
 
-STATUSES = ("new", "acknowledged", "resolved", "closed")
+STATUSES = ("new", "acknowledged", "pending", "resolved", "closed")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 PAGE = 50
 TYPES = ("incident", "service_request", "complaint", "change_request")
