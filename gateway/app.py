@@ -54,21 +54,25 @@ from gateway.reports.schedule import MonthlyReport
 from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
 from gateway.systemd import Notifier
 from gateway.web.clientaddr import ClientAddresses, networks
-from storage.actions import Actions
-from storage.audit import Operator, record_alone
-from storage.database import Database, DatabaseSettings
-from storage.heartbeats import HeartbeatStore
-from storage.incidents import IncidentStore
-from storage.intake import IntakeWriter
-from storage.leases import LeaseStore
-from storage.migrations import migrate
-from storage.outbox import OutboxStore
-from storage.periodic import PeriodicStore
-from storage.records import RecordStore
-from storage.reports import Reports
-from storage.requester_mail import RequesterMail
-from storage.retention import RetentionStore
-from storage.sync import SyncStore
+from storage import (
+    Actions,
+    Database,
+    DatabaseSettings,
+    HeartbeatStore,
+    IncidentStore,
+    IntakeWriter,
+    LeaseStore,
+    Operator,
+    OutboxStore,
+    PeriodicStore,
+    RecordStore,
+    Reports,
+    RequesterMail,
+    RetentionStore,
+    SyncStore,
+    audit,
+    migrate,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -160,7 +164,7 @@ class Services:
             "rules_version": runtime.ruleset.version,
             **runtime.hashes,
         }
-        await record_alone(
+        await audit.record_alone(
             self.db, Operator("intake-gateway", "startup"), "start", "config", details
         )
 

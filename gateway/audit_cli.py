@@ -8,14 +8,13 @@ import sys
 
 from core.errors import GatewayError
 from gateway.config.model import LoadedConfig
-from storage.audit import Verification, verify
-from storage.database import reading
+from storage import Verification, audit, reading
 
 
 async def _verify(loaded: LoadedConfig) -> Verification:
     storage = loaded.config.storage
     async with reading(storage.url, storage.connect_timeout_seconds) as db:
-        return await verify(db)
+        return await audit.verify(db)
 
 
 def audit_verify(loaded: LoadedConfig) -> int:

@@ -14,9 +14,7 @@ from gateway.logs import configure_logging
 from gateway.processing.explain import dry_judge, explained
 from gateway.processing.explain_source import UnknownSource, payload
 from gateway.runtime import compile_runtime
-from storage.database import Database, DatabaseSettings
-from storage.incidents import IncidentStore
-from storage.migrations import migrate
+from storage import Database, DatabaseSettings, IncidentStore, migrate
 
 
 async def explain_locally(

@@ -15,7 +15,7 @@ import structlog
 from aiohttp import web
 
 from gateway.web.clientaddr import CLIENT_ADDRESS
-from storage.audit import Operator
+from storage import Operator
 
 log = structlog.get_logger("gateway.operators")
 

@@ -26,8 +26,7 @@ from gateway.forwarding.inbound import InboundHooks, InboundSink, inbound_sinks
 from gateway.forwarding.lanes import SinkChanges, SinkSet, prepare_sinks
 from gateway.metrics import Metrics
 from gateway.runtime import Runtime, RuntimeHolder, compile_runtime
-from storage.audit import Operator, record_alone
-from storage.database import Database
+from storage import Database, Operator, audit
 
 log = structlog.get_logger(__name__)
 
@@ -127,7 +126,7 @@ class Reloader:
 
     async def _audit(self, by: Operator, details: dict[str, object]) -> None:
         try:
-            await record_alone(self._db, by, "config.reload", "config", details)
+            await audit.record_alone(self._db, by, "config.reload", "config", details)
         except StorageUnavailable as exc:  # the reload stands; the log says what was lost
             log.error("audit_record_failed", action="config.reload", error=str(exc))
 

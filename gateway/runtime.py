@@ -30,7 +30,7 @@ from parsers.portal import PortalParser
 from parsers.registry import PARSERS
 from rules.engine import CompiledRuleSet
 from rules.loader import load_ruleset
-from storage.answers import RequesterAnswers
+from storage import RequesterAnswers
 
 # Samples of rejected bodies kept per integration: a burst, then a trickle.
 _SAMPLES_PER_SECOND = 1.0

@@ -11,7 +11,7 @@ from storage.views import _query, _time
 
 
 @reads_database("reading forwarding")
-async def forwarding(incident_id: int, limit: int = 200) -> list[dict[str, Any]]:
+async def forwarding_rows(incident_id: int, limit: int = 200) -> list[dict[str, Any]]:
     """The incident's outbox rows, newest first."""
     rows = await models.OutboxRow.filter(incident_id=incident_id).order_by("-id").limit(limit)
     return [

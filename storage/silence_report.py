@@ -16,7 +16,7 @@ STALE_AFTER = timedelta(days=7)
 
 
 @reads_database("reading silences")
-async def silence_report(now: datetime, include_expired: bool) -> list[dict[str, Any]]:
+async def report_silences(now: datetime, include_expired: bool) -> list[dict[str, Any]]:
     query = models.Silence.all()
     if not include_expired:
         query = query.filter(expired_at__isnull=True, ends_at__gt=now)

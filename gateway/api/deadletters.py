@@ -15,7 +15,7 @@ from aiohttp import web
 from gateway.api.jsonbody import json_error, json_response
 from gateway.api.params import page_size, path_int, query_int, query_text
 from gateway.operators import operator, operator_log
-from storage.outbox import OutboxStore
+from storage import OutboxStore
 
 
 class DeadLettersApi:

@@ -22,8 +22,7 @@ from gateway.api.params import BadParameter, query_text
 from gateway.processing.explain import dry_judge, explained
 from gateway.processing.explain_source import UnknownSource, payload
 from gateway.runtime import Runtime
-from storage.database import Database
-from storage.incidents import IncidentStore
+from storage import Database, IncidentStore
 
 # larger payloads are parsed off the event loop, as the pipeline does
 _THREAD_PARSE_BYTES = 64 * 1024

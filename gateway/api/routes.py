@@ -34,9 +34,17 @@ from gateway.operators import operator, operator_log
 from gateway.reports.csvout import CSV_PAGE, every_page, stream_csv, wants_csv
 from gateway.web.clientaddr import CLIENT_ADDRESS, ClientAddresses
 from rules.matchers import compile_triples
-from storage.actions import ActionRefused, Actions, NewSilence
-from storage.audit import Operator
-from storage.views import EventFilter, IncidentFilter, get_incident, list_events, list_incidents
+from storage import (
+    ActionRefused,
+    Actions,
+    EventFilter,
+    IncidentFilter,
+    NewSilence,
+    Operator,
+    get_incident,
+    list_events,
+    list_incidents,
+)
 
 if TYPE_CHECKING:
     from gateway.reload import ReloadResult

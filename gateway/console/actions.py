@@ -16,10 +16,7 @@ from aiohttp import web
 from gateway.console.access import PERSON, PREFIX, require
 from gateway.console.app import Console
 from rules.priority import PriorityMatrix
-from storage.actions import ActionRefused, Actions
-from storage.audit import Operator
-from storage.incident_edits import IncidentEdits
-from storage.views import get_incident
+from storage import ActionRefused, Actions, IncidentEdits, Operator, get_incident
 
 log = structlog.get_logger("gateway.console")
 

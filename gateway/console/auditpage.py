@@ -10,8 +10,7 @@ from aiohttp import web
 
 from gateway.console.access import PREFIX, require
 from gateway.console.app import Console
-from storage import audit
-from storage.database import Database
+from storage import Database, audit
 
 DAYS = (1, 7, 30)
 _SHOWN = 2000

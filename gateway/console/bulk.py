@@ -15,9 +15,7 @@ from gateway.api.params import whole_number
 from gateway.console.access import PREFIX, require
 from gateway.console.app import Console
 from gateway.console.incidents import list_query
-from storage.audit import Operator
-from storage.bulk import BulkActions, BulkKind
-from storage.incident_list import ids_matching
+from storage import BulkActions, BulkKind, Operator, ids_matching
 
 log = structlog.get_logger("gateway.console")
 MAX_BULK = 1000

@@ -12,8 +12,7 @@ from aiohttp import web
 from gateway.api.params import query_int, whole_number
 from gateway.console.access import PERSON, PREFIX, require
 from gateway.console.app import Console
-from storage.audit import Operator
-from storage.outbox import OutboxStore
+from storage import Operator, OutboxStore
 
 log = structlog.get_logger("gateway.console")
 PAGE = 100

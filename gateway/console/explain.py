@@ -24,9 +24,7 @@ from gateway.console.rulefiles import locate, maintenance_windows, rule_files
 from gateway.intake.mailintake import MAIL_KIND
 from gateway.reload import LastReload
 from gateway.runtime import Runtime
-from storage.explain_reads import intake_record, occurrences, stored_event
-from storage.incident_detail import forwarding
-from storage.views import get_incident
+from storage import forwarding_rows, get_incident, intake_record, occurrences, stored_event
 
 _MAX_RAW_SHOWN = 64 * 1024
 _MAX_PASTE = 1024 * 1024
@@ -77,7 +75,7 @@ class ExplainPages:
             section="incidents",
             event=event,
             incident=incident,
-            forwarding=await forwarding(int(incident["id"])) if incident else [],
+            forwarding=await forwarding_rows(int(incident["id"])) if incident else [],
             occurrences=await occurrences(int(event["id"])),
             record=record,
             notes=notes,

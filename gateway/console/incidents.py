@@ -16,9 +16,7 @@ from gateway.console.app import Console
 from gateway.console.cached import Refreshed
 from gateway.console.slaclocks import clocks, span
 from rules.engine import CompiledRuleSet
-from storage.incident_detail import forwarding
-from storage.incident_list import SORTS, ListQuery, counts, list_page, read_cursor
-from storage.views import get_incident
+from storage import SORTS, ListQuery, counts, forwarding_rows, get_incident, list_page, read_cursor
 
 STATUSES = ("new", "acknowledged", "pending", "resolved", "closed")
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -145,7 +143,7 @@ class IncidentPages:
             template,
             section="incidents",
             incident=found,
-            forwarding=await forwarding(int(found["id"])),
+            forwarding=await forwarding_rows(int(found["id"])),
             clocks=clocks(found, self._ruleset(), datetime.now(UTC)),
             span=span,
         )

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from core.errors import StorageUnavailable
 from gateway.console.access import PREFIX
-from storage.incident_detail import changed_since, timeline_head
+from storage import changed_since, timeline_head
 
 log = structlog.get_logger("gateway.console")
 

@@ -15,11 +15,15 @@ from gateway.api.params import whole_number
 from gateway.console.access import PERSON, PREFIX, require
 from gateway.console.app import Console
 from rules.matchers import MatcherError, compile_triples
-from storage.actions import Actions, NewSilence
-from storage.audit import Operator
-from storage.database import Database
-from storage.silence_edits import extend_silence
-from storage.silence_report import event_by_id, silence_report
+from storage import (
+    Actions,
+    Database,
+    NewSilence,
+    Operator,
+    event_by_id,
+    extend_silence,
+    report_silences,
+)
 
 log = structlog.get_logger("gateway.console")
 
@@ -86,7 +90,7 @@ class SilencePages:
 
     async def list(self, request: web.Request) -> web.Response:
         include = request.query.get("all") == "1"
-        items = await silence_report(self._clock(), include)
+        items = await report_silences(self._clock(), include)
         return self._console.page(
             request,
             "silences.html",

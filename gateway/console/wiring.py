@@ -20,11 +20,7 @@ from gateway.console.silences import SilencePages, utc_now
 from gateway.reload import LastReload
 from gateway.runtime import RuntimeHolder
 from gateway.web.clientaddr import ClientAddresses
-from storage.actions import Actions
-from storage.bulk import BulkActions
-from storage.database import Database, Dialect
-from storage.incident_edits import IncidentEdits
-from storage.outbox import OutboxStore
+from storage import Actions, BulkActions, Database, Dialect, IncidentEdits, OutboxStore
 
 Middleware = Callable[..., object]
 

@@ -21,7 +21,7 @@ from gateway.forwarding.metrics import OutboxMetrics
 from gateway.forwarding.policy import retry_delay
 from gateway.forwarding.settle import DeliveredWriter
 from sinks.delivery import Delivered, Delivery, DeliveryFailed
-from storage.outbox import Claim, OutboxStore
+from storage import Claim, OutboxStore
 
 # logged as the dispatcher, as before this module was split from it
 log = structlog.get_logger("gateway.forwarding.dispatcher")

@@ -51,8 +51,7 @@ from gateway.forwarding.metrics import OutboxMetrics
 from gateway.forwarding.policy import CircuitState
 from gateway.metrics import Metrics
 from sinks.config import SinkConfig
-from storage.database import Database
-from storage.outbox import OutboxStore
+from storage import Database, OutboxStore
 
 log = structlog.get_logger(__name__)
 

@@ -31,7 +31,7 @@ from gateway.api.jsonbody import json_error, json_response
 from parsers.jsondoc import decode_json
 from rules.decision import IncidentStatus
 from sinks.config import InboundConfig, SinkConfig
-from storage.sync import ExternalChange, SyncStore
+from storage import ExternalChange, SyncStore
 
 log = structlog.get_logger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from core.outbox import OutboxAction
 from sinks.delivery import Delivery
-from storage.outbox import Claim
+from storage import Claim
 
 
 def merge(claim: Claim, incident: dict[str, Any]) -> Delivery:

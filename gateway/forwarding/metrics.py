@@ -9,7 +9,7 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from storage.outbox_reads import SinkDepth
+from storage import SinkDepth
 
 _PREFIX = "intake_gateway_outbox"
 UNCONFIGURED = "unconfigured"

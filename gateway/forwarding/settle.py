@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from storage.outbox import Claim, OutboxStore
+from storage import Claim, OutboxStore
 
 
 class DeliveredWriter:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from gateway.config.model import GatewayConfig
 from gateway.portal.intake import SOURCE as PORTAL_SOURCE
 from sinks.config import EmailSinkConfig
-from storage.answers import AnswerPolicy, RequesterAnswers
+from storage import AnswerPolicy, RequesterAnswers
 
 
 def requester_answers(config: GatewayConfig) -> RequesterAnswers | None:

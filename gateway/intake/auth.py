@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pydantic import SecretStr
 
 from gateway.config.model import AuthConfig
-from storage.signatures import SignatureClaim
+from storage import SignatureClaim
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ from gateway.intake.mailkeys import (
     read_headers,
 )
 from gateway.metrics import Metrics
-from storage.leases import LeaseStore
+from storage import LeaseStore
 
 log = structlog.get_logger(__name__)
 

@@ -18,7 +18,7 @@ from contextlib import suppress
 import structlog
 
 from core.errors import StorageUnavailable
-from storage.leases import LeaseStore
+from storage import LeaseStore
 
 log = structlog.get_logger(__name__)
 

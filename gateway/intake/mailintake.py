@@ -17,7 +17,7 @@ from core.errors import DataRejected, StorageUnavailable
 from core.records import Channel, IntakeRecord
 from gateway.config.mail import MailboxConfig
 from gateway.metrics import Metrics
-from storage.intake import Committed, IntakeWriter, NewIntake
+from storage import Committed, IntakeWriter, NewIntake
 
 MAIL_KIND = "email"
 

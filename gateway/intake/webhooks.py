@@ -32,9 +32,7 @@ from gateway.intake.auth import Authenticator
 from gateway.intake.ratelimit import TokenBucket
 from gateway.metrics import Metrics
 from parsers.base import Parser, Tally
-from storage.intake import IntakeWriter, NewIntake
-from storage.records import RecordStore
-from storage.signatures import SignatureClaim
+from storage import IntakeWriter, NewIntake, RecordStore, SignatureClaim
 
 log = structlog.get_logger(__name__)
 

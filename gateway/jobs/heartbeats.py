@@ -38,10 +38,7 @@ from gateway.jobs.heartbeat_watch import (
 )
 from gateway.metrics import Metrics
 from rules.decision import RuleSet
-from storage.atomic import QueryRunner
-from storage.database import Database
-from storage.heartbeats import HeartbeatRow, HeartbeatStore
-from storage.incidents import IncidentStore
+from storage import Database, HeartbeatRow, HeartbeatStore, IncidentStore, QueryRunner
 
 log = structlog.get_logger(__name__)
 

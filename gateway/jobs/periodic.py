@@ -19,8 +19,7 @@ from core.errors import StorageUnavailable
 from gateway.background import background
 from gateway.metrics import Metrics
 from rules.engine import CompiledRuleSet
-from storage.database import Database
-from storage.periodic import PeriodicStore
+from storage import Database, PeriodicStore
 
 log = structlog.get_logger(__name__)
 

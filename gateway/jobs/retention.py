@@ -23,8 +23,7 @@ from prometheus_client import CollectorRegistry, Counter
 from core.errors import StorageUnavailable
 from gateway.background import background
 from gateway.config.daemon import RetentionConfig
-from storage.database import Database, Dialect
-from storage.retention import RetentionStore
+from storage import Database, Dialect, RetentionStore
 
 log = structlog.get_logger(__name__)
 

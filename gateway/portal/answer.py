@@ -23,8 +23,7 @@ from gateway.portal.limits import PortalLimits
 from gateway.portal.links import LinkRefused
 from gateway.portal.status import StatusPages
 from gateway.portal.upload import FormRefused, ReadForm, attachments, file_problem, read_form
-from storage.actions import ActionRefused, Actions
-from storage.audit import Operator
+from storage import ActionRefused, Actions, Operator
 
 log = structlog.get_logger(__name__)
 

@@ -19,7 +19,7 @@ import orjson
 from core.errors import DataRejected, StorageUnavailable
 from core.records import Channel, IntakeRecord
 from gateway.metrics import Metrics
-from storage.intake import Committed, IntakeWriter, NewIntake
+from storage import Committed, IntakeWriter, NewIntake
 
 SOURCE = "portal"
 KIND = "portal"

@@ -29,7 +29,7 @@ from gateway.config.mail import QuietHours, RequesterNotifyConfig
 from gateway.config.model import GatewayConfig
 from gateway.portal.intake import SOURCE as PORTAL_SOURCE
 from sinks.config import EmailSinkConfig
-from storage.requester_mail import Change, RequesterMail
+from storage import Change, RequesterMail
 
 log = structlog.get_logger(__name__)
 

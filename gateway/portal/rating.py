@@ -20,7 +20,7 @@ from gateway.portal.limits import PortalLimits
 from gateway.portal.links import LinkClaims, LinkRefused
 from gateway.portal.pages import PortalPages
 from gateway.portal.status import StatusPages
-from storage.portal import Ratings
+from storage import Ratings
 
 log = structlog.get_logger(__name__)
 

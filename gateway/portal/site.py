@@ -21,10 +21,7 @@ from gateway.portal.pages import PortalPages, static_files
 from gateway.portal.rating import RatingPages
 from gateway.portal.status import StatusPages
 from gateway.web.clientaddr import ClientAddresses
-from storage.actions import Actions
-from storage.database import Database
-from storage.intake import IntakeWriter
-from storage.portal import Ratings, public_status
+from storage import Actions, Database, IntakeWriter, Ratings, public_status
 
 _MIN_KEY_CHARS = 32  # a link key is as strong as a password that anyone may guess offline
 

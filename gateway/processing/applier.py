@@ -19,10 +19,7 @@ from typing import Protocol
 from core.records import Event, IntakeRecord
 from gateway.metrics import Metrics
 from rules.decision import IncidentAction, RuleSet
-from storage.atomic import QueryRunner, run_atomic
-from storage.database import Database
-from storage.incidents import IncidentStore
-from storage.records import RecordStore
+from storage import Database, IncidentStore, QueryRunner, RecordStore, run_atomic
 
 # an event's outcome, and the priority of the incident it opened (None: it opened none)
 EventTally = tuple[str, str | None]

@@ -21,10 +21,7 @@ from parsers.email import EmailParser
 from parsers.mail.diagnosis import CharsetFinding, diagnose
 from rules.decision import Decision, IncidentAction
 from rules.engine import CompiledRuleSet
-from storage.atomic import QueryRunner, run_atomic
-from storage.database import Database
-from storage.incident_state import incident_key
-from storage.incidents import IncidentStore
+from storage import Database, IncidentStore, QueryRunner, incident_key, run_atomic
 
 
 @dataclass(frozen=True, slots=True)

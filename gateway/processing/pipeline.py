@@ -28,9 +28,7 @@ from gateway.processing.pacing import IDLE_EVENTS, IntakeActivity, IntakePacer
 from gateway.processing.parsepool import Outcome, ParsePool
 from parsers.base import Parser
 from rules.decision import RuleSet
-from storage.database import Database
-from storage.incidents import IncidentStore
-from storage.records import RecordStore
+from storage import Database, IncidentStore, RecordStore
 
 log = structlog.get_logger(__name__)
 

@@ -36,13 +36,14 @@ import orjson
 from core.errors import GatewayError, ParseError
 from core.records import IntakeRecord
 from gateway.runtime import Runtime
-from storage.database import Database, DatabaseSettings
-from storage.incidents import IncidentStore
-from storage.migrations import migrate
-from storage.replay import (
+from storage import (
+    Database,
+    DatabaseSettings,
+    IncidentStore,
     SilenceInForce,
     StoredOutcome,
     copy_silences,
+    migrate,
     outcomes_by_intake,
     records_since,
     requeue_failed,

@@ -30,12 +30,17 @@ from parsers.base import Parser
 from rules.coverage import Coverage
 from rules.decision import Decision
 from rules.engine import CompiledRuleSet
-from storage.actions import ActionRefused, Actions, NewSilence
-from storage.database import Database, DatabaseSettings
-from storage.incidents import IncidentStore
-from storage.migrations import migrate
-from storage.periodic import PeriodicStore
-from storage.views import get_incident
+from storage import (
+    ActionRefused,
+    Actions,
+    Database,
+    DatabaseSettings,
+    IncidentStore,
+    NewSilence,
+    PeriodicStore,
+    get_incident,
+    migrate,
+)
 
 _DECISION = TypeAdapter(Decision)
 _AUTHOR = "scenario"

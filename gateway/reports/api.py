@@ -15,7 +15,7 @@ from gateway.api.params import query_text
 from gateway.reports.csvout import report_csv, wants_csv
 from gateway.reports.engine import ReportEngine, period_json
 from gateway.reports.period import BadPeriod, read_period
-from storage.report_sql import Period
+from storage import Period
 
 REPORTS = ("summary", "sla", "volumes", "mttr", "offenders", "noise")
 

@@ -18,9 +18,7 @@ from gateway.reports.csvout import report_csv
 from gateway.reports.document import full_report
 from gateway.reports.engine import ReportEngine
 from gateway.reports.period import BadPeriod, read_period
-from storage.database import Database, reading
-from storage.report_sql import Period
-from storage.reports import Reports
+from storage import Database, Period, Reports, reading
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime

@@ -8,7 +8,7 @@ from typing import Any
 
 import gateway
 from gateway.reports.engine import ReportEngine, period_json
-from storage.report_sql import Period
+from storage import Period
 
 # what the compliance chart holds the figures against, in percent
 TARGET_COMPLIANCE = 95.0

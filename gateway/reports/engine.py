@@ -13,9 +13,7 @@ from rules.calendars import AlwaysOpen, Calendar
 from rules.decision import Priority
 from rules.engine import CompiledRuleSet
 from rules.service_time import MARGIN, ServiceClock
-from storage.report_sql import Period
-from storage.reports import Reports
-from storage.sql import as_time
+from storage import Period, Reports, as_time
 
 _ALWAYS = AlwaysOpen()
 _TIME_COLUMNS = ("created_at", "resolved_at", "due", "done_at")

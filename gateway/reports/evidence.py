@@ -22,11 +22,7 @@ from gateway.config.model import LoadedConfig
 from gateway.confighash import config_files, config_hashes
 from gateway.reports.csvout import flat, report_csv
 from gateway.reports.engine import ReportEngine, period_json
-from storage import audit
-from storage.database import Database
-from storage.evidence import EvidenceStore
-from storage.report_sql import Period
-from storage.views import get_incident
+from storage import Database, EvidenceStore, Period, audit, get_incident
 
 SAMPLE_SIZE = 25
 _JSON = orjson.OPT_INDENT_2

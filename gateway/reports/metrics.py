@@ -21,8 +21,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from core.errors import StorageUnavailable
 from gateway.background import background
-from storage.database import Database
-from storage.reports import time_histogram
+from storage import Database, time_histogram
 
 log = structlog.get_logger(__name__)
 

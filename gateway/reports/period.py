@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from storage.report_sql import Period
+from storage import Period
 
 MAX_DAYS = 400
 # what from and to may look like (OpenAPI says the same): a date, or a date and time

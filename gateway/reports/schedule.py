@@ -25,9 +25,7 @@ from gateway.reports.mail import report_mail
 from gateway.runtime import Runtime
 from sinks.config import EmailSinkConfig
 from sinks.registry import email_transport
-from storage.database import Database
-from storage.report_sql import Period
-from storage.reports import claim_once, give_up_claim
+from storage import Database, Period, claim_once, give_up_claim
 
 log = structlog.get_logger(__name__)
 _INTERVAL_SECONDS = 60.0

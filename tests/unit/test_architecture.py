@@ -177,3 +177,57 @@ def test_no_product_module_is_over_400_lines() -> None:
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400
     ]
     assert long == []
+
+
+def _storage_reaches(path: Path) -> list[str]:
+    """Imports of storage that go past its public face: a submodule, or a name the face
+    does not list in ``storage.__all__``."""
+    import storage
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.startswith("storage.")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("storage."):
+                found.append(node.module)
+            elif node.module == "storage":
+                found += [
+                    f"storage.{alias.name}"
+                    for alias in node.names
+                    if alias.name not in storage.__all__
+                ]
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", [p for pkg in ("gateway", "sinks") for p in _modules(pkg)], ids=str
+)
+def test_the_gateway_reaches_storage_through_its_public_face(path: Path) -> None:
+    assert _storage_reaches(path) == [], (
+        f"{path.relative_to(REPO)} reaches into storage; import from storage (storage/__init__.py)"
+    )
+
+
+def test_a_reach_past_the_storage_face_is_found(tmp_path: Path) -> None:
+    module = tmp_path / "app.py"
+    module.write_text(
+        "from storage import Database, sql\n"
+        "import storage.models\n"
+        "def later() -> None:\n"
+        "    from storage.incidents import IncidentStore\n",
+        encoding="utf-8",
+    )
+    assert sorted(_storage_reaches(module)) == [
+        "storage.incidents",
+        "storage.models",
+        "storage.sql",
+    ]
+
+
+def test_every_name_of_the_storage_face_is_there() -> None:
+    import storage
+
+    assert [name for name in storage.__all__ if not hasattr(storage, name)] == []
+    assert len(set(storage.__all__)) == len(storage.__all__)
