@@ -244,7 +244,8 @@ def build(loaded: LoadedConfig) -> Services:
         owner=instance,
         links=links.url if links is not None else None,
     )
-    incidents = IncidentStore(db, lambda: holder.current.answers)
+    reports = ReportEngine(Reports(db), lambda: holder.current.ruleset, utc_now)
+    incidents = IncidentStore(db, lambda: holder.current.answers, reports.calendar)
     pipeline = Pipeline(
         db=db,
         records=records,
@@ -299,7 +300,6 @@ def build(loaded: LoadedConfig) -> Services:
     reloader = Reloader(holder, metrics, dispatcher, inbound, db)
     metrics.rules_info.labels(holder.current.ruleset.version).set(1)
     clients = ClientAddresses(lambda: networks(holder.current.loaded.config.http.trusted_proxies))
-    reports = ReportEngine(Reports(db), lambda: holder.current.ruleset, utc_now)
     actions = Actions(db, on_commit=dispatcher.wake, calendar=reports.calendar)
     portal = build_portal(
         loaded,

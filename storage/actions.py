@@ -16,8 +16,9 @@ from storage import audit, models
 from storage.atomic import QueryRunner
 from storage.audit import Operator
 from storage.database import Database, reads_database
-from storage.forwarding import queue
+from storage.forwarding import entry_cause, queue
 from storage.incident_state import incident_routes
+from storage.pending import resume_clocks
 from storage.sql import Sql
 from storage.views import incident_json, incident_lookup
 from storage.visibility import visibility_of
@@ -173,19 +174,20 @@ class Actions:
         return body
 
     def _resume(self, row: models.Incident, now: datetime) -> float:
-        """Leaving pending: each due time still ahead when the wait began moves on by
-        the service time the incident waited; the service seconds waited."""
+        """Leaving pending: the due times move on by the service time the incident
+        waited (``storage.pending``); the service seconds waited."""
         since = row.pending_since or now
-        calendar = self._calendar(row.priority, row.service)
         row.pending_since = None
-        for clock in ("response_due", "resolution_due"):
-            due = getattr(row, clock)
-            if due is None or due <= since:
-                continue  # no target, or breached before the wait began
-            if clock == "response_due" and row.acknowledged_at is not None:
-                continue  # answered already: that clock had stopped
-            setattr(row, clock, calendar.add(now, calendar.elapsed(since, due)))
-        return calendar.elapsed(since, now).total_seconds()
+        resumed = resume_clocks(
+            self._calendar(row.priority, row.service),
+            since,
+            now,
+            {"response_due": row.response_due, "resolution_due": row.resolution_due},
+            acknowledged=row.acknowledged_at is not None,
+        )
+        for clock, due in resumed.due.items():
+            setattr(row, clock, due)
+        return resumed.paused_seconds
 
     async def _forward(
         self,
@@ -200,7 +202,7 @@ class Actions:
     ) -> None:
         """A person's change goes to every sink of the incident, keyed by its timeline entry."""
         sinks = await incident_routes(connection, self._sql, row.id)
-        cause = str(entry_id)
+        cause = entry_cause(entry_id)
         if target is IncidentStatus.RESOLVED:
             await queue(
                 connection,

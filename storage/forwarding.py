@@ -32,6 +32,12 @@ _INSERT = (
 )
 
 
+def entry_cause(entry_id: int) -> str:
+    """The cause of a change a person (or the requester's page) made: its timeline entry,
+    named apart from the pipeline's occurrence ids, which count from 1 as well."""
+    return f"entry:{entry_id}"
+
+
 async def queue(
     connection: QueryRunner,
     sql: Sql,

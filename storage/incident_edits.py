@@ -19,7 +19,7 @@ from core.outbox import OutboxAction
 from storage import audit, models
 from storage.audit import Operator
 from storage.database import Database
-from storage.forwarding import queue
+from storage.forwarding import entry_cause, queue
 from storage.incident_state import incident_routes
 from storage.sql import Sql
 from storage.views import incident_json, incident_lookup
@@ -207,7 +207,7 @@ class IncidentEdits:
                 incident_id=row.id,
                 sinks=sinks,
                 action=action,
-                cause=str(entry.id),
+                cause=entry_cause(entry.id),
                 payload=payload,
                 now=now,
             )

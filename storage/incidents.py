@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from core.records import Event
+from rules.calendars import AlwaysOpen
 from rules.decision import (
     Decision,
     EventOutcome,
@@ -48,6 +49,7 @@ from storage.incident_state import (
     incident_key,
     incident_state,
 )
+from storage.pending import CalendarOf, end_wait
 from storage.readahead import ReadAhead
 from storage.sql import Sql
 from storage.timeline import mail_data, note, notes, record_thread, timeline_for
@@ -64,13 +66,18 @@ class Applied:
 
 class IncidentStore(IncidentStateReader):
     def __init__(
-        self, db: Database, answers: Callable[[], RequesterAnswers | None] = lambda: None
+        self,
+        db: Database,
+        answers: Callable[[], RequesterAnswers | None] = lambda: None,
+        calendar: CalendarOf = lambda priority, service: AlwaysOpen(),
     ) -> None:
         """``answers``: the mailboxes that acknowledge a mail opening an incident (asked
-        each time: a reload may change them)."""
+        each time: a reload may change them); ``calendar``: the SLA calendar of
+        (priority, service), by which a requester's answer moves the due times on."""
         self._db = db
         self.sql = Sql(db.dialect)
         self._answers = answers
+        self._calendar = calendar
 
     # -- Decision ----------------------------------------------------------
 
@@ -356,6 +363,10 @@ class IncidentStore(IncidentStateReader):
             [*values, current.id],
         )
         await timeline_for(connection, self.sql, event, decision, current, raised, now)
+        if action is IncidentAction.COMMENT and status is IncidentStatus.PENDING:
+            # the requester's answer ends the wait (an operator's or a machine's does not)
+            ended = await end_wait(connection, sql, current.id, event, now, self._calendar)
+            status = ended or status
         changes: dict[str, list[str]] = {}
         if raised:
             changes["priority"] = [current.priority.value, decision.incident.priority.value]

@@ -16,6 +16,7 @@ PUBLIC_KINDS = frozenset(
         "opened",
         "acknowledged",
         "pending",
+        "resumed",
         "resolved",
         "reopened",
         "closed",

@@ -43,6 +43,7 @@ WORDS: Mapping[str, str] = {
     "kind.opened": "Recorded",
     "kind.acknowledged": "Taken in hand",
     "kind.pending": "Waiting for your answer",
+    "kind.resumed": "Your answer arrived; work goes on",
     "kind.resolved": "Resolved",
     "kind.reopened": "Reopened",
     "kind.closed": "Closed",
