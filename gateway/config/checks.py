@@ -46,6 +46,9 @@ def resolve_secrets(
         refs.append((f"imap.{account.name}.password", location, account.password))
     for index, signing in enumerate(config.portal.keys):
         refs.append((f"portal.keys.{index}", ("portal", "keys", index), signing))
+    if config.portal.captcha is not None:
+        location = ("portal", "captcha", "secret")
+        refs.append(("portal.captcha.secret", location, config.portal.captcha.secret))
     for key, location, ref in refs:
         if ref is None:
             continue

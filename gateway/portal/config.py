@@ -87,6 +87,60 @@ class PortalFormConfig(Frozen):
     )
 
 
+CaptchaProvider = Literal["hcaptcha", "turnstile", "recaptcha"]
+# where each provider answers the siteverify protocol (POST secret, response, remoteip)
+VERIFY_URLS: dict[str, str] = {
+    "hcaptcha": "https://api.hcaptcha.com/siteverify",
+    "turnstile": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    "recaptcha": "https://www.google.com/recaptcha/api/siteverify",
+}
+
+
+class PortalCaptchaConfig(Frozen):
+    """A CAPTCHA on the request form, checked by the provider's siteverify endpoint
+    before anything is stored."""
+
+    provider: CaptchaProvider = Field(
+        description="hcaptcha, turnstile (Cloudflare) or recaptcha (v2 checkbox)"
+    )
+    site_key: str = Field(
+        min_length=1, max_length=200, description="the public key the widget is shown with"
+    )
+    secret: SecretRef = Field(
+        description="the secret key sent to the provider ({env: NAME} or {file: /path})"
+    )
+    verify_url: str = Field(
+        default="",
+        description="the siteverify endpoint; empty: the provider's own (a local stand-in "
+        "that speaks the same protocol may be given for tests)",
+    )
+    timeout_seconds: float = Field(
+        default=5, gt=0, le=30, description="how long to wait for the provider's answer"
+    )
+    on_unavailable: Literal["refuse", "accept"] = Field(
+        default="refuse",
+        description="when the provider cannot be reached or answers nonsense: refuse "
+        "(the form again with 'try again later', nothing stored) or accept the request "
+        "unchecked",
+    )
+    send_client_address: bool = Field(
+        default=True, description="send the client's address to the provider (remoteip)"
+    )
+
+    _inline = field_validator("secret", mode="before")(_secret)
+
+    @field_validator("verify_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("verify_url must start with https:// (or http:// for a stand-in)")
+        return value
+
+    @property
+    def endpoint(self) -> str:
+        return self.verify_url or VERIFY_URLS[self.provider]
+
+
 class PortalConfig(Frozen):
     """Pages for the people who report: a status page per incident behind a signed,
     expiring link (in every mail to the requester), without login."""
@@ -118,6 +172,11 @@ class PortalConfig(Frozen):
 
     form: PortalFormConfig = Field(
         default=PortalFormConfig(), description="the request form at /portal/"
+    )
+    captcha: PortalCaptchaConfig | None = Field(
+        default=None,
+        description="a CAPTCHA on the request form (hCaptcha, Turnstile or reCAPTCHA); "
+        "none: the honeypot and rate limits only",
     )
 
     @field_validator("keys", mode="before")

@@ -15,11 +15,13 @@ import structlog
 from aiohttp import web
 
 from core.errors import DataRejected, StorageUnavailable
+from gateway.portal.captcha import CaptchaCheck, Outcome
 from gateway.portal.config import PortalFormConfig
 from gateway.portal.intake import PortalIntake
 from gateway.portal.limits import PortalLimits
 from gateway.portal.pages import PortalPages
 from gateway.portal.upload import FormRefused, ReadForm, attachments, file_problem, read_form
+from gateway.web.templating import CONTENT_SECURITY_POLICY
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +43,9 @@ PROBLEMS = {
     "rate_limited": "Too many requests in a short time; please wait a minute.",
     "unavailable": "It could not be saved just now; nothing was recorded. Please try again.",
     "bad_form": "The form could not be read; please send it again.",
+    "captcha": "Please confirm that you are a person (the check below), then send again.",
+    "captcha_unavailable": "The check that you are a person cannot be made just now; "
+    "nothing was recorded. Please try again later.",
 }
 
 
@@ -53,8 +58,10 @@ class RequestForm:
         intake: PortalIntake,
         limits: PortalLimits,
         services: Callable[[], Sequence[str]],
+        captcha: CaptchaCheck | None = None,
     ) -> None:
         self._config = config
+        self._captcha = captcha
         self._pages = pages
         self._intake = intake
         self._limits = limits
@@ -69,10 +76,13 @@ class RequestForm:
 
     def _render(self, request: web.Request, status: int = 200, **values: Any) -> web.Response:
         context: dict[str, Any] = {"form": {}, "problems": {}, "files": [], **values}
+        captcha = self._captcha
         return self._pages.render(
             request,
             "form.html",
             status,
+            policy=captcha.policy(CONTENT_SECURITY_POLICY) if captcha else None,
+            captcha=captcha.widget(self._pages.language(request)) if captcha else None,
             config=self._config,
             services=sorted(self._services()),
             messages=PROBLEMS,
@@ -103,8 +113,20 @@ class RequestForm:
             log.info("portal_honeypot", client=self._limits.client(request))
             return _see("/portal/thanks")
         problems, files = self._check(form)
+        if self._captcha is not None:
+            outcome = await self._captcha.verify(
+                form.values.get(self._captcha.token_field, ""), self._limits.client(request)
+            )
+            if outcome is Outcome.UNAVAILABLE and not self._captcha.accept_unavailable:
+                self._intake.rejected("captcha_unavailable")
+                problems["form"] = "captcha_unavailable"
+                return self._render(request, 503, form=form.values, problems=problems, files=files)
+            if outcome is Outcome.UNAVAILABLE:
+                log.warning("portal_captcha_unchecked", client=self._limits.client(request))
+            if outcome is Outcome.FAILED:
+                problems["captcha"] = "captcha"
         if problems:
-            self._intake.rejected("invalid")
+            self._intake.rejected("captcha" if list(problems) == ["captcha"] else "invalid")
             return self._render(request, 400, form=form.values, problems=problems, files=files)
         email = form.values["email"].strip().lower()
         if not self._limits.allow_sender(email):

@@ -83,8 +83,14 @@ class PortalPages:
         return self._default
 
     def render(
-        self, request: web.Request, name: str, status: int = 200, **values: Any
+        self,
+        request: web.Request,
+        name: str,
+        status: int = 200,
+        policy: str | None = None,
+        **values: Any,
     ) -> web.Response:
+        """``policy``: a Content-Security-Policy of its own (the form's with a CAPTCHA)."""
         language = self.language(request)
         viewer = Viewer(
             self._catalogs.translator(language), viewer_zone(request.cookies.get(TZ_COOKIE))
@@ -92,6 +98,8 @@ class PortalPages:
         response = self._pages[language].response(
             name, viewer, status=status, lang_switch=request.path, **values
         )
+        if policy is not None:
+            response.headers["Content-Security-Policy"] = policy
         secure_headers(response)
         if request.query.get("lang") in LANGUAGES:
             response.set_cookie(

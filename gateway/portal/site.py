@@ -13,6 +13,7 @@ from core.records import IntakeRecord
 from gateway.config.model import LoadedConfig
 from gateway.metrics import Metrics
 from gateway.portal.answer import StatusAnswers
+from gateway.portal.captcha import CaptchaCheck
 from gateway.portal.form import RequestForm
 from gateway.portal.intake import PortalIntake
 from gateway.portal.limits import PortalLimits
@@ -101,6 +102,10 @@ class Portal:
             clock=wiring.clock,
         )
         self.form = None
+        secret = loaded.secrets.get("portal.captcha.secret")
+        captcha = None
+        if config.captcha is not None and secret is not None:
+            captcha = CaptchaCheck(config.captcha, secret.get_secret_value())
         if config.form.enabled:
             self.form = RequestForm(
                 config=config.form,
@@ -108,6 +113,7 @@ class Portal:
                 intake=self.intake,
                 limits=self.limits,
                 services=wiring.services,
+                captcha=captcha,
             )
 
     def routes(self) -> list[web.AbstractRouteDef]:
