@@ -382,6 +382,7 @@ def build(loaded: LoadedConfig) -> Services:
             clients,
             dispatcher.wake,
             OutboxStore(db, instance),
+            reports,
             lambda: reloader.last,
         ),
         notifier=Notifier(),

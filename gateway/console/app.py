@@ -8,7 +8,7 @@ language and time zone, access) and the routes of the page modules.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ class Console:
             secure_headers(response)
         return response
 
-    def routes(self, *more: list[web.RouteDef]) -> list[web.AbstractRouteDef]:
+    def routes(self, *more: Sequence[web.AbstractRouteDef]) -> list[web.AbstractRouteDef]:
         found: list[web.AbstractRouteDef] = [
             web.get(PREFIX, self.home),
             web.get(f"{PREFIX}/", self.home),

@@ -16,8 +16,10 @@ from gateway.console.deadletters import DeadLetterPages
 from gateway.console.explain import ExplainPages
 from gateway.console.incidents import IncidentPages
 from gateway.console.live import LiveFeed
+from gateway.console.reports import ReportPages
 from gateway.console.silences import SilencePages, utc_now
 from gateway.reload import LastReload
+from gateway.reports.engine import ReportEngine
 from gateway.runtime import RuntimeHolder
 from gateway.web.clientaddr import ClientAddresses
 from storage import Actions, BulkActions, Database, Dialect, IncidentEdits, OutboxStore
@@ -39,6 +41,7 @@ def build_console(
     clients: ClientAddresses,
     on_commit: Callable[[], None],
     outbox: OutboxStore,
+    reports: ReportEngine,
     last_reload: Callable[[], LastReload | None] = lambda: None,
 ) -> ConsoleParts:
     access = Access(
@@ -71,6 +74,9 @@ def build_console(
             letters.routes(),
             bulk.routes(),
             AuditPages(console, db).routes(),
+            ReportPages(
+                console, reports, lambda: list(holder.current.ruleset.catalogue.services), utc_now
+            ).routes(),
         ),
         on_shutdown=[live.close],
         # errors outermost: a refusal from the access check is a page too

@@ -52,18 +52,24 @@ def _by_day(kind: Any, title: str, days: list[str]) -> Any:
     return chart
 
 
+VOLUME_TITLE = "Incidents per day / 每日事件数"
+MTTR_TITLE = "Median time to resolve (hours) by day opened / 解决时间中位数 (小时)"
+OFFENDERS_TITLE = "Top CIs by incidents / 事件最多的配置项"
+
+
+def sla_title(target: float) -> str:
+    return f"SLA compliance by priority, target {target:g}% / 各优先级 SLA 达成率"
+
+
 def volume_trend(by_day: list[dict[str, Any]]) -> str:
     days = [row["key"] for row in by_day]
-    chart = _by_day(pygal.Bar, "Incidents per day / 每日事件数", days)
+    chart = _by_day(pygal.Bar, VOLUME_TITLE, days)
     chart.add("incidents / 事件", [int(row["count"]) for row in by_day])
     return _render(chart)
 
 
 def sla_compliance(by_priority: list[dict[str, Any]], target: float) -> str:
-    chart = _config(
-        pygal.Bar(style=_STYLE, range=(0, 100)),
-        f"SLA compliance by priority, target {target:g}% / 各优先级 SLA 达成率",
-    )
+    chart = _config(pygal.Bar(style=_STYLE, range=(0, 100)), sla_title(target))
     chart.x_labels = [row["priority"] for row in by_priority]
     for clock, label in (("response", "response / 响应"), ("resolution", "resolution / 解决")):
         chart.add(label, [row[f"{clock}_compliance"] for row in by_priority])
@@ -72,8 +78,7 @@ def sla_compliance(by_priority: list[dict[str, Any]], target: float) -> str:
 
 
 def mttr_trend(by_day: list[dict[str, Any]]) -> str:
-    title = "Median time to resolve (hours) by day opened / 解决时间中位数 (小时)"
-    chart = _by_day(pygal.Line, title, [row["day"] for row in by_day])
+    chart = _by_day(pygal.Line, MTTR_TITLE, [row["day"] for row in by_day])
     chart.add(
         "MTTR median / 中位数",
         [None if row["median"] is None else round(row["median"] / 3600, 2) for row in by_day],
