@@ -3,8 +3,7 @@
 ``build(loaded) -> Services`` constructs objects and does no I/O.
 ``Services.started()`` enters each resource in order (database, schema,
 intake writer, pipeline, SMTP listener, IMAP poller, HTTP listener) and
-leaves them in reverse.
-The main loop that runs them is gateway/daemon.py.
+leaves them in reverse; the main loop that runs them is gateway/daemon.py.
 """
 
 from __future__ import annotations

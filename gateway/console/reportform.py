@@ -13,7 +13,7 @@ from multidict import MultiMapping
 
 from gateway.reports.period import MAX_DAYS, PRIORITIES, BadPeriod, read_period
 from gateway.web.i18n import Translator
-from storage.report_sql import Period
+from storage import Period
 
 DEFAULT_DAYS = 30
 

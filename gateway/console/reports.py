@@ -32,7 +32,7 @@ from gateway.reports.html import STATIC, render_body, render_html, svg_image
 from gateway.reports.pdf import NoPdfEngine, find_browser, html_to_pdf
 from gateway.web.templating import static_routes
 from gateway.web.zones import local_time
-from storage.report_sql import Period
+from storage import Period
 
 _KINDS = {"json": "application/json", "csv": "text/csv", "pdf": "application/pdf"}
 
