@@ -121,10 +121,10 @@ async def send_mail(daemon: RunningDaemon, raw: bytes, sender: str, to: str = HE
     await asyncio.to_thread(send)
 
 
-async def answers(capture: Capture, count: int = 1) -> list[EmailMessage]:
-    """The first ``count`` mails the gateway sent, once they came."""
+async def answers(capture: Capture, count: int = 1, within: float = 15) -> list[EmailMessage]:
+    """The first ``count`` mails the gateway sent, once they came (within ``within`` s)."""
     found = await eventually(
-        lambda: asyncio.sleep(0, capture.messages), lambda items: len(items) >= count, within=15
+        lambda: asyncio.sleep(0, capture.messages), lambda items: len(items) >= count, within
     )
     return list(found)
 
