@@ -46,6 +46,7 @@ def portal_config(
     http: dict[str, Any] | None = None,
     notify: dict[str, Any] | None = None,
     storage: dict[str, Any] | None = None,
+    console: dict[str, Any] | None = None,
     **portal: Any,
 ) -> LoadedConfig:
     """SMTP in, answers out to ``smtp_sink_port``, the portal on at a placeholder
@@ -67,6 +68,8 @@ def portal_config(
         extra["rules"] = {"catalogue": str(catalogue)}
     if http is not None:
         extra["http"] = http
+    if console is not None:
+        extra["console"] = console
     if storage is not None:
         extra["storage"] = {"url": database_url, **storage}
     if notify is not None:

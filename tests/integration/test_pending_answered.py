@@ -3,7 +3,7 @@ both engines: the incident goes back to the status work had reached (acknowledge
 new when nobody took it in hand), its SLA clocks go on with the due times moved by the
 wait, the timeline shows it to the requester, and the ticket's sink gets the status
 change. An operator answering on the thread, or the requester's auto-reply, leaves it
-waiting."""
+waiting, as does an operator's comment in the console."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 
 from storage import models
 from tests.conftest import ConfigWriter
+from tests.integration.console_support import console_section, log_in, page_csrf, person_client
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon
 from tests.integration.fakes.mail import Capture, capturing_smtp
 from tests.integration.fakes.receivers import Receiver
@@ -123,7 +124,13 @@ async def _desk(
     await tickets.start()
     try:
         async with capturing_smtp() as (capture, port):
-            loaded = portal_config(write_config, database_url, port, tickets_url=tickets.url)
+            loaded = portal_config(
+                write_config,
+                database_url,
+                port,
+                tickets_url=tickets.url,
+                console=console_section(),
+            )
             async with running_daemon(loaded) as daemon:
                 yield daemon, capture, tickets
     finally:
@@ -144,10 +151,17 @@ async def test_a_mail_reply_of_the_requester_ends_the_wait(
         )
         await send_mail(daemon, away, REQUESTER)
         await _processed(3)
+        # and an operator's comment in the console
+        async with person_client(daemon.base_url) as client:
+            assert await log_in(client, "olga") == 303
+            page = "/ui/incidents/INC-000001"
+            form = {"csrf": await page_csrf(client, page), "comment": "asked by mail"}
+            async with client.post(f"{page}/comment", data=form, allow_redirects=False) as done:
+                assert done.status == 303
         waiting = await _incident(daemon)
         assert waiting["status"] == "pending", waiting["timeline"]
         comments = [item for item in waiting["timeline"] if item["kind"] == "comment"]
-        assert [item["author"] for item in comments] == [OPERATOR]
+        assert [item["author"] for item in comments] == [OPERATOR, "olga"]
 
         await send_mail(daemon, _mail(REQUESTER, subject, "Firefox 128", 3), REQUESTER)
         incident = await eventually(
