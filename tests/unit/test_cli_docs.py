@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import _OPERATOR_COMMANDS, _parser
+from gateway.cli.commands import _OPERATOR_COMMANDS, _parser
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
 

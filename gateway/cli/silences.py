@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from gateway.cli_client import (
+from gateway.cli.client import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
@@ -26,7 +26,7 @@ from gateway.cli_client import (
     add_connection_options,
     default_author,
 )
-from gateway.cli_output import as_json, key, moment, table
+from gateway.cli.output import as_json, key, moment, table
 
 _MATCHER = re.compile(r"^\s*([^=!~\s]+)\s*(=~|!~|!=|=)(.*)$", re.DOTALL)
 _DURATION = re.compile(r"(\d+)([wdhms])")

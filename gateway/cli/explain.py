@@ -15,14 +15,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.cli_client import (
+from gateway.cli.client import (
     EXIT_OK,
     EXIT_USAGE,
     Client,
     CommandError,
     add_connection_options,
 )
-from gateway.cli_output import as_json, fields, key, table
+from gateway.cli.output import as_json, fields, key, table
 
 _MEDIA_BY_SUFFIX = {
     ".eml": "message/rfc822",
@@ -97,7 +97,7 @@ def _read(name: str) -> bytes:
 def _local(args: argparse.Namespace, raw: bytes, media: str) -> dict[str, Any]:
     import asyncio
 
-    from gateway.cli_local import explain_locally
+    from gateway.cli.local import explain_locally
 
     return asyncio.run(explain_locally(args.config, raw, args.integration, media, args.mail_from))
 

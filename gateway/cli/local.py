@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import ConfigError, ParseError
-from gateway.cli_client import EXIT_REFUSED, EXIT_USAGE, CommandError
+from gateway.cli.client import EXIT_REFUSED, EXIT_USAGE, CommandError
 from gateway.config.model import config_path, load_config
 from gateway.logs import configure_logging
 from gateway.processing.explain import dry_judge, explained

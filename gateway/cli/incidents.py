@@ -7,14 +7,14 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.cli_client import (
+from gateway.cli.client import (
     EXIT_OK,
     Client,
     CommandError,
     add_connection_options,
     default_author,
 )
-from gateway.cli_output import as_json, cell, fields, key, moment, table
+from gateway.cli.output import as_json, cell, fields, key, moment, table
 
 _LIST_COLUMNS = [
     ("KEY", key("key")),

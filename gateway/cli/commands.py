@@ -1,5 +1,5 @@
 """``intake-gateway``: run, check-config, test-rules, replay, init, audit verify, and the
-operator commands that talk to a running daemon (silence, incidents, explain: gateway.cli_*).
+operator commands that talk to a running daemon (silence, incidents, explain: gateway/cli/).
 
 Exit status: 0 success, 1 failure of the work asked for (a rule test fails,
 a replay cannot run, the daemon refused a request), 2 bad configuration or bad
@@ -23,7 +23,7 @@ from gateway.config.model import LoadedConfig, config_path, load_config
 from gateway.logs import configure_logging
 
 if TYPE_CHECKING:
-    from gateway.cli_client import Client
+    from gateway.cli.client import Client
     from gateway.runtime import Runtime
 
 EXIT_OK = 0
@@ -106,20 +106,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _operator_commands() -> tuple[OperatorCommands, ...]:
-    from gateway import cli_explain, cli_incidents, cli_silences
+    from gateway.cli import explain, incidents, silences
 
-    return (cli_silences, cli_incidents, cli_explain)
+    return (silences, incidents, explain)
 
 
 def _operate(args: argparse.Namespace) -> int:
     """A command against the daemon's API: its module runs it; errors end it here."""
-    from gateway.cli_client import Client, CommandError, fail
+    from gateway.cli.client import Client, CommandError, fail
 
-    module = {"silence": "cli_silences", "incidents": "cli_incidents", "explain": "cli_explain"}[
-        args.command
-    ]
+    module = {"silence": "silences", "incidents": "incidents", "explain": "explain"}[args.command]
     try:
-        commands: OperatorCommands = importlib.import_module(f"gateway.{module}")
+        commands: OperatorCommands = importlib.import_module(f"gateway.cli.{module}")
         return commands.run(args, Client.from_args(args))
     except CommandError as exc:
         return fail(exc)
@@ -148,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = loaded.config
     configure_logging(config.logging.level, config.logging.format)
     if args.command == "audit":
-        from gateway.audit_cli import audit_verify
+        from gateway.cli.audit import audit_verify
 
         return audit_verify(loaded)
 
@@ -226,7 +224,7 @@ def _hash_password() -> int:
 
 
 def _init(directory: Path, data_dir: str | None, *, force: bool) -> int:
-    from gateway.scaffold import ScaffoldError, write_starter
+    from gateway.cli.scaffold import ScaffoldError, write_starter
 
     try:
         starter = write_starter(directory, Path(data_dir) if data_dir else None, force=force)
@@ -277,7 +275,3 @@ def _run(loaded: LoadedConfig) -> int:
     except ListenRefused as exc:
         print(f"intake-gateway: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-
-
-if __name__ == "__main__":
-    sys.exit(main())
