@@ -22,6 +22,7 @@ from storage.incident_state import incident_key
 from storage.incidents import IncidentStore
 from storage.intake import Committed, IntakeWriter, NewIntake
 from storage.leases import LeaseStore
+from storage.merge import Merged, MergeRefused
 from storage.migrations import migrate
 from storage.outbox import Claim, OutboxStore
 from storage.outbox_reads import SinkDepth
@@ -112,6 +113,8 @@ __all__ = [  # noqa: RUF022 - grouped by job, not alphabetically
     "BulkActions",
     "BulkKind",
     "IncidentEdits",
+    "Merged",
+    "MergeRefused",
     "NewSilence",
     "extend_silence",
     # requesters: answers, mail, the portal's status page and ratings

@@ -18,6 +18,7 @@ from storage.audit import Operator
 from storage.database import Database, reads_database
 from storage.forwarding import entry_cause, queue
 from storage.incident_state import incident_routes
+from storage.merge import Merged, merge_in
 from storage.pending import resume_clocks
 from storage.sql import Sql
 from storage.views import incident_json, incident_lookup
@@ -172,6 +173,17 @@ class Actions:
         refs = await models.ExternalRef.filter(incident_id=row.id).using_db(connection)
         body = incident_json(row, list(refs))
         return body
+
+    async def merge(
+        self, ident: int | str, into: int | str, by: Operator, comment: str, now: datetime
+    ) -> Merged | None:
+        """Merge the duplicate ``ident`` into ``into`` (``storage.merge``); None: no
+        ``ident``. Raises ``MergeRefused``."""
+        async with self._db.transaction() as connection:
+            merged = await merge_in(connection, self._sql, ident, into, by, comment, now)
+        if merged is not None and self._on_commit is not None:
+            self._on_commit()
+        return merged
 
     def _resume(self, row: models.Incident, now: datetime) -> float:
         """Leaving pending: the due times move on by the service time the incident

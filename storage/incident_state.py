@@ -190,6 +190,16 @@ class IncidentStateReader:
                 f"SELECT {incident_columns(sql)} FROM incidents WHERE id = ?{sql.for_update()}",
                 [event_row["incident_id"]],
             )
+        if incident_row is None:
+            # nothing open for the key, but an incident of it was merged into another:
+            # the survivor takes the key's new events (partial index of migration 12)
+            incident_row = await self._one(
+                connection,
+                f"SELECT {incident_columns(sql)} FROM incidents WHERE id = "
+                "(SELECT merged_into_id FROM incidents WHERE correlation_key = ? "
+                f"AND merged_into_id IS NOT NULL ORDER BY id DESC LIMIT 1){sql.for_update()}",
+                [lookup.correlation_key],
+            )
         return State(
             event=_event_state(event_row) if event_row else None,
             incident=incident_state(incident_row) if incident_row else None,
@@ -231,10 +241,12 @@ class IncidentStateReader:
         if lookup.incident_keys or lookup.message_ids:
             keys = [key.upper() for key in lookup.incident_keys] or [""]
             ids = list(lookup.message_ids) or [""]
+            # a merged incident's key or mail leads to the one it was merged into
             found = await self._incidents_where(
                 connection,
-                f"key IN ({marks(keys)}) OR id IN (SELECT incident_id FROM mail_threads "
-                f"WHERE message_id IN ({marks(ids)})) ORDER BY id DESC",
+                "id IN (SELECT COALESCE(merged_into_id, id) FROM incidents "
+                f"WHERE key IN ({marks(keys)}) OR id IN (SELECT incident_id FROM mail_threads "
+                f"WHERE message_id IN ({marks(ids)}))) ORDER BY id DESC",
                 [*keys, *ids],
             )
         reply = lookup.reply_by_subject

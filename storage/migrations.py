@@ -223,6 +223,16 @@ async def _pending_since(connection: BaseDBAsyncClient, dialect: Dialect) -> Non
     await _add_column(connection, dialect, "incidents", "pending_since", timestamp)
 
 
+async def _merged_into(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 12: incidents merged into another (a duplicate closed into its survivor),
+    found by their correlation key when a new event of that key finds nothing open."""
+    await _add_column(connection, dialect, "incidents", "merged_into_id", "BIGINT")
+    await connection.execute_script(
+        'CREATE INDEX IF NOT EXISTS "idx_incidents_merged" ON "incidents" '
+        '("correlation_key", "id") WHERE "merged_into_id" IS NOT NULL'
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _nothing),
     Migration(2, "leases", _leases),
@@ -235,6 +245,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "audit log", _audit_log, on_new_schema=True),
     Migration(10, "timeline by time", _timeline_by_time, on_new_schema=True),
     Migration(11, "incidents waiting on the requester", _pending_since),
+    Migration(12, "incidents merged into another", _merged_into, on_new_schema=True),
 )
 
 

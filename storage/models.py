@@ -94,6 +94,9 @@ class Incident(Model):
     response_breached = fields.BooleanField(default=False)
     resolution_breached = fields.BooleanField(default=False)
     linked_incident_id = fields.BigIntField(null=True)
+    # closed as a duplicate of this incident (migration 12): its events went there, and
+    # so do new events of its correlation key while nothing else is open for it
+    merged_into_id = fields.BigIntField(null=True)
     owner = fields.CharField(max_length=128, default="")
     # hold-down: resolve at this time unless an event fires again
     resolve_after = fields.DatetimeField(null=True)

@@ -15,6 +15,7 @@ from tortoise.expressions import Q
 
 from storage import models
 from storage.database import Dialect, reads_database
+from storage.incident_state import incident_key
 from storage.sql import Sql, as_json, as_time
 
 # A row as the ORM gives it (a model) or as plain SQL does (a mapping of columns).
@@ -83,6 +84,9 @@ def incident_json(row: Row, refs: Sequence[Row]) -> dict[str, Any]:
         "firing_events": get("firing_events"),
         "correlation_key": get("correlation_key"),
         "linked_incident_id": get("linked_incident_id"),
+        # closed as a duplicate of this incident (merged): its id and key
+        "merged_into_id": get("merged_into_id"),
+        "merged_into": _key_of(get("merged_into_id")),
         "sla": {
             "response_due": _time(get("response_due")),
             "resolution_due": _time(get("resolution_due")),
@@ -104,6 +108,10 @@ def incident_json(row: Row, refs: Sequence[Row]) -> dict[str, Any]:
     }
 
 
+def _key_of(incident_id: int | None) -> str | None:
+    return None if incident_id is None else incident_key(int(incident_id))
+
+
 def _ref_json(get: Callable[[str], Any]) -> dict[str, Any]:
     return {"sink": get("sink"), "ticket_id": get("ticket_id"), "url": get("url")}
 
@@ -111,9 +119,9 @@ def _ref_json(get: Callable[[str], Any]) -> dict[str, Any]:
 _INCIDENT_COLUMNS = (
     "id, key, title, type, status, priority, impact, urgency, major, service, ci, "
     "environment, category, assignment_group, requester, event_count, firing_events, "
-    "correlation_key, linked_incident_id, response_due, resolution_due, response_breached, "
-    "resolution_breached, created_at, updated_at, acknowledged_at, resolved_at, closed_at, "
-    "resolve_after, rating, rated_at, pending_since"
+    "correlation_key, linked_incident_id, merged_into_id, response_due, resolution_due, "
+    "response_breached, resolution_breached, created_at, updated_at, acknowledged_at, "
+    "resolved_at, closed_at, resolve_after, rating, rated_at, pending_since"
 )
 
 

@@ -20,6 +20,7 @@ PUBLIC_KINDS = frozenset(
         "resolved",
         "reopened",
         "closed",
+        "merged",  # closed as a duplicate: the requester learns where the work goes on
         "priority_raised",
         "rated",
     }

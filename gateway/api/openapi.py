@@ -12,7 +12,7 @@ from typing import Any
 import gateway
 from gateway.api.openapi_schemas import DEAD_LETTER, ERROR, EVENT, EXPLANATION, INCIDENT
 from gateway.api.params import INT64_MAX, MAX_KEY_LENGTH
-from gateway.api.routes import ActionBody, SilenceBody
+from gateway.api.routes import ActionBody, MergeBody, SilenceBody
 from gateway.reports.openapi import CSV, FORMAT, report_paths
 
 _ERR = {"$ref": "#/components/schemas/Error"}
@@ -176,6 +176,19 @@ def _api_paths() -> dict[str, Any]:
                 _ACTED,
                 parameters=(_IDENT,),
                 body=_ACTION,
+            )
+        },
+        "/api/v1/incidents/{ident}/merge": {
+            "post": _operation(
+                "Merge this incident (a duplicate) into another (the survivor): its events, "
+                "counts and correlation key go to the survivor, it is closed with "
+                "merged_into set, its tickets are resolved saying so and the survivor's get "
+                "a comment. Refused (409) into itself, from or into a closed or merged "
+                "incident (no chains: the answer names the incident to use); 422 when the "
+                "survivor does not exist. Asking again for the same pair changes nothing",
+                {**_ACTED, "422": _error("no such incident to merge into")},
+                parameters=(_IDENT,),
+                body=_json_body("#/components/schemas/MergeBody", required=True),
             )
         },
         "/api/v1/events": {
@@ -352,6 +365,7 @@ def openapi_document() -> dict[str, Any]:
                 "Explanation": EXPLANATION,
                 "Error": ERROR,
                 "ActionBody": ActionBody.model_json_schema(),
+                "MergeBody": MergeBody.model_json_schema(),
                 "SilenceBody": SilenceBody.model_json_schema(
                     ref_template="#/components/schemas/{model}"
                 ),

@@ -55,6 +55,11 @@ INCIDENT: dict[str, Any] = {
         "firing_events": {"type": "integer"},
         "correlation_key": {"type": "string"},
         "linked_incident_id": {"type": ["integer", "null"]},
+        "merged_into_id": {
+            "type": ["integer", "null"],
+            "description": "closed as a duplicate of this incident (merged)",
+        },
+        "merged_into": {"type": ["string", "null"], "examples": ["INC-000124"]},
         "sla": {
             "type": "object",
             "properties": {

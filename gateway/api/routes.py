@@ -22,6 +22,7 @@ from core.errors import StorageUnavailable
 from gateway.api.bodies import read_body
 from gateway.api.jsonbody import json_error, json_response
 from gateway.api.params import (
+    MAX_KEY_LENGTH,
     BadParameter,
     id_or_key,
     page_size,
@@ -39,6 +40,7 @@ from storage import (
     Actions,
     EventFilter,
     IncidentFilter,
+    MergeRefused,
     NewSilence,
     Operator,
     get_incident,
@@ -70,6 +72,20 @@ _NO_NUL = "^[^\\x00]*$"
 
 class ActionBody(BaseModel):
     model_config = _STRICT
+    author: str = Field(default="api", min_length=1, max_length=128, pattern=_NO_NUL)
+    comment: str = Field(default="", max_length=10_000, pattern=_NO_NUL)
+
+
+class MergeBody(BaseModel):
+    """Merge the incident of the path (the duplicate) into ``into`` (the survivor)."""
+
+    model_config = _STRICT
+    into: str = Field(
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        pattern=_NO_NUL,
+        description="the survivor: its key (INC-000123) or numeric id as text",
+    )
     author: str = Field(default="api", min_length=1, max_length=128, pattern=_NO_NUL)
     comment: str = Field(default="", max_length=10_000, pattern=_NO_NUL)
 
@@ -145,6 +161,7 @@ class Api:
             web.post("/api/v1/incidents/{ident}/acknowledge", self.acknowledge),
             web.post("/api/v1/incidents/{ident}/pending", self.pending),
             web.post("/api/v1/incidents/{ident}/resolve", self.resolve),
+            web.post("/api/v1/incidents/{ident}/merge", self.merge),
             web.get("/api/v1/events", self.events),
             web.get("/api/v1/silences", self.silences),
             web.post("/api/v1/silences", self.create_silence),
@@ -260,6 +277,28 @@ class Api:
         if found is None:
             return json_error(404, "not_found", "no such incident")
         operator_log(request, done, author=body.author, incident_key=found.get("key"))
+        return json_response(found)
+
+    async def merge(self, request: web.Request) -> web.Response:
+        """Close the duplicate into its survivor; the answer is the duplicate, merged."""
+        ident = id_or_key(request, "ident")
+        body = await self._body(request, MergeBody, allow_empty=False)
+        if isinstance(body, web.Response):
+            return body
+        by = operator(request, body.author)
+        try:
+            merged = await self._actions.merge(ident, body.into, by, body.comment, self._clock())
+        except MergeRefused as exc:
+            if exc.unknown:
+                return json_error(422, "unknown_incident", str(exc))
+            return json_error(409, "conflict", str(exc))
+        if merged is None:
+            return json_error(404, "not_found", "no such incident")
+        found = merged.duplicate
+        into = merged.survivor.get("key")
+        operator_log(
+            request, "incident_merged", author=body.author, incident_key=found["key"], into=into
+        )
         return json_response(found)
 
     async def reload(self, request: web.Request) -> web.Response:

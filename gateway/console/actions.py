@@ -1,8 +1,8 @@
 """What operators do from an incident's page: acknowledge, wait on the requester
-(and back to work), resolve, comment, reassign, change impact and urgency. Each
-goes through the same store functions as the JSON API (timeline entry, audit
-entry and outbox follow-ups in one transaction) and is logged with the person
-who did it."""
+(and back to work), resolve, comment, reassign, change impact and urgency, link,
+merge a duplicate into its survivor. Each goes through the same store functions as
+the JSON API (timeline entry, audit entry and outbox follow-ups in one transaction)
+and is logged with the person who did it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,14 @@ from aiohttp import web
 from gateway.console.access import PERSON, PREFIX, require
 from gateway.console.app import Console
 from rules.priority import PriorityMatrix
-from storage import ActionRefused, Actions, IncidentEdits, Operator, get_incident
+from storage import (
+    ActionRefused,
+    Actions,
+    IncidentEdits,
+    MergeRefused,
+    Operator,
+    get_incident,
+)
 
 log = structlog.get_logger("gateway.console")
 
@@ -57,6 +64,7 @@ class ActionPages:
             web.post(f"{base}/priority", self.priority),
             web.post(f"{base}/major", self.major),
             web.post(f"{base}/link", self.link),
+            web.post(f"{base}/merge", self.merge),
         ]
 
     async def acknowledge(self, request: web.Request) -> web.StreamResponse:
@@ -152,6 +160,23 @@ class ActionPages:
             _now(),
         )
         return self._done(request, found, "incident_linked", person.name)
+
+    async def merge(self, request: web.Request) -> web.StreamResponse:
+        """This incident is a duplicate: closed into the survivor named (key or id)."""
+        person = require(request, "operator")
+        form = await request.post()
+        into = _text(form, "into", 32)
+        if not into:
+            raise web.HTTPBadRequest(text="merge into an incident: its key or id")
+        try:
+            merged = await self._actions.merge(
+                request.match_info["ident"], into, self._by(request), _text(form, "comment"), _now()
+            )
+        except MergeRefused as exc:
+            refusal = web.HTTPBadRequest if exc.unknown else web.HTTPConflict
+            raise refusal(text=str(exc)) from None
+        found = merged.duplicate if merged is not None else None
+        return self._done(request, found, "incident_merged", person.name)
 
     def _by(self, request: web.Request) -> Operator:
         """The audit log's who: the person, and that they came in through the console."""

@@ -47,6 +47,7 @@ WORDS: Mapping[str, str] = {
     "kind.resolved": "Resolved",
     "kind.reopened": "Reopened",
     "kind.closed": "Closed",
+    "kind.merged": "Merged into another request",
     "kind.priority_raised": "Priority raised",
     "kind.comment": "Message",
     "kind.rated": "Rated",

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from pydantic import TypeAdapter
 
 from core.outbox import OutboxAction
@@ -142,3 +143,24 @@ async def settled(db: Database, count: int) -> dict[str, str]:
     return await eventually(
         probe, lambda states: sum(s in ("delivered", "dead") for s in states.values()) >= count
     )
+
+
+@asynccontextmanager
+async def ticket_receiver() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """A ticket system on a local socket: its URL and the bodies POSTed to it, each
+    answered with a new ticket id."""
+    received: list[dict[str, Any]] = []
+
+    async def accept(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.json_response({"id": f"T-{len(received)}"}, status=201)
+
+    app = web.Application()
+    app.add_routes([web.post("/tickets", accept)])
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/tickets", received
+    finally:
+        await runner.cleanup()

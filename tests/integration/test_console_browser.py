@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from gateway.web.sessions import SessionCodec, password_stamp
 from tests.conftest import ConfigWriter, require
@@ -31,6 +30,7 @@ from tests.integration.console_support import (
     require_chromium,
 )
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon
+from tests.integration.forwarding import ticket_receiver
 from tests.integration.mail_support import HELPDESK, MAILBOXES, smtp_port, smtp_section
 
 try:
@@ -62,21 +62,8 @@ def _send(port: int, raw: bytes) -> None:
 
 @pytest.fixture
 async def tickets() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-
-    async def accept(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.json_response({"id": f"T-{len(received)}"}, status=201)
-
-    app = web.Application()
-    app.add_routes([web.post("/tickets", accept)])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/tickets", received
-    finally:
-        await runner.cleanup()
+    async with ticket_receiver() as found:
+        yield found
 
 
 async def _log_in(page: Page, base: str, name: str) -> None:
