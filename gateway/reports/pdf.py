@@ -43,6 +43,10 @@ def html_to_pdf(html: str, out: Path) -> None:
             "--no-sandbox",  # root in containers; the page is our own, without script
             "--disable-gpu",
             "--no-pdf-header-footer",
+            # the page has no script; without a JIT, V8 needs no memory that is both
+            # writable and executable, which the hardened unit (MemoryDenyWriteExecute)
+            # refuses: Chromium hangs there otherwise
+            "--js-flags=--jitless",
             f"--user-data-dir={scratch}/profile",
             f"--print-to-pdf={out.resolve()}",
             page.as_uri(),
