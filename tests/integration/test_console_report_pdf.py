@@ -60,3 +60,22 @@ async def test_pdf_prints_where_memory_may_not_be_writable_and_executable(
                 assert answer.content_type == "application/pdf"
                 assert body.startswith(b"%PDF-") and len(body) > 10_000
                 assert "attachment" in answer.headers["Content-Disposition"]
+
+
+async def test_without_chromium_the_page_says_why_there_is_no_pdf(
+    write_config: ConfigWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("INTAKE_GATEWAY_CHROMIUM", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    async with (
+        running_daemon(write_config(console=console_section())) as daemon,
+        person_client(daemon.base_url) as viewer,
+    ):
+        assert await log_in(viewer, "vera") == 303
+        async with viewer.get("/ui/reports") as page:
+            text = await page.text()
+            assert page.status == 200 and 'id="no-pdf"' in text
+            assert "report.pdf" not in text and "report.json?" in text
+        async with viewer.get("/ui/reports/report.pdf") as answer:
+            assert answer.status == 503
+            assert "no PDF engine" in await answer.text()
