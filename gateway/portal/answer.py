@@ -21,14 +21,13 @@ from gateway.portal.config import PortalFormConfig
 from gateway.portal.intake import PortalIntake
 from gateway.portal.limits import PortalLimits
 from gateway.portal.links import LinkRefused
-from gateway.portal.status import StatusPages
+from gateway.portal.status import CONFIRMABLE, StatusPages
 from gateway.portal.upload import FormRefused, ReadForm, attachments, file_problem, read_form
 from storage import ActionRefused, Actions, Operator
 
 log = structlog.get_logger(__name__)
 
 MAX_COMMENT_CHARS = 10_000
-_OPEN = ("new", "acknowledged")
 
 
 class StatusAnswers:
@@ -108,7 +107,7 @@ class StatusAnswers:
             return await self._status.page(request, claims, 503, error="unavailable")
         if incident is None:
             return self._status.refused(request, "gone")
-        if incident["status"] in _OPEN:
+        if incident["status"] in CONFIRMABLE:
             author = f"requester:{incident['requester'] or claims.key}"
             try:
                 await self._actions.resolve(

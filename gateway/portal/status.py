@@ -19,6 +19,9 @@ from gateway.portal.pages import PortalPages
 
 log = structlog.get_logger(__name__)
 
+# the statuses a requester can confirm solved: waiting on them included, since an
+# answer to "does it work now?" is often just that
+CONFIRMABLE = ("new", "acknowledged", "pending")
 NOTICES = {
     "comment": "Your message was received; it is added to the request.",
     "solved": "Thank you: the request is marked solved.",
@@ -95,6 +98,7 @@ class StatusPages:
             "status.html",
             status,
             incident=incident,
+            confirmable=incident["status"] in CONFIRMABLE,
             token=request.match_info["token"],
             notices=NOTICES,
             errors=ERRORS,

@@ -26,6 +26,7 @@ from tests.integration.portal_support import (
     FIXTURES,
     answers,
     link_in,
+    page,
     path_of,
     portal_config,
     post_form,
@@ -192,3 +193,22 @@ async def test_a_status_page_comment_ends_the_wait_of_an_incident_nobody_took(
         await eventually(
             lambda: _tickets(tickets), lambda bodies: _status_change(bodies, "new"), within=15
         )
+
+
+async def test_the_requester_confirms_a_waiting_incident_solved_from_the_status_page(
+    write_config: ConfigWriter, database_url: str, tmp_path: Path
+) -> None:
+    """Waiting on the requester is the moment they are most likely to say "it works now":
+    the page offers it, and the confirmation resolves the incident."""
+    async with _desk(write_config, database_url, tmp_path) as (daemon, capture, tickets):
+        await _started(daemon, tickets, acknowledge=True)
+        [answer] = await answers(capture)
+        path = path_of(link_in(answer))
+        status, text = await page(daemon, path)
+        assert status == 200 and 'id="solved-form"' in text
+        status, _, _ = await post_form(daemon, f"{path}/solved", {})
+        assert status == 303
+        incident = await _incident(daemon)
+        assert incident["status"] == "resolved"
+        [entry] = [item for item in incident["timeline"] if item["kind"] == "resolved"]
+        assert entry["author"].startswith("requester:")
