@@ -64,7 +64,14 @@ async def merge_in(
     survivor = await models.Incident.filter(incident_lookup(into)).using_db(connection).first()
     if survivor is None:
         raise MergeRefused(f"no incident {str(into)[:32]} to merge into", unknown=True)
-    # locked in id order, so two merges of one pair cannot deadlock
+    if sql.postgres:
+        # the duplicate's events before the incidents, in the order the pipeline locks
+        # an event and then its incident: judging one of them meanwhile cannot deadlock
+        await connection.execute_query(
+            sql("SELECT id FROM events WHERE incident_id = ? ORDER BY id FOR UPDATE"),
+            [duplicate.id],
+        )
+    # the incidents in id order, so two merges of one pair cannot deadlock either
     rows = await _locked(connection, sql, sorted({duplicate.id, survivor.id}))
     duplicate, survivor = rows[duplicate.id], rows[survivor.id]
     if duplicate.merged_into_id is not None and duplicate.merged_into_id == survivor.id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import smtplib
 import subprocess
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -59,6 +60,16 @@ def message(
         headers.append(f"Message-ID: {message_id}")
     headers.extend(extra_headers)
     return ("\r\n".join(headers) + "\r\n\r\n" + body + "\r\n").encode()
+
+
+async def send_mail(daemon: RunningDaemon, sender: str, raw: bytes) -> None:
+    """One message to the help desk through the daemon's SMTP listener."""
+
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", smtp_port(daemon), timeout=10) as client:
+            client.sendmail(sender, [HELPDESK], raw)
+
+    await asyncio.to_thread(send)
 
 
 async def mail_records() -> list[models.IntakeRecordRow]:

@@ -7,7 +7,6 @@ aiohttp receiver)."""
 from __future__ import annotations
 
 import asyncio
-import smtplib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from aiohttp import web
 from storage import models
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon
-from tests.integration.mail_support import HELPDESK, MAILBOXES, message, smtp_port, smtp_section
+from tests.integration.mail_support import MAILBOXES, message, send_mail, smtp_section
 
 ALERT = {"name": "disk full", "resource": "db1", "severity": "critical", "summary": "/ at 99%"}
 RECOVERED = {**ALERT, "status": "ok"}
@@ -109,12 +108,7 @@ async def _reply(daemon: RunningDaemon, key: str) -> None:
         sender="bob@client.example",
         body="I am on it, clearing old logs.",
     )
-
-    def send() -> None:
-        with smtplib.SMTP("127.0.0.1", smtp_port(daemon), timeout=10) as client:
-            client.sendmail("bob@client.example", [HELPDESK], raw)
-
-    await asyncio.to_thread(send)
+    await send_mail(daemon, "bob@client.example", raw)
 
 
 async def _incident(daemon: RunningDaemon, ident: str = "1") -> dict[str, Any]:

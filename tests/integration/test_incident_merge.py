@@ -7,6 +7,7 @@ its answer."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from storage import audit, models
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon
 from tests.integration.forwarding import ticket_receiver
+from tests.integration.mail_support import MAILBOXES, message, send_mail, smtp_section
 
 RULES = """
 settings:
@@ -47,6 +49,8 @@ async def merging(
         loaded = write_config(
             database_url,
             sinks=[sink],
+            smtp=smtp_section(),
+            mailboxes=MAILBOXES,
             pipeline={"recovery_interval_seconds": 0.2, "periodic_interval_seconds": 0.2},
         )
         async with running_daemon(loaded) as daemon:
@@ -175,11 +179,11 @@ async def test_merges_that_cannot_be_are_refused_with_the_reason(
         ("INC-000001", {"into": True}, 400, None),
         ("INC-000001", {"into": "INC-000002", "x": 1}, 400, None),
     ]
-    for ident, body, status, message in refusals:
+    for ident, body, status, reason in refusals:
         answer = await merge(ident, body)
         assert answer[0] == status, (ident, body, answer)
-        if message is not None:
-            assert answer[1]["message"] == message
+        if reason is not None:
+            assert answer[1]["message"] == reason
     assert (await merge("3", {"into": "2"}))[0] == 200
     again = await merge("INC-000003", {"into": "INC-000002"})  # the same pair: no change
     assert again[0] == 200 and again[1]["merged_into"] == "INC-000002"
@@ -188,10 +192,10 @@ async def test_merges_that_cannot_be_are_refused_with_the_reason(
         ("INC-000001", "INC-000003", "INC-000003 is merged into INC-000002: merge into "),
         ("INC-000003", "INC-000004", "INC-000003 is merged into INC-000002 already"),
     ]
-    for ident, into, message in chained:
+    for ident, into, reason in chained:
         status, body = await merge(ident, {"into": into})
         assert (status, body["error"]) == (409, "conflict")
-        assert body["message"].startswith(message), body
+        assert body["message"].startswith(reason), body
 
     # into a closed incident: INC-000004 resolved, then closed by the periodic job
     status, _ = await daemon.post_json("/api/v1/incidents/INC-000004/resolve", {})
@@ -218,6 +222,58 @@ async def test_merges_that_cannot_be_are_refused_with_the_reason(
         "INC-000003": "closed",
         "INC-000004": "closed",
     }
+
+
+async def test_a_mail_reply_to_the_duplicate_lands_on_the_survivor(
+    merging: tuple[RunningDaemon, list[dict[str, Any]]],
+) -> None:
+    daemon, _ = merging
+    assert (await daemon.post_json(MERGE.format("INC-000001"), {"into": "INC-000002"}))[0] == 200
+    raw = message(
+        "RE: [INC-000001] disk full",
+        message_id="<reply-merged@client.example>",
+        sender="bob@client.example",
+        body="Still full after the cleanup.",
+    )
+    await send_mail(daemon, "bob@client.example", raw)
+    survivor = await eventually(
+        lambda: _incident(daemon, "INC-000002"),
+        lambda found: any(e["kind"] == "comment" for e in found["timeline"]),
+    )
+    [comment] = [e for e in survivor["timeline"] if e["kind"] == "comment"]
+    assert "Still full after the cleanup." in comment["text"]
+    assert len(await daemon.incidents()) == 2
+    duplicate = await _incident(daemon, "INC-000001")
+    assert duplicate["status"] == "closed"
+    assert [e["kind"] for e in duplicate["timeline"]] == ["opened", "merged"]
+
+
+async def test_a_merge_while_the_duplicates_alerts_pour_in_keeps_every_count(
+    merging: tuple[RunningDaemon, list[dict[str, Any]]],
+) -> None:
+    """The merge locks the duplicate's events before the incidents, as the pipeline
+    does: no deadlock, and every alert ends on the survivor exactly once."""
+    daemon, _ = merging
+    alerts = [
+        *({**DISK_DB1, "repeat": n} for n in range(10)),  # repeats of the duplicate's alert
+        *({**CPU_DB1, "name": f"cpu {n}"} for n in range(10)),  # new alerts of its key
+    ]
+
+    async def merge() -> tuple[int, dict[str, Any]]:
+        await asyncio.sleep(0.02)
+        return await daemon.post_json(MERGE.format("INC-000001"), {"into": "INC-000002"})
+
+    *posted, merged = await asyncio.gather(
+        *(daemon.post_json("/webhooks/generic", alert) for alert in alerts), merge()
+    )
+    assert [status for status, _ in posted] == [202] * 20
+    assert merged[0] == 200, merged
+    survivor = await eventually(
+        lambda: _incident(daemon, "INC-000002"), lambda found: found["event_count"] == 22
+    )
+    firing = [e for e in survivor["events"] if e["status"] == "firing"]
+    assert survivor["firing_events"] == len(firing) == 12
+    assert len(await daemon.incidents()) == 2
 
 
 async def _async(value: Any) -> Any:
