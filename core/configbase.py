@@ -1,5 +1,5 @@
-"""What every section of the configuration shares: frozen models that refuse unknown
-keys, names, and listen addresses."""
+"""What the sections of the configuration share besides their base model (one for the
+config and the rules alike: core.validation.Strict): names and listen addresses."""
 
 from __future__ import annotations
 
@@ -7,13 +7,9 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True, slots=True)

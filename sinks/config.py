@@ -16,13 +16,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from core.configbase import NAME_PATTERN, Frozen
+from core.configbase import NAME_PATTERN
 from core.secretref import SecretRef
+from core.validation import Strict
 
 _PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
-class RetryPolicy(Frozen):
+class RetryPolicy(Strict):
     """Capped exponential backoff with full jitter; Retry-After is honoured."""
 
     base_seconds: float = Field(default=2.0, gt=0, description="first retry ceiling")
@@ -34,14 +35,14 @@ class RetryPolicy(Frozen):
     )
 
 
-class CircuitPolicy(Frozen):
+class CircuitPolicy(Strict):
     """closed -> open after consecutive failures; half-open lets one delivery probe."""
 
     failures: int = Field(default=5, ge=1, description="consecutive failures that open it")
     open_seconds: float = Field(default=30.0, gt=0, description="time open before a probe")
 
 
-class RateLimit(Frozen):
+class RateLimit(Strict):
     """Token bucket: deliveries beyond it wait in the outbox (and coalesce), never dropped."""
 
     per_second: float = Field(gt=0, description="sustained deliveries per second")
@@ -51,7 +52,7 @@ class RateLimit(Frozen):
 InboundStatus = Literal["acknowledged", "resolved", "closed", "reopened", "ignore"]
 
 
-class InboundConfig(Frozen):
+class InboundConfig(Strict):
     """Status webhooks from the ticket system back to the gateway (POST /hooks/<kind>/<sink>)."""
 
     token: SecretRef | None = Field(
@@ -75,7 +76,7 @@ class InboundConfig(Frozen):
         return self
 
 
-class _SinkBase(Frozen):
+class _SinkBase(Strict):
     name: str = Field(pattern=NAME_PATTERN, description="the sink's name in routes and metrics")
     enabled: bool = Field(default=True, description="false: rows wait in the outbox")
     timeout_seconds: float = Field(default=10.0, gt=0, le=300, description="per request")

@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from core.configbase import Frozen
+from core.validation import Strict
 
 
-class LoggingConfig(Frozen):
+class LoggingConfig(Strict):
     """structlog output on standard error."""
 
     level: Literal["debug", "info", "warning", "error"] = Field(
@@ -21,7 +21,7 @@ class LoggingConfig(Frozen):
     )
 
 
-class LifecycleConfig(Frozen):
+class LifecycleConfig(Strict):
     """Shutdown and the systemd watchdog."""
 
     drain_seconds: float = Field(
@@ -32,7 +32,7 @@ class LifecycleConfig(Frozen):
     )
 
 
-class RetentionConfig(Frozen):
+class RetentionConfig(Strict):
     """How long finished work is kept. Older rows are deleted by one replica at a time,
     in small batches with pauses, so intake never waits for them."""
 

@@ -9,9 +9,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from core.configbase import NAME_PATTERN, Frozen, Listen, ListenAddress, parse_listen
+from core.configbase import NAME_PATTERN, Listen, ListenAddress, parse_listen
 from core.secretref import SecretRef
 from core.secretref import inline_secret as _secret
+from core.validation import Strict
 
 IncidentType = Literal["incident", "service_request", "complaint", "change_request"]
 
@@ -38,7 +39,7 @@ def _readable_file(path: Path) -> Path:
     return path
 
 
-class MailAnswerConfig(Frozen):
+class MailAnswerConfig(Strict):
     """Answering the sender of a mail that opens an incident (with its key and status)."""
 
     sink: str = Field(
@@ -60,7 +61,7 @@ RequesterChange = Literal["acknowledged", "resolved", "reopened", "closed", "pri
 _CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
-class QuietHours(Frozen):
+class QuietHours(Strict):
     """Hours when no notification goes out; they go when the quiet hours end."""
 
     start: str = Field(pattern=_CLOCK, description="HH:MM, local time of timezone")
@@ -79,7 +80,7 @@ class QuietHours(Frozen):
         return value
 
 
-class RequesterNotifyConfig(Frozen):
+class RequesterNotifyConfig(Strict):
     """Mail to the requester when their incident changes, and the satisfaction survey
     when it is resolved. Never to automated senders (monitoring mail, no-reply and
     mailer-daemon addresses, the sink's own address)."""
@@ -104,7 +105,7 @@ class RequesterNotifyConfig(Frozen):
     )
 
 
-class MailboxConfig(Frozen):
+class MailboxConfig(Strict):
     """An address the gateway takes mail for (by SMTP, or by IMAP from an account)."""
 
     name: str = Field(
@@ -134,7 +135,7 @@ class MailboxConfig(Frozen):
     )
 
 
-class SmtpTlsConfig(Frozen):
+class SmtpTlsConfig(Strict):
     """STARTTLS for the SMTP listener."""
 
     cert_file: Path = Field(description="PEM certificate (chain) offered after STARTTLS")
@@ -158,7 +159,7 @@ class SmtpTlsConfig(Frozen):
         return self
 
 
-class SmtpUserConfig(Frozen):
+class SmtpUserConfig(Strict):
     """One login accepted by SMTP AUTH."""
 
     username: str = Field(min_length=1, max_length=255, description="AUTH user name")
@@ -167,7 +168,7 @@ class SmtpUserConfig(Frozen):
     _password = field_validator("password", mode="before")(_secret)
 
 
-class SmtpAuthConfig(Frozen):
+class SmtpAuthConfig(Strict):
     """SMTP AUTH (PLAIN, LOGIN); offered only after STARTTLS."""
 
     required: bool = Field(
@@ -182,7 +183,7 @@ class SmtpAuthConfig(Frozen):
         return value
 
 
-class SmtpConfig(Frozen):
+class SmtpConfig(Strict):
     """The SMTP listener: an MX or a relay delivers to the mailboxes here."""
 
     enabled: bool = Field(default=False, description="run the SMTP listener")
@@ -240,7 +241,7 @@ class SmtpConfig(Frozen):
         return self
 
 
-class ImapAccountConfig(Frozen):
+class ImapAccountConfig(Strict):
     """A mailbox on an IMAP server, polled (or watched with IDLE) for new mail."""
 
     name: str = Field(pattern=NAME_PATTERN, description="the account's name in logs and metrics")
@@ -319,7 +320,7 @@ class ImapAccountConfig(Frozen):
         return 993 if self.security == "ssl" else 143
 
 
-class ImapConfig(Frozen):
+class ImapConfig(Strict):
     """Mail fetched from IMAP accounts (for mailboxes hosted elsewhere)."""
 
     accounts: tuple[ImapAccountConfig, ...] = Field(

@@ -25,11 +25,11 @@ from pydantic import (
     model_validator,
 )
 
-from core.configbase import NAME_PATTERN, Frozen, Listen, ListenAddress, parse_listen
+from core.configbase import NAME_PATTERN, Listen, ListenAddress, parse_listen
 from core.errors import ConfigError
 from core.secretref import SecretRef
 from core.secretref import inline_secret as _secret
-from core.validation import Duration
+from core.validation import Duration, Strict
 from gateway.config.checks import check_kinds, check_mail, check_sinks, resolve_secrets
 from gateway.config.daemon import LifecycleConfig, LoggingConfig, RetentionConfig
 from gateway.config.mail import ImapConfig, MailboxConfig, SmtpConfig
@@ -45,7 +45,7 @@ CONFIG_ENV = "INTAKE_GATEWAY_CONFIG"
 DB_URL_ENV = "INTAKE_GATEWAY_DB_URL"
 
 
-class StorageConfig(Frozen):
+class StorageConfig(Strict):
     """Where intake records, events and incidents are kept."""
 
     url: str = Field(
@@ -75,7 +75,7 @@ class StorageConfig(Frozen):
         return url
 
 
-class HttpConfig(Frozen):
+class HttpConfig(Strict):
     """The HTTP listener: webhooks, the JSON API, health and metrics."""
 
     listen: Listen = Field(default=ListenAddress("127.0.0.1", 8080), description="host:port")
@@ -117,7 +117,7 @@ class HttpConfig(Frozen):
         return value
 
 
-class AuthConfig(Frozen):
+class AuthConfig(Strict):
     """How a webhook sender proves who it is."""
 
     type: Literal["none", "bearer", "basic", "hmac"] = Field(
@@ -155,7 +155,7 @@ class AuthConfig(Frozen):
         return self
 
 
-class RateLimitConfig(Frozen):
+class RateLimitConfig(Strict):
     """A token bucket: a sustained rate, and a bucket of requests that may come at once
     (the same meaning as a sink's rate_limit)."""
 
@@ -168,7 +168,7 @@ class RateLimitConfig(Frozen):
     )
 
 
-class EventDefaults(Frozen):
+class EventDefaults(Strict):
     """Values for events that do not carry their own."""
 
     service: str = Field(default="", description="service of events without one")
@@ -176,7 +176,7 @@ class EventDefaults(Frozen):
     ci: str = Field(default="", description="configuration item of events without one")
 
 
-class HeartbeatConfig(Frozen):
+class HeartbeatConfig(Strict):
     """A sign of life the integration's sender must give (e.g. Alertmanager's Watchdog
     alert); silence beyond the timeout raises a P2 incident of its own, resolved when
     the heartbeat returns."""
@@ -207,7 +207,7 @@ class HeartbeatConfig(Frozen):
         return value
 
 
-class IntegrationConfig(Frozen):
+class IntegrationConfig(Strict):
     """A sender of webhooks: POST /webhooks/{name}, read by the parser of its kind."""
 
     name: str = Field(pattern=NAME_PATTERN, description="the {name} in POST /webhooks/{name}")
@@ -236,7 +236,7 @@ class IntegrationConfig(Frozen):
     )
 
 
-class RulesConfig(Frozen):
+class RulesConfig(Strict):
     """Rule files and the service catalogue, compiled at start and on reload."""
 
     dir: Path = Field(default=Path("config/rules"), description="directory of *.yaml rule files")
@@ -245,7 +245,7 @@ class RulesConfig(Frozen):
     )
 
 
-class PipelineConfig(Frozen):
+class PipelineConfig(Strict):
     """The worker that turns stored intake into events and incidents."""
 
     batch_size: int = Field(default=256, ge=1, le=10_000, description="records per transaction")
@@ -292,7 +292,7 @@ class PipelineConfig(Frozen):
         return value
 
 
-class GatewayConfig(Frozen):
+class GatewayConfig(Strict):
     """The whole of config/gateway.yaml."""
 
     storage: StorageConfig = StorageConfig()

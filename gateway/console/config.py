@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from core.configbase import Frozen
 from core.secretref import SecretRef
 from core.secretref import inline_secret as _secret
+from core.validation import Strict
 from gateway.web.passwords import looks_like_hash
 
 Role = Literal["viewer", "operator", "admin"]
@@ -17,7 +17,7 @@ Role = Literal["viewer", "operator", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
 
 
-class PersonConfig(Frozen):
+class PersonConfig(Strict):
     """One person who logs in to the console."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$", description="the login name")
@@ -39,7 +39,7 @@ class PersonConfig(Frozen):
         return value
 
 
-class ConsoleConfig(Frozen):
+class ConsoleConfig(Strict):
     """The operator console under /ui/ on the HTTP listener."""
 
     enabled: bool = Field(default=True, description="serve the console under /ui/")

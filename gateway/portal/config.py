@@ -6,15 +6,15 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from core.configbase import Frozen
 from core.secretref import SecretRef
 from core.secretref import inline_secret as _secret
+from core.validation import Strict
 from gateway.config.mail import IncidentType, MailAnswerConfig, RequesterNotifyConfig
 
 Language = Literal["en", "zh"]
 
 
-class PortalRateLimit(Frozen):
+class PortalRateLimit(Strict):
     """Posts accepted from one sender; more get 429 and a page saying so."""
 
     per_address_per_minute: float = Field(
@@ -37,7 +37,7 @@ _ALL_TYPES: tuple[IncidentType, ...] = (
 )
 
 
-class PortalField(Frozen):
+class PortalField(Strict):
     """A field of the form for one request type, beyond subject and description."""
 
     name: str = Field(
@@ -48,7 +48,7 @@ class PortalField(Frozen):
     required: bool = Field(default=False, description="the form is refused without it")
 
 
-class PortalFormConfig(Frozen):
+class PortalFormConfig(Strict):
     """The request form at /portal/: a new incident, service request, complaint or change
     request, stored as an intake record of channel portal and judged by the rules."""
 
@@ -96,7 +96,7 @@ VERIFY_URLS: dict[str, str] = {
 }
 
 
-class PortalCaptchaConfig(Frozen):
+class PortalCaptchaConfig(Strict):
     """A CAPTCHA on the request form, checked by the provider's siteverify endpoint
     before anything is stored."""
 
@@ -141,7 +141,7 @@ class PortalCaptchaConfig(Frozen):
         return self.verify_url or VERIFY_URLS[self.provider]
 
 
-class PortalConfig(Frozen):
+class PortalConfig(Strict):
     """Pages for the people who report: a status page per incident behind a signed,
     expiring link (in every mail to the requester), without login."""
 

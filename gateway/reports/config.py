@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from core.configbase import Frozen
+from core.validation import Strict
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class ReportSchedule(Frozen):
+class ReportSchedule(Strict):
     """The report of the month before, mailed once a month (by one replica)."""
 
     sink: str = Field(description="an email sink: its relay, From: and To: are used")
@@ -46,7 +46,7 @@ class ReportSchedule(Frozen):
         return value
 
 
-class ReportsConfig(Frozen):
+class ReportsConfig(Strict):
     """Service reports: the API and CLI need nothing here; a schedule mails them."""
 
     schedule: ReportSchedule | None = Field(
