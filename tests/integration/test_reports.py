@@ -67,22 +67,30 @@ FIXTURE: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
-async def _load_fixture() -> None:
-    for number, row in enumerate(FIXTURE, start=1):
+async def load_incidents(
+    rows: list[dict[str, Any]], number_from: int, reopened: dict[str, datetime]
+) -> None:
+    """Store incidents as they are written (titled "incident <key>"), with a
+    ``reopened`` timeline entry at the time given for some keys."""
+    for number, row in enumerate(rows, start=number_from):
         values = dict(row)
         key = values.pop("key")
         incident = await models.Incident.create(
             **values,
-            key=f"INC-90000{number}",
+            key=f"INC-{number:06d}",
             title=f"incident {key}",
             correlation_key=f"fixture:{key}",
             status="resolved" if values["resolved_at"] else "new",
             updated_at=values["created_at"],
         )
-        if key == "D":
+        if key in reopened:
             await models.TimelineEntry.create(
-                incident_id=incident.id, at=_t(10, 16), kind="reopened", text="fired again"
+                incident_id=incident.id, at=reopened[key], kind="reopened", text="fired again"
             )
+
+
+async def _load_fixture() -> None:
+    await load_incidents(FIXTURE, 900001, {"D": _t(10, 16)})
 
 
 async def _report(daemon: RunningDaemon, name: str, query: str = PERIOD) -> dict[str, Any]:
