@@ -54,6 +54,25 @@ from storage.readahead import ReadAhead
 from storage.sql import Sql
 from storage.timeline import mail_data, note, notes, record_thread, timeline_for
 
+_OPEN_COLUMNS = (
+    "title, type, status, priority, impact, urgency, major, service, ci, environment, "
+    "category, assignment_group, requester, owner, correlation_key, open_key, event_count, "
+    "firing_events, response_due, resolution_due, response_breached, resolution_breached, "
+    "linked_incident_id, problem_candidate, related_incidents, routes, escalated, created_at, "
+    "updated_at"
+)
+_OPEN_VALUES = (
+    "?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?"
+)
+# SQLite: the new incident's id (the one AUTOINCREMENT would give: the writer holds the
+# file's write lock) and its key go in with the row, which saves an UPDATE of it
+_NEXT_ID = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM sqlite_sequence WHERE name = 'incidents')"
+_OPEN = {
+    False: f"INSERT INTO incidents (id, key, {_OPEN_COLUMNS}) VALUES ({_NEXT_ID}, "
+    f"'INC-' || printf('%06d', {_NEXT_ID}), {_OPEN_VALUES}) RETURNING id",
+    True: f"INSERT INTO incidents ({_OPEN_COLUMNS}) VALUES ({_OPEN_VALUES}) RETURNING id",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Applied:
@@ -218,15 +237,7 @@ class IncidentStore(IncidentStateReader):
         sla = decision.sla
         rows = await write_returning(
             connection,
-            sql(
-                "INSERT INTO incidents (title, type, status, priority, impact, urgency, major, "
-                "service, ci, environment, category, assignment_group, requester, owner, "
-                "correlation_key, open_key, event_count, firing_events, response_due, "
-                "resolution_due, response_breached, resolution_breached, linked_incident_id, "
-                "problem_candidate, related_incidents, routes, escalated, created_at, updated_at) "
-                "VALUES (?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, "
-                "?, ?, ?, ?, ?, ?, '[]', ?, ?) RETURNING id"
-            ),
+            sql(_OPEN[sql.postgres]),
             [
                 fields.title[:512],
                 fields.type.value,
@@ -258,9 +269,10 @@ class IncidentStore(IncidentStateReader):
         )
         incident_id = int(rows[0]["id"])
         key = incident_key(incident_id)
-        await connection.execute_query(
-            sql("UPDATE incidents SET key = ? WHERE id = ?"), [key, incident_id]
-        )
+        if sql.postgres:  # SQLite: the key went in with the row
+            await connection.execute_query(
+                sql("UPDATE incidents SET key = ? WHERE id = ?"), [key, incident_id]
+            )
         await note(
             connection,
             self.sql,

@@ -233,6 +233,16 @@ async def _merged_into(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
     )
 
 
+async def _intake_progress(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 13: the progress of a record applied in parts, in a row of its own (on
+    SQLite, updating the record's row rewrote its whole body at every part)."""
+    key = "BIGINT" if dialect is Dialect.POSTGRES else "INTEGER"  # SQLite: the rowid
+    await connection.execute_script(
+        'CREATE TABLE IF NOT EXISTS "intake_progress" ('
+        f'"intake_id" {key} NOT NULL PRIMARY KEY, "applied_events" INT NOT NULL)'
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _nothing),
     Migration(2, "leases", _leases),
@@ -246,6 +256,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "timeline by time", _timeline_by_time, on_new_schema=True),
     Migration(11, "incidents waiting on the requester", _pending_since),
     Migration(12, "incidents merged into another", _merged_into, on_new_schema=True),
+    Migration(13, "progress of a record in parts apart", _intake_progress, on_new_schema=True),
 )
 
 

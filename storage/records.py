@@ -162,35 +162,64 @@ class RecordStore:
         marks = ", ".join("?" for _ in record_ids)
         rows = await connection.execute_query_dict(
             self._sql(
-                "SELECT id, applied_events FROM intake_records "
+                "SELECT id, applied_events, (SELECT p.applied_events FROM intake_progress AS p "
+                "WHERE p.intake_id = intake_records.id) AS progressed FROM intake_records "
                 f"WHERE id IN ({marks}) AND state = 'pending'{self._sql.for_update()}"
             ),
             list(record_ids),
         )
-        return {int(row["id"]): int(row["applied_events"]) for row in rows}
+        return {
+            int(row["id"]): max(int(row["applied_events"]), int(row["progressed"] or 0))
+            for row in rows
+        }
 
     async def mark_processed(
-        self, connection: QueryRunner, record_ids: Sequence[int], now: datetime
+        self,
+        connection: QueryRunner,
+        record_ids: Sequence[int],
+        now: datetime,
+        parted: Sequence[int] = (),
     ) -> None:
-        """Mark records whose every event is applied as processed (in that transaction)."""
+        """Mark records whose every event is applied as processed (in that transaction);
+        ``parted``: those of them whose earlier parts recorded their progress."""
+        if parted:
+            await connection.execute_query(
+                self._sql(
+                    f"DELETE FROM intake_progress WHERE intake_id IN ({_marks(len(parted))})"
+                ),
+                list(parted),
+            )
         if not record_ids:
             return
         sql = self._sql
-        marks = ", ".join("?" for _ in record_ids)
         await connection.execute_query(
             sql(
                 "UPDATE intake_records SET state = 'processed', processed_at = ?, error = NULL, "
-                f"claimed_until = NULL WHERE id IN ({marks})"
+                f"claimed_until = NULL WHERE id IN ({_marks(len(record_ids))})"
             ),
             [sql.time(now), *record_ids],
         )
 
-    async def mark_applied(self, connection: QueryRunner, record_id: int, events: int) -> None:
+    async def mark_applied(
+        self, connection: QueryRunner, record_id: int, events: int, *, first: bool
+    ) -> None:
         """A record applied in parts: its first ``events`` events are applied (in that
-        transaction); the rest follow in later ones, from there, even after a restart."""
+        transaction); the rest follow in later ones, from there, even after a restart.
+
+        Its first part's count goes to the record's row (which shows the record is
+        under way), the later ones to a row of their own: on SQLite an update of the
+        record's row writes its whole body again, megabytes for a big payload.
+        """
+        if first:
+            statement = "UPDATE intake_records SET applied_events = ? WHERE id = ?"
+            await connection.execute_query(self._sql(statement), [events, record_id])
+            return
         await connection.execute_query(
-            self._sql("UPDATE intake_records SET applied_events = ? WHERE id = ?"),
-            [events, record_id],
+            self._sql(
+                "INSERT INTO intake_progress (intake_id, applied_events) VALUES (?, ?) "
+                "ON CONFLICT (intake_id) DO UPDATE SET applied_events = excluded.applied_events"
+            ),
+            [record_id, events],
         )
 
     async def mark_failed(self, record_id: int, error: str, now: datetime) -> None:
@@ -245,3 +274,7 @@ class RecordStore:
                 sample=body[:sample_bytes],
                 meta=storable_envelope(meta),
             )
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" for _ in range(count))

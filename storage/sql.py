@@ -43,7 +43,7 @@ class Sql:
         """A time parameter: a datetime for asyncpg, tortoise's text form for SQLite."""
         if value is None or self.postgres:
             return value
-        return value.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")
+        return _sqlite_time(value)
 
     @staticmethod
     def json(value: Any) -> str:
@@ -52,6 +52,12 @@ class Sql:
     def for_update(self) -> str:
         """Row lock for read-modify-write; SQLite's single writer needs none."""
         return " FOR UPDATE" if self.postgres else ""
+
+
+@lru_cache(maxsize=256)
+def _sqlite_time(value: datetime) -> str:
+    # a batch writes the same few moments (its ``now``) into many rows
+    return value.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")
 
 
 def as_time(value: Any) -> datetime | None:

@@ -4,7 +4,7 @@ A 10,000-alert payload applied in one transaction held the one SQLite
 connection (and so every sender's commit) for as long as it took. At most
 about ``budget`` events now go in one transaction: a bigger record is
 applied in parts, each transaction recording how far it got
-(``intake_records.applied_events``), and the next one goes on from there,
+(storage/records.py ``mark_applied``), and the next one goes on from there,
 after a restart too, or on another replica whose turn it is. The record is
 marked processed by the transaction that applies its last event, so every
 event is applied once.
@@ -84,6 +84,8 @@ class Applier:
             }
             ahead = await incidents.read_ahead(connection, lookups.values())
             done: list[int] = []
+            # records an earlier transaction applied a part of: their progress goes
+            parted = {record.id for record, _, start, _ in plan if start > 0}
             whole = 0  # records from the first that are finished
             for record, events, start, stop in plan:
                 if start < 0:
@@ -92,11 +94,17 @@ class Applier:
                 for index in range(start, stop):
                     if intake is not None and outcomes and intake.waiting():
                         if index == start:  # the next record waits for the next turn
-                            await records.mark_processed(connection, done, now)
+                            await records.mark_processed(
+                                connection, done, now, done_parted(done, parted)
+                            )
                             return outcomes, whole
                         if len(outcomes) >= MIN_PART_EVENTS:  # so does this one's rest
-                            await records.mark_applied(connection, record.id, index)
-                            await records.mark_processed(connection, done, now)
+                            await records.mark_applied(
+                                connection, record.id, index, first=start == 0
+                            )
+                            await records.mark_processed(
+                                connection, done, now, done_parted(done, parted)
+                            )
                             return outcomes, whole
                     event = events[index]
                     lookup = lookups[id(event)]
@@ -110,11 +118,11 @@ class Applier:
                         (applied.outcome.value, decision.incident.priority if opened else None)
                     )
                 if stop < len(events):  # the budget ends inside this record
-                    await records.mark_applied(connection, record.id, stop)
+                    await records.mark_applied(connection, record.id, stop, first=start == 0)
                     break
                 done.append(record.id)
                 whole += 1
-            await records.mark_processed(connection, done, now)
+            await records.mark_processed(connection, done, now, done_parted(done, parted))
             return outcomes, whole
 
         # on SQLite the unit runs in the connection's thread and holds the connection
@@ -146,3 +154,8 @@ def _within(plan: list[_Part], budget: int) -> list[_Part]:
         fitting.append((record, events, start, end))
         budget -= max(0, end - start)
     return fitting
+
+
+def done_parted(done: list[int], parted: set[int]) -> list[int]:
+    """The finished records whose progress an earlier part recorded."""
+    return [record_id for record_id in done if record_id in parted]
