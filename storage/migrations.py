@@ -239,7 +239,11 @@ async def _intake_progress(connection: BaseDBAsyncClient, dialect: Dialect) -> N
     key = "BIGINT" if dialect is Dialect.POSTGRES else "INTEGER"  # SQLite: the rowid
     await connection.execute_script(
         'CREATE TABLE IF NOT EXISTS "intake_progress" ('
-        f'"intake_id" {key} NOT NULL PRIMARY KEY, "applied_events" INT NOT NULL)'
+        f'"intake_id" {key} NOT NULL PRIMARY KEY, "applied_events" INT NOT NULL);\n'
+        # a record under way when the program was upgraded goes on from there
+        'INSERT INTO "intake_progress" ("intake_id", "applied_events") '
+        'SELECT "id", "applied_events" FROM "intake_records" '
+        """WHERE "state" = 'pending' AND "applied_events" > 0"""
     )
 
 

@@ -159,19 +159,28 @@ class RecordStore:
         that ran out while a replica was stalled) wait, and then find them done
         or further on.
         """
-        marks = ", ".join("?" for _ in record_ids)
-        rows = await connection.execute_query_dict(
-            self._sql(
-                "SELECT id, applied_events, (SELECT p.applied_events FROM intake_progress AS p "
-                "WHERE p.intake_id = intake_records.id) AS progressed FROM intake_records "
-                f"WHERE id IN ({marks}) AND state = 'pending'{self._sql.for_update()}"
-            ),
-            list(record_ids),
+        ids = list(record_ids)
+        applied = (
+            "(SELECT p.applied_events FROM intake_progress AS p "
+            "WHERE p.intake_id = intake_records.id) AS applied"
         )
-        return {
-            int(row["id"]): max(int(row["applied_events"]), int(row["progressed"] or 0))
-            for row in rows
-        }
+        if self._sql.postgres:
+            statement = (
+                f"SELECT id, {applied} FROM intake_records "
+                f"WHERE id IN ({_marks(len(ids))}) AND state = 'pending' FOR UPDATE"
+            )
+            values = ids
+        else:
+            # from the index on (state, id) alone, not from the row: SQLite reaches the
+            # columns after the body (a big payload's megabytes) only by walking its
+            # overflow pages ("+id": not by the primary key; the range keeps it short)
+            statement = (
+                f"SELECT id, {applied} FROM intake_records WHERE state = 'pending' "
+                f"AND +id IN ({_marks(len(ids))}) AND id BETWEEN ? AND ?"
+            )
+            values = [*ids, min(ids), max(ids)]
+        rows = await connection.execute_query_dict(self._sql(statement), values)
+        return {int(row["id"]): int(row["applied"] or 0) for row in rows}
 
     async def mark_processed(
         self,
@@ -206,16 +215,16 @@ class RecordStore:
         """A record applied in parts: its first ``events`` events are applied (in that
         transaction); the rest follow in later ones, from there, even after a restart.
 
-        Its first part's count goes to the record's row (which shows the record is
-        under way), the later ones to a row of their own: on SQLite an update of the
-        record's row writes its whole body again, megabytes for a big payload.
+        The count goes to a row of its own: on SQLite an update of the record's row
+        writes its whole body again, megabytes for a big payload. The record's row
+        gets its first part's count too, which shows that the record is under way.
         """
+        sql = self._sql
         if first:
             statement = "UPDATE intake_records SET applied_events = ? WHERE id = ?"
-            await connection.execute_query(self._sql(statement), [events, record_id])
-            return
+            await connection.execute_query(sql(statement), [events, record_id])
         await connection.execute_query(
-            self._sql(
+            sql(
                 "INSERT INTO intake_progress (intake_id, applied_events) VALUES (?, ?) "
                 "ON CONFLICT (intake_id) DO UPDATE SET applied_events = excluded.applied_events"
             ),
