@@ -186,6 +186,8 @@ def _check(duplicate: models.Incident, survivor: models.Incident) -> None:
         )
     if duplicate.status == IncidentStatus.CLOSED.value:
         raise MergeRefused(f"{dup_key} is closed")
+    if survivor.merged_into_id == duplicate.id:
+        raise MergeRefused(f"{survivor_key} is merged into {dup_key} already: nothing to merge")
     if survivor.merged_into_id is not None:
         final = incident_key(survivor.merged_into_id)
         raise MergeRefused(f"{survivor_key} is merged into {final}: merge into {final}")

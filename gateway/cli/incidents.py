@@ -1,4 +1,4 @@
-"""``intake-gateway incidents list|show|ack|resolve`` through the daemon's API."""
+"""``intake-gateway incidents list|show|ack|resolve|merge`` through the daemon's API."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ _ACTIONS = {"ack": ("acknowledge", "acknowledged"), "resolve": ("resolve", "reso
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    incidents = commands.add_parser("incidents", help="list, show, acknowledge, resolve")
+    incidents = commands.add_parser("incidents", help="list, show, acknowledge, resolve, merge")
     actions = incidents.add_subparsers(dest="action", required=True)
 
     listing = actions.add_parser("list", help="incidents, newest first")
@@ -76,12 +76,16 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     for name, (verb, _) in _ACTIONS.items():
         act = actions.add_parser(name, help=f"{verb} incidents")
         act.add_argument("incidents", nargs="+", help="INC-000123 or numeric ids")
-        act.add_argument("--comment", "-c", default="", help="put on the timeline and forwarded")
-        act.add_argument(
+    merge = actions.add_parser("merge", help="close a duplicate into the incident that stays")
+    merge.add_argument("incident", help="the duplicate: INC-000123 or the numeric id")
+    merge.add_argument("--into", required=True, help="the incident that stays (key or id)")
+    for parser in (listing, show, merge, *(actions.choices[name] for name in _ACTIONS)):
+        add_connection_options(parser)
+    for parser in (merge, *(actions.choices[name] for name in _ACTIONS)):
+        parser.add_argument("--comment", "-c", default="", help="put on the timeline and forwarded")
+        parser.add_argument(
             "--author", "-a", default=default_author(), help="who (default: your login name)"
         )
-    for parser in (listing, show, *(actions.choices[name] for name in _ACTIONS)):
-        add_connection_options(parser)
 
 
 def run(args: argparse.Namespace, client: Client) -> int:
@@ -90,6 +94,8 @@ def run(args: argparse.Namespace, client: Client) -> int:
         return _list(args, client)
     if action == "show":
         return _show(args.incident, client, as_json_output=args.json)
+    if action == "merge":
+        return _merge(args, client)
     return _act(args, client)
 
 
@@ -163,6 +169,15 @@ def _act(args: argparse.Namespace, client: Client) -> int:
     if args.json:
         print(as_json({"items": changed}))
     return status
+
+
+def _merge(args: argparse.Namespace, client: Client) -> int:
+    """One duplicate into its survivor; a refusal is the daemon's answer (exit 1)."""
+    body = {"into": args.into.strip(), "author": args.author, "comment": args.comment}
+    incident = client.post(f"/api/v1/incidents/{_ident(args.incident)}/merge", body)
+    done = f"{incident['key']} merged into {incident['merged_into']}"
+    print(as_json(incident) if args.json else done)
+    return EXIT_OK
 
 
 def _ident(text: str) -> str:

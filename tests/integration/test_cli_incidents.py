@@ -1,7 +1,8 @@
-"""``intake-gateway incidents list|show|ack|resolve`` against a running daemon on both
-engines: the filters the API offers, one incident with its events and timeline, and
-acknowledge and resolve changing its state and sending the follow-up to its sink
-(a local receiver), with the comment; refusals end with exit 1 and the daemon's answer."""
+"""``intake-gateway incidents list|show|ack|resolve|merge`` against a running daemon on
+both engines: the filters the API offers, one incident with its events and timeline,
+acknowledge and resolve changing its state and sending the follow-up to its sink (a
+local receiver), with the comment, and a duplicate merged into the incident that stays;
+refusals end with exit 1 and the daemon's answer."""
 
 from __future__ import annotations
 
@@ -162,6 +163,29 @@ async def test_ack_and_resolve_change_the_state_and_queue_the_follow_ups(
 
     no_token = await cli("incidents", "resolve", "INC-000002", token=False)
     assert no_token.code == 4 and "401" in no_token.err
+
+
+async def test_merge_closes_the_duplicate_into_the_incident_that_stays(
+    daemon: RunningDaemon, cli: Cli
+) -> None:
+    merged = await cli(
+        "incidents", "merge", "INC-000001", "--into", "inc-000002", "-c", "one outage", "-a", "bob"
+    )
+    assert (merged.code, merged.out) == (0, "INC-000001 merged into INC-000002\n"), merged
+    incident = (await daemon.get_json("/api/v1/incidents/1"))[1]
+    assert (incident["status"], incident["merged_into"]) == ("closed", "INC-000002")
+    [entry] = [item for item in incident["timeline"] if item["kind"] == "merged"]
+    assert (entry["author"], entry["text"]) == ("bob", "merged into INC-000002\none outage")
+
+    back = await cli("incidents", "merge", "2", "--into", "INC-000001")
+    assert back.code == 1
+    assert (
+        "POST /api/v1/incidents/2/merge: 409 conflict: INC-000001 is merged into INC-000002 "
+        "already: nothing to merge"
+    ) in back.err
+    unknown = await cli("incidents", "merge", "2", "--into", "INC-000099", "--json")
+    assert unknown.code == 1 and "422 unknown_incident: no incident INC-000099" in unknown.err
+    assert (await daemon.get_json("/api/v1/incidents/2"))[1]["status"] == "new"
 
 
 async def _notes(received: list[dict[str, Any]]) -> str:
