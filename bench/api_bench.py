@@ -123,19 +123,31 @@ async def measure(
     return outcomes
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def run_bench(doc: str | None, measure_on: MeasureOn, what: str, title: str, requests: int) -> None:
+    """The command line every large-database page bench shares: sizes, engines."""
+    parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--incidents", type=int, default=100_000)
     parser.add_argument("--events-per-incident", type=int, default=10)
-    parser.add_argument("--requests", type=int, default=200, help="per query")
+    parser.add_argument("--requests", type=int, default=requests, help="per page or query")
     parser.add_argument(
         "--engines", nargs="+", default=["SQLite", "PostgreSQL"], choices=["SQLite", "PostgreSQL"]
     )
     args = parser.parse_args()
     outcomes = asyncio.run(
-        measure(args.incidents, args.events_per_incident, args.requests, tuple(args.engines))
+        measure(
+            args.incidents,
+            args.events_per_incident,
+            args.requests,
+            tuple(args.engines),
+            measure_on,
+            what,
+        )
     )
-    print_report(outcomes, "API list queries on a large database")
+    print_report(outcomes, title)
+
+
+def main() -> None:
+    run_bench(__doc__, _measure_on, "API list queries", "API list queries on a large database", 200)
 
 
 if __name__ == "__main__":

@@ -13,21 +13,20 @@ Usage: python -m bench.console_bench [--incidents N] [--events-per-incident E]
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import re
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import aiohttp
 
-from bench.api_bench import _timed, measure
+from bench.api_bench import _timed, run_bench
 from bench.bulk_load import load
 from bench.common import Row, figure
 from bench.daemon import daemon
-from bench.report import Outcome, print_report
+from bench.report import Outcome
 from gateway.web.passwords import hash_password
 
 TARGET_MS = 300.0
@@ -63,14 +62,28 @@ async def _log_in(http: aiohttp.ClientSession, base: str) -> None:
             raise RuntimeError(f"login answered {response.status}")
 
 
-async def _measure_on(
-    url: str | None, label: str, incidents: int, per_incident: int, requests: int
+Prepare = Callable[[str, int], Awaitable[None]]
+
+
+async def measure_console(
+    url: str | None,
+    label: str,
+    incidents: int,
+    per_incident: int,
+    requests: int,
+    paths: Sequence[tuple[str, str]],
+    prepare: Prepare | None = None,
+    what_more: str = "",
 ) -> list[Outcome]:
+    """Bulk-load, let ``prepare`` add to the database (its URL, the events' number),
+    start the daemon, log in and time each of ``paths``."""
     with tempfile.TemporaryDirectory(prefix="intake-console-bench-") as raw:
         directory = Path(raw)
         database = url or f"sqlite://{directory}/bench.sqlite3"
         started = time.monotonic()
         await load(database, incidents, per_incident)
+        if prepare is not None:
+            await prepare(database, incidents * per_incident)
         loaded = time.monotonic() - started
         size = f"{incidents // 1000}k incidents, {incidents * per_incident // 1000}k events"
         people = [{"name": "bench", "role": "operator", "password_hash": hash_password(PASSWORD)}]
@@ -80,7 +93,7 @@ async def _measure_on(
             jar = aiohttp.CookieJar(unsafe=True)
             async with aiohttp.ClientSession(cookie_jar=jar) as http:
                 await _log_in(http, running.base)
-                for what, path in pages(incidents):
+                for what, path in paths:
                     await _timed(http, running.base + path, 3)  # warm the caches
                     elapsed, latencies = await _timed(http, running.base + path, requests)
                     measured = figure(
@@ -88,32 +101,26 @@ async def _measure_on(
                     )
                     verdict = "met" if measured.p99_ms < TARGET_MS else "MISSED"
                     target = f"p99 < {TARGET_MS:.0f} ms: {verdict}"
-                    scenario = f"console {what} ({label}, {size})"
+                    scenario = f"console {what} ({label}, {size}{what_more})"
                     outcomes.append(Row(scenario, measured, None, "req/s", target))
-    print(f"[bench] {label}: {size} bulk-loaded in {loaded:.0f} s", file=sys.stderr, flush=True)
+    print(f"[bench] {label}: {size} loaded in {loaded:.0f} s", file=sys.stderr, flush=True)
     return outcomes
 
 
+async def _measure_on(
+    url: str | None, label: str, incidents: int, per_incident: int, requests: int
+) -> list[Outcome]:
+    return await measure_console(url, label, incidents, per_incident, requests, pages(incidents))
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--incidents", type=int, default=100_000)
-    parser.add_argument("--events-per-incident", type=int, default=10)
-    parser.add_argument("--requests", type=int, default=100, help="per page")
-    parser.add_argument(
-        "--engines", nargs="+", default=["SQLite", "PostgreSQL"], choices=["SQLite", "PostgreSQL"]
+    run_bench(
+        __doc__,
+        _measure_on,
+        "console list pages",
+        "Console list pages on a large database",
+        100,
     )
-    args = parser.parse_args()
-    outcomes = asyncio.run(
-        measure(
-            args.incidents,
-            args.events_per_incident,
-            args.requests,
-            tuple(args.engines),
-            _measure_on,
-            "console list pages",
-        )
-    )
-    print_report(outcomes, "Console list pages on a large database")
 
 
 if __name__ == "__main__":

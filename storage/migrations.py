@@ -19,6 +19,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from storage.database import Database, Dialect
 from storage.signatures import ledger_ddl
+from storage.silence_holds import silence_holds_ddl
 
 log = structlog.get_logger(__name__)
 
@@ -247,6 +248,12 @@ async def _intake_progress(connection: BaseDBAsyncClient, dialect: Dialect) -> N
     )
 
 
+async def _silence_holds(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 14: how many events each silence holds and when it last matched, kept by
+    triggers on events (the console counted them by reading every suppressed event)."""
+    await connection.execute_script(silence_holds_ddl(dialect))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _nothing),
     Migration(2, "leases", _leases),
@@ -261,6 +268,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "incidents waiting on the requester", _pending_since),
     Migration(12, "incidents merged into another", _merged_into, on_new_schema=True),
     Migration(13, "progress of a record in parts apart", _intake_progress, on_new_schema=True),
+    Migration(14, "events held per silence", _silence_holds, on_new_schema=True),
 )
 
 

@@ -1,6 +1,6 @@
 """Silences as the console lists them: who made each and why, when, and what each
-holds now (events whose last evaluation it suppressed, and when one was last seen),
-so a silence that matches nothing, or has not for a week, stands out."""
+holds now (events whose last evaluation it suppressed, still kept) and when it last
+suppressed one, so a silence that matches nothing, or has not for a week, stands out."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from storage import models
 from storage.actions import silence_json
 from storage.database import reads_database
+from storage.silence_holds import held_statement, silence_id_of, silence_name
 from storage.views import _query, _time, event_json
 
 STALE_AFTER = timedelta(days=7)
@@ -39,23 +40,19 @@ def _warning(state: str, count: int, last_seen: Any, now: datetime) -> str:
         return ""
     if count == 0:
         return "matches_nothing"
+    if last_seen is None:
+        return "stale"
     seen = datetime.fromisoformat(str(_time(last_seen)).replace("Z", "+00:00"))
     return "stale" if now - seen > STALE_AFTER else ""
 
 
 async def _held(ids: list[int]) -> dict[int, tuple[int, Any]]:
+    """(events held now, when it last matched one) per silence: rows kept by triggers
+    on events (storage/silence_holds.py), never a count over the events."""
     if not ids:
         return {}
-    names = [f"silence:{silence_id}" for silence_id in ids]
-    rows = await _query(
-        "SELECT suppressed_by, COUNT(*) AS n, MAX(last_seen) AS last FROM events "
-        f"WHERE suppressed_by IN ({', '.join('?' for _ in names)}) GROUP BY suppressed_by",
-        names,
-    )
-    return {
-        int(str(row["suppressed_by"]).split(":", 1)[1]): (int(row["n"]), row["last"])
-        for row in rows
-    }
+    rows = await _query(held_statement(len(ids)), [silence_name(number) for number in ids])
+    return {silence_id_of(row): (int(row["held"]), row["last_held"]) for row in rows}
 
 
 @reads_database("reading event")
