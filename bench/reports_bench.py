@@ -29,6 +29,8 @@ from storage.database import Database, DatabaseSettings
 from storage.migrations import migrate
 from storage.report_sql import Period
 from storage.reports import Reports
+from storage.rollup import rebuild
+from storage.sql import Sql
 
 END = datetime(2026, 11, 30, tzinfo=UTC)
 START = END - timedelta(days=365)
@@ -183,6 +185,7 @@ async def load(db: Database, path: Path | None, url: str, sizes: tuple[int, int,
         connection.execute("ANALYZE")
         connection.close()
         await db.open()
+        await _rolled_up(db)
         return
     await db.close()
     connection = await asyncpg.connect(url)
@@ -197,6 +200,14 @@ async def load(db: Database, path: Path | None, url: str, sizes: tuple[int, int,
     finally:
         await connection.close()
     await db.open()
+    await _rolled_up(db)
+
+
+async def _rolled_up(db: Database) -> None:
+    """The daily roll-up of the rows loaded around the pipeline, as the migration that
+    adds it to an existing database builds it."""
+    async with db.transaction() as connection:
+        await rebuild(connection, Sql(db.dialect))
 
 
 async def timings(db: Database, rules: Path) -> list[tuple[str, str, float]]:

@@ -224,6 +224,11 @@ class EventState:
     incident_id: int | None
     flapping: bool = False
     transitions: tuple[datetime, ...] = ()  # recent firing<->resolved changes, oldest first
+    # as stored, for the reports' daily roll-up (an update never changes them)
+    source: str = ""
+    kind: str = ""
+    name: str = ""
+    resource: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from storage.report_sql import Period
 from storage.reports import Reports, claim_once, give_up_claim, time_histogram
 from storage.requester_mail import Change, RequesterMail
 from storage.retention import RetentionStore
+from storage.rollup import DayTally
 from storage.signatures import SignatureClaim
 from storage.silence_edits import extend_silence
 from storage.silence_report import event_by_id, report_silences
@@ -70,6 +71,7 @@ __all__ = [  # noqa: RUF022 - grouped by job, not alphabetically
     "HeartbeatRow",
     "HeartbeatStore",
     "IncidentStore",
+    "DayTally",
     "PeriodicStore",
     "RetentionStore",
     "incident_key",

@@ -10,6 +10,7 @@ from rules.decision import Decision, State, StoredStatus, stored_status
 from storage.atomic import QueryRunner
 from storage.batched import write_returning
 from storage.incident_state import marks
+from storage.rollup import DayTally
 from storage.sql import Sql
 from storage.timeline import note
 
@@ -27,6 +28,7 @@ async def upsert_event(
     incident_id: int | None,
     intake_id: int | None,
     now: datetime,
+    tally: DayTally,
 ) -> int:
     fields = decision.incident
     common = [
@@ -47,6 +49,17 @@ async def upsert_event(
         (fields.environment or event.environment)[:64],
     ]
     if state.event is None:
+        tally.event(
+            {
+                "source": event.source[:64],
+                "kind": event.kind[:32],
+                "name": event.name[:512],
+                "resource": event.resource[:512],
+                "count": 1,
+                "first_seen": now,
+                "last_seen": now,
+            }
+        )
         rows = await write_returning(
             connection,
             sql(
@@ -70,6 +83,17 @@ async def upsert_event(
         )
         return int(rows[0]["id"])
     stored = state.event
+    before = {
+        "source": stored.source,
+        "kind": stored.kind,
+        "name": stored.name,
+        "resource": stored.resource,
+        "count": stored.count,
+        "first_seen": stored.first_seen,
+        "last_seen": stored.last_seen,
+    }
+    tally.event(before, -1)  # the row as it was out, as it will be in
+    tally.event({**before, "count": stored.count + 1, "last_seen": now})
     transitions = [moment for moment in stored.transitions if now - moment < _TRANSITION_HORIZON]
     if {stored.status, stored_status(event, decision)} == _TRANSITION:
         transitions.append(now)
@@ -98,7 +122,9 @@ async def record_occurrence(
     incident_id: int | None,
     intake_id: int | None,
     now: datetime,
+    tally: DayTally,
 ) -> int:
+    tally.occurrence(decision.outcome.value, now)
     rows = await write_returning(
         connection,
         sql(

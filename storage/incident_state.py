@@ -35,7 +35,7 @@ _FIRING_SOURCES_PER_QUERY = 20
 
 EVENT_COLUMNS = (
     "id, fingerprint, status, severity, count, first_seen, last_seen, incident_id, "
-    "flapping, transitions"
+    "flapping, transitions, source, kind, name, resource"
 )
 _INCIDENT_FIELDS = (
     "id, key, status, priority, correlation_key, created_at, updated_at, resolved_at, "
@@ -109,6 +109,10 @@ def _event_state(row: Mapping[str, Any]) -> EventState:
         incident_id=int(row["incident_id"]) if row["incident_id"] is not None else None,
         flapping=bool(row["flapping"]),
         transitions=tuple(_required_time(item) for item in transitions),
+        source=row["source"],
+        kind=row["kind"],
+        name=row["name"],
+        resource=row["resource"],
     )
 
 

@@ -51,6 +51,7 @@ from storage.incident_state import (
 )
 from storage.pending import CalendarOf, end_wait
 from storage.readahead import ReadAhead
+from storage.rollup import DayTally
 from storage.sql import Sql
 from storage.timeline import mail_data, note, notes, record_thread, timeline_for
 
@@ -98,6 +99,10 @@ class IncidentStore(IncidentStateReader):
         self._answers = answers
         self._calendar = calendar
 
+    def day_tally(self) -> DayTally:
+        """Roll-up increments for one transaction's decisions (``judge_event``'s tally)."""
+        return DayTally(self.sql)
+
     # -- Decision ----------------------------------------------------------
 
     async def judge(
@@ -113,11 +118,13 @@ class IncidentStore(IncidentStateReader):
         event with ``judge_event``)."""
         in_force = await self.silences(connection, now)
         decisions = []
+        tally = DayTally(self.sql)
         for event in events:
             decision, _ = await self.judge_event(
-                connection, ruleset, event, intake_id, now, in_force
+                connection, ruleset, event, intake_id, now, in_force, tally=tally
             )
             decisions.append(decision)
+        await tally.write(connection)
         return decisions
 
     async def silences(self, connection: QueryRunner, now: datetime) -> tuple[SilenceState, ...]:
@@ -134,14 +141,17 @@ class IncidentStore(IncidentStateReader):
         silences: tuple[SilenceState, ...],
         lookup: Lookup | None = None,
         ahead: ReadAhead | None = None,
+        tally: DayTally | None = None,
     ) -> tuple[Decision, Applied]:
         """The one unit of judging: load the event's state, evaluate it, write the
-        decision. ``lookup`` and ``ahead``: what a batch already computed and read."""
+        decision. ``lookup`` and ``ahead``: what a batch already computed and read;
+        ``tally``: the transaction's roll-up increments, written by the caller at its
+        end (without one, this event's are written at once)."""
         if lookup is None:
             lookup = ruleset.lookup(event, now)
         state = await self.load_state(connection, lookup, silences, ahead)
         decision = ruleset.evaluate(event, state, now)
-        applied = await self.apply(connection, event, decision, state, intake_id, now, ahead)
+        applied = await self.apply(connection, event, decision, state, intake_id, now, ahead, tally)
         return decision, applied
 
     async def apply(
@@ -153,6 +163,7 @@ class IncidentStore(IncidentStateReader):
         intake_id: int | None,
         now: datetime,
         ahead: ReadAhead | None = None,
+        tally: DayTally | None = None,
     ) -> Applied:
         """Write the decision; ``ahead``, if the state came from it, learns what changed."""
         if ahead is not None:
@@ -168,12 +179,15 @@ class IncidentStore(IncidentStateReader):
             incident_id = state.event.incident_id  # e.g. a suppressed repeat keeps its link
         if incident_id is None and decision.outcome is EventOutcome.IGNORED:
             incident_id = decision.incident_id  # e.g. a bounce of the incident's mail
+        counted = tally if tally is not None else DayTally(self.sql)
         event_id = await upsert_event(
-            runner, self.sql, event, decision, state, incident_id, intake_id, now
+            runner, self.sql, event, decision, state, incident_id, intake_id, now, counted
         )
         occurrence_id = await record_occurrence(
-            runner, self.sql, event_id, decision, incident_id, intake_id, now
+            runner, self.sql, event_id, decision, incident_id, intake_id, now, counted
         )
+        if tally is None:
+            await counted.write(runner)
         if incident_id is not None and decision.action is not IncidentAction.NONE:
             await notes(runner, self.sql, incident_id, decision, now)
             await record_thread(runner, self.sql, event, incident_id, now)

@@ -18,8 +18,10 @@ from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from storage.database import Database, Dialect
+from storage.rollup import TABLE_DDL, build_statements
 from storage.signatures import ledger_ddl
 from storage.silence_holds import silence_holds_ddl
+from storage.sql import Sql
 
 log = structlog.get_logger(__name__)
 
@@ -254,6 +256,49 @@ async def _silence_holds(connection: BaseDBAsyncClient, dialect: Dialect) -> Non
     await connection.execute_script(silence_holds_ddl(dialect))
 
 
+_REPORT_INDEXES = (
+    ("events", "idx_events_first_seen", "first_seen"),
+    ("occurrences", "idx_occurrences_outcome_at", "outcome, at"),
+    ("intake_records", "idx_intake_received_channel", "received_at, channel"),
+    ("timeline", "idx_timeline_incident_kind", "incident_id, kind"),
+)
+# the events a maintenance window suppressed (noise tells them apart from silences)
+_MAINTENANCE_INDEX = (
+    'CREATE INDEX IF NOT EXISTS "idx_events_maintenance" ON "events" ("id", "fingerprint") '
+    "WHERE suppressed_by LIKE 'maintenance:%'"
+)
+_REPORTED_COLUMNS = (
+    "priority", "service", "type", "category", "ci", "major", "problem_candidate", "rating",
+    "acknowledged_at", "resolved_at", "response_due", "resolution_due",
+)  # fmt: skip
+
+
+async def _report_days(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 15: the daily roll-up of occurrences and events the reports sum
+    (storage/rollup.py), built from the rows already stored; events by first seen
+    time, occurrences by outcome and time, for the edges of a period."""
+    await connection.execute_script(TABLE_DDL)
+    for table, name, columns in _REPORT_INDEXES:
+        await connection.execute_script(
+            f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({columns})'
+        )
+    await connection.execute_script(_MAINTENANCE_INDEX)
+    # incidents of a period with every column a report counts, read from the index alone
+    covered = ", ".join(_REPORTED_COLUMNS)
+    await connection.execute_script(
+        'CREATE INDEX IF NOT EXISTS "idx_incidents_reported" ON "incidents" '
+        + (
+            f"(created_at, id) INCLUDE ({covered})"
+            if dialect is Dialect.POSTGRES
+            else f"(created_at, id, {covered})"
+        )
+    )
+    _, rows = await connection.execute_query("SELECT COUNT(*) AS n FROM report_days")
+    if int(rows[0]["n"]) == 0:
+        for statement in build_statements(Sql(dialect)):
+            await connection.execute_query(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _nothing),
     Migration(2, "leases", _leases),
@@ -269,6 +314,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "incidents merged into another", _merged_into, on_new_schema=True),
     Migration(13, "progress of a record in parts apart", _intake_progress, on_new_schema=True),
     Migration(14, "events held per silence", _silence_holds, on_new_schema=True),
+    Migration(15, "daily roll-up for reports", _report_days, on_new_schema=True),
 )
 
 

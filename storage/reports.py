@@ -13,6 +13,7 @@ from typing import Any
 
 from storage.atomic import write_statement
 from storage.database import Database, reads_database
+from storage.report_days import DaySums
 from storage.report_sql import Period, ReportSql
 
 _DIMENSIONS = ("type", "category", "service", "priority")
@@ -27,6 +28,7 @@ class Reports:
     def __init__(self, db: Database) -> None:
         self._db = db
         self.sql = ReportSql(db.dialect)
+        self._days = DaySums(self._rows, self.sql)
 
     async def _rows(self, statement: str, values: list[Any]) -> list[dict[str, Any]]:
         _, rows = await self._db.connection.execute_query(self.sql(statement), values)
@@ -48,12 +50,7 @@ class Reports:
             f"GROUP BY {day} ORDER BY key",
             values,
         )
-        events_where, event_values = self._events_in(period)
-        found["events_by_source"] = await self._rows(
-            f"SELECT e.source AS key, COUNT(*) AS count FROM events e WHERE {events_where} "
-            "GROUP BY e.source ORDER BY count DESC, key",
-            event_values,
-        )
+        found["events_by_source"] = await self._events_by("source", period, None)
         found["intake_by_channel"] = await self._rows(
             "SELECT channel AS key, COUNT(*) AS count FROM intake_records "
             "WHERE received_at >= ? AND received_at < ? GROUP BY channel ORDER BY count DESC, key",
@@ -61,6 +58,27 @@ class Reports:
         )
         found["total"] = sum(int(row["count"]) for row in found["incidents_by_priority"])
         return found
+
+    async def _events_by(
+        self, measure: str, period: Period, limit: int | None
+    ) -> list[dict[str, Any]]:
+        """Events seen in the period by source, alert name (their counters) or sender
+        domain: from the daily roll-up, or for one service from the events."""
+        if period.service is None:
+            return await self._days.events(measure, period, limit)
+        events_where, event_values = self._events_in(period)
+        if measure == "source":
+            key, value, where = "e.source", "COUNT(*)", ""
+        elif measure == "alert":
+            key, value, where = "e.name", "SUM(e.count)", " AND e.kind <> 'email'"
+        else:
+            key, value = self.sql.after_at("e.resource"), "COUNT(*)"
+            where = " AND e.kind = 'email' AND e.resource LIKE '%@%'"
+        return await self._rows(
+            f"SELECT {key} AS key, {value} AS count FROM events e WHERE {events_where}{where} "
+            f"GROUP BY {key} ORDER BY count DESC, key" + (f" LIMIT {limit}" if limit else ""),
+            event_values,
+        )
 
     def _events_in(self, period: Period) -> tuple[str, list[Any]]:
         """Events seen in the period (first seen before its end, last seen in or after
@@ -72,52 +90,39 @@ class Reports:
             values.append(period.service)
         return where, values
 
-    @reads_database("reading response and resolution times")
-    async def durations(self, period: Period) -> dict[str, list[dict[str, Any]]]:
-        """Time to acknowledge and to resolve in calendar seconds, by priority and 'all';
-        time to resolve also by the day the incidents opened (a trend)."""
-        where, values = self.sql.incidents_in(period)
-        found = {}
-        for name, moment in (("acknowledge", "i.acknowledged_at"), ("resolve", "i.resolved_at")):
-            source = f"FROM incidents i WHERE {where} AND {moment} IS NOT NULL"
-            found[name] = await self._rows(
-                self.sql.percentiles(
-                    "i.priority", self.sql.seconds(moment, "i.created_at"), source
-                ),
-                values * 2,
-            )
-        resolved = self.sql.seconds("i.resolved_at", "i.created_at")
-        found["resolve_by_day"] = await self._rows(
-            self.sql.percentiles(
-                self.sql.day("i.created_at"),
-                resolved,
-                f"FROM incidents i WHERE {where} AND i.resolved_at IS NOT NULL",
-            ),
-            values * 2,
-        )
-        return found
-
     async def clocks(self, period: Period) -> AsyncIterator[list[dict[str, Any]]]:
         """Incidents of the period with the times a service calendar counts, a page at
         a time (flat memory over any number)."""
         where, values = self.sql.incidents_in(period)
-        after = 0
+        after: list[Any] = []
         while True:
             page = await self._clock_page(where, values, after)
             if not page:
                 return
             yield page
-            after = int(page[-1]["id"])
+            after = [page[-1]["at"], page[-1]["id"]]
 
     @reads_database("reading incident times")
-    async def _clock_page(self, where: str, values: list[Any], after: int) -> list[dict[str, Any]]:
-        """Times as UNIX seconds: no parsing of 100,000 texts into datetimes."""
-        epoch = self.sql.epoch
+    async def _clock_page(
+        self, where: str, values: list[Any], after: list[Any]
+    ) -> list[dict[str, Any]]:
+        """Times as UNIX seconds (no parsing of 100,000 texts into datetimes) and the
+        calendar seconds to acknowledge and resolve; in the order of the index on
+        (created_at, id), which holds every column read."""
+        sql, epoch = self.sql, self.sql.epoch
+        following = ""
+        if after:  # from the last row on: its time as the range's start, then its id
+            values = [after[0], *values[1:]]
+            following = " AND (i.created_at > ? OR i.id > ?)"
         return await self._rows(
-            f"SELECT i.id, i.priority, i.service, {epoch('i.created_at')} AS opened, "
-            f"{epoch('i.acknowledged_at')} AS acknowledged, {epoch('i.resolved_at')} AS resolved "
-            f"FROM incidents i WHERE {where} AND i.id > ? ORDER BY i.id LIMIT ?",
-            [*values, after, _STREAM_PAGE],
+            f"SELECT i.id, i.created_at AS at, i.priority, i.service, "
+            f"{epoch('i.created_at')} AS opened, {epoch('i.acknowledged_at')} AS acknowledged, "
+            f"{epoch('i.resolved_at')} AS resolved, "
+            f"{sql.seconds('i.acknowledged_at', 'i.created_at')} AS to_acknowledge, "
+            f"{sql.seconds('i.resolved_at', 'i.created_at')} AS to_resolve, "
+            f"{sql.day('i.created_at')} AS day FROM incidents i WHERE {where}{following} "
+            "ORDER BY i.created_at, i.id LIMIT ?",
+            [*values, *after, _STREAM_PAGE],
         )
 
     @reads_database("reading SLA compliance")
@@ -198,26 +203,14 @@ class Reports:
     @reads_database("reading top offenders")
     async def offenders(self, period: Period) -> dict[str, list[dict[str, Any]]]:
         where, values = self.sql.incidents_in(period)
-        events_where, event_values = self._events_in(period)
-        domain = self.sql.after_at("e.resource")
         return {
             "ci": await self._rows(
                 f"SELECT i.ci AS key, COUNT(*) AS count FROM incidents i WHERE {where} "
                 f"AND i.ci <> '' GROUP BY i.ci ORDER BY count DESC, key LIMIT {_TOP}",
                 values,
             ),
-            "alert_name": await self._rows(
-                f"SELECT e.name AS key, SUM(e.count) AS count FROM events e WHERE "
-                f"{events_where} AND e.kind <> 'email' GROUP BY e.name "
-                f"ORDER BY count DESC, key LIMIT {_TOP}",
-                event_values,
-            ),
-            "sender_domain": await self._rows(
-                f"SELECT {domain} AS key, COUNT(*) AS count FROM events e WHERE "
-                f"{events_where} AND e.kind = 'email' AND e.resource LIKE '%@%' "
-                f"GROUP BY {domain} ORDER BY count DESC, key LIMIT {_TOP}",
-                event_values,
-            ),
+            "alert_name": await self._events_by("alert", period, _TOP),
+            "sender_domain": await self._events_by("domain", period, _TOP),
         }
 
     @reads_database("reading noise reduction")
@@ -232,12 +225,8 @@ class Reports:
             "AND received_at < ?",
             span,
         )
-        if period.service is None:  # occurrences alone, by their index on time
-            counted = await self._rows(
-                "SELECT o.outcome AS key, COUNT(*) AS count FROM occurrences o "
-                "WHERE o.at >= ? AND o.at < ? GROUP BY o.outcome",
-                span,
-            )
+        if period.service is None:  # the daily roll-up, the edges from the rows
+            counted = await self._days.outcomes(period)
         else:
             counted = await self._rows(
                 "SELECT o.outcome AS key, COUNT(*) AS count FROM occurrences o "
@@ -247,18 +236,18 @@ class Reports:
             )
         # silence or maintenance: the suppressing rule stored on the event (only these
         # occurrences are joined to their events)
-        split = await self._rows(
-            "SELECT CASE WHEN e.suppressed_by LIKE 'maintenance:%' THEN 'maintenance' "
-            "ELSE 'silence' END AS key, COUNT(*) AS count FROM occurrences o "
-            "JOIN events e ON e.id = o.event_id WHERE o.at >= ? AND o.at < ? "
-            f"AND o.outcome = 'suppressed'{service} GROUP BY 1",
-            [*span, *extra],
-        )
+        if period.service is None:
+            split = await self._days.suppressed(period, counted)
+        else:
+            split = await self._rows(
+                "SELECT CASE WHEN e.suppressed_by LIKE 'maintenance:%' THEN 'maintenance' "
+                "ELSE 'silence' END AS key, COUNT(*) AS count FROM occurrences o "
+                "JOIN events e ON e.id = o.event_id WHERE o.at >= ? AND o.at < ? "
+                f"AND o.outcome = 'suppressed'{service} GROUP BY 1",
+                [*span, *extra],
+            )
         outcomes = _outcomes(counted, split)
-        events_where, event_values = self._events_in(period)
-        [events] = await self._rows(
-            f"SELECT COUNT(*) AS count FROM events e WHERE {events_where}", event_values
-        )
+        events = sum(row["count"] for row in await self._events_by("source", period, None))
         where, values = self.sql.incidents_in(period)
         [incidents] = await self._rows(
             f"SELECT COUNT(*) AS count FROM incidents i WHERE {where}", values
@@ -266,7 +255,7 @@ class Reports:
         return {
             "intake_records": int(intake["count"]),
             "occurrences": sum(row["count"] for row in outcomes),
-            "events": int(events["count"]),
+            "events": int(events),
             "incidents": int(incidents["count"]),
             "by_outcome": outcomes,
         }

@@ -17,6 +17,10 @@ What goes:
   an incident with forwarding work still pending is kept until it is done;
 * occurrences from before the cutoff, and events that belong to no incident
   and were last seen before it.
+
+Occurrences and events deleted are taken out of the reports' daily roll-up
+(storage/rollup.py) in the same transaction: reports over any period count the
+rows still stored, with or without the roll-up.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 from storage.atomic import QueryRunner
 from storage.database import Database
 from storage.locks import try_advisory_lock
+from storage.rollup import EVENT_FIELDS, DayTally
 from storage.sql import Sql
 
 
@@ -45,13 +50,28 @@ class RetentionStore:
         skip = " FOR UPDATE SKIP LOCKED" if self.sql.postgres else ""
         return f"id IN (SELECT id FROM {table} WHERE {condition} LIMIT ?{skip})"
 
-    async def _delete(self, table: str, condition: str, values: Sequence[Any]) -> int:
+    async def _delete(
+        self, table: str, condition: str, values: Sequence[Any], counted: str = "id"
+    ) -> int:
+        """``counted``: the columns the roll-up needs of the rows of ``table`` (events,
+        occurrences), returned by the delete and taken out of it."""
         async with self._db.transaction() as connection:
             rows = await connection.execute_query_dict(
-                self.sql(f"DELETE FROM {table} WHERE {self._pick(table, condition)} RETURNING id"),
+                self.sql(
+                    f"DELETE FROM {table} WHERE {self._pick(table, condition)} RETURNING {counted}"
+                ),
                 list(values),
             )
+            if counted != "id":
+                await self._forget(connection, table, rows)
         return len(rows)
+
+    async def _forget(
+        self, connection: QueryRunner, table: str, rows: Sequence[dict[str, Any]]
+    ) -> None:
+        tally = DayTally(self.sql)
+        tally.forget(rows, table)
+        await tally.write(connection)
 
     async def prune_intake(self, cutoff: datetime, limit: int) -> int:
         return await self._delete(
@@ -66,12 +86,17 @@ class RetentionStore:
         )
 
     async def prune_occurrences(self, cutoff: datetime, limit: int) -> int:
-        return await self._delete("occurrences", "at < ?", [self.sql.time(cutoff), limit])
+        return await self._delete(
+            "occurrences", "at < ?", [self.sql.time(cutoff), limit], "outcome, at"
+        )
 
     async def prune_loose_events(self, cutoff: datetime, limit: int) -> int:
         """Events no incident holds (suppressed, held below a threshold) and long quiet."""
         return await self._delete(
-            "events", "incident_id IS NULL AND last_seen < ?", [self.sql.time(cutoff), limit]
+            "events",
+            "incident_id IS NULL AND last_seen < ?",
+            [self.sql.time(cutoff), limit],
+            EVENT_FIELDS,
         )
 
     async def prune_incidents(self, cutoff: datetime, limit: int) -> int:
@@ -113,7 +138,9 @@ class RetentionStore:
             ),
             [*ids, sql.time(cutoff)],
         )
-        await connection.execute_query(
-            sql(f"DELETE FROM events WHERE incident_id IN ({marks})"), ids
+        gone = await connection.execute_query_dict(
+            sql(f"DELETE FROM events WHERE incident_id IN ({marks}) RETURNING {EVENT_FIELDS}"),
+            ids,
         )
+        await self._forget(connection, "events", gone)
         await connection.execute_query(sql(f"DELETE FROM incidents WHERE id IN ({marks})"), ids)

@@ -14,6 +14,8 @@ import orjson
 import pytest
 
 from gateway.config.model import LoadedConfig, load_config
+from storage.database import Database, DatabaseSettings
+from storage.migrations import migrate
 
 PG_ADMIN_URL = os.environ.get(
     "INTAKE_GATEWAY_TEST_PG", "postgres://postgres@127.0.0.1:5432/postgres"
@@ -75,6 +77,18 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         return
     async with fresh_postgres() as url:
         yield url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """An open database with the newest schema, on each engine."""
+    database = Database(DatabaseSettings(url=database_url))
+    await database.open()
+    await migrate(database)
+    try:
+        yield database
+    finally:
+        await database.close()
 
 
 ConfigWriter = Callable[..., LoadedConfig]

@@ -19,7 +19,7 @@ from typing import Protocol
 from core.records import Event, IntakeRecord
 from gateway.metrics import Metrics
 from rules.decision import IncidentAction, RuleSet
-from storage import Database, IncidentStore, QueryRunner, RecordStore, run_atomic
+from storage import Database, DayTally, IncidentStore, QueryRunner, RecordStore, run_atomic
 
 # an event's outcome, and the priority of the incident it opened (None: it opened none)
 EventTally = tuple[str, str | None]
@@ -73,6 +73,13 @@ class Applier:
         incidents = self._incidents
 
         async def unit(connection: QueryRunner) -> tuple[list[EventTally], int]:
+            # the roll-up's increments of the whole batch, in one statement at its end
+            tally = incidents.day_tally()
+            found = await judged(connection, tally)
+            await tally.write(connection)
+            return found
+
+        async def judged(connection: QueryRunner, tally: DayTally) -> tuple[list[EventTally], int]:
             outcomes: list[EventTally] = []
             progress = await records.progress(connection, [record.id for record, _ in parsed])
             plan = _within(_plan(parsed, progress), max(budget, PART_EVENTS))
@@ -109,7 +116,7 @@ class Applier:
                     event = events[index]
                     lookup = lookups[id(event)]
                     decision, applied = await incidents.judge_event(
-                        connection, ruleset, event, record.id, now, silences, lookup, ahead
+                        connection, ruleset, event, record.id, now, silences, lookup, ahead, tally
                     )
                     if decision.rule_errors:
                         self._metrics.rule_errors.inc(len(decision.rule_errors))

@@ -4,11 +4,11 @@ the code that set the due times). docs/reports.md defines every figure."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from gateway.reports.durations import Durations
 from rules.calendars import AlwaysOpen, Calendar
 from rules.decision import Priority
 from rules.engine import CompiledRuleSet
@@ -17,22 +17,6 @@ from storage import Period, Reports, as_time
 
 _ALWAYS = AlwaysOpen()
 _TIME_COLUMNS = ("created_at", "resolved_at", "due", "done_at")
-
-
-def nearest_rank(ordered: list[float], share: float) -> float | None:
-    """The smallest value with at least ``share`` of the values at or below it."""
-    if not ordered:
-        return None
-    return ordered[max(math.ceil(share * len(ordered)), 1) - 1]
-
-
-def _stats(values: list[float]) -> dict[str, float | int | None]:
-    values.sort()
-    return {
-        "count": len(values),
-        "median": nearest_rank(values, 0.5),
-        "p90": nearest_rank(values, 0.9),
-    }
 
 
 def _time_text(value: Any) -> Any:
@@ -74,13 +58,18 @@ class ReportEngine:
         """The service clock of an incident's calendar, laid out once per calendar over
         the period (and a margin past it, for incidents resolved after it ends)."""
         made: dict[int, ServiceClock] = {}
+        known: dict[tuple[str, str], ServiceClock] = {}  # by priority and service
 
         def clock(priority: str, service: str) -> ServiceClock:
+            found = known.get((priority, service))
+            if found is not None:
+                return found
             calendar = self.calendar(priority, service)
             found = made.get(id(calendar))
             if found is None:
                 found = ServiceClock(calendar, period.start, period.end + MARGIN)
                 made[id(calendar)] = found
+            known[(priority, service)] = found
             return found
 
         return clock
@@ -99,45 +88,15 @@ class ReportEngine:
     async def noise(self, period: Period) -> dict[str, Any]:
         return await self._reports.noise(period)
 
-    async def mttr(self, period: Period) -> dict[str, Any]:
+    async def mttr(self, period: Period, service_time: bool = True) -> dict[str, Any]:
         """Time to acknowledge and to resolve: calendar seconds (SQL) and service
-        seconds (the incident's calendar), by priority and over all."""
-        calendar_time = await self._reports.durations(period)
-        service: dict[str, dict[str, list[float]]] = {"acknowledge": {}, "resolve": {}}
-        clocks = self.clocks(period)
+        seconds (the incident's calendar), by priority and over all; one pass over
+        the incidents of the period. ``service_time`` False: calendar time only."""
+        counted = Durations(self.clocks(period) if service_time else None)
         async for page in self._reports.clocks(period):
             for row in page:
-                clock = clocks(row["priority"], row["service"])
-                opened = float(row["opened"])
-                for name in ("acknowledge", "resolve"):
-                    done = row["acknowledged" if name == "acknowledge" else "resolved"]
-                    if done is None:
-                        continue
-                    spent = clock.between(opened, float(done))
-                    for group in (row["priority"], "all"):
-                        service[name].setdefault(group, []).append(spent)
-        found: dict[str, Any] = {
-            "resolve_by_day": [
-                {"day": row["grp"], "count": int(row["count"]), "median": _seconds(row["median"])}
-                for row in calendar_time.pop("resolve_by_day")
-                if row["grp"] != "all"
-            ]
-        }
-        for name, rows in calendar_time.items():
-            found[name] = [
-                {
-                    "priority": row["grp"],
-                    "count": int(row["count"]),
-                    "calendar": {
-                        "mean": _seconds(row["mean"]),
-                        "median": _seconds(row["median"]),
-                        "p90": _seconds(row["p90"]),
-                    },
-                    "service": _stats(service[name].get(row["grp"], [])),
-                }
-                for row in rows
-            ]
-        return found
+                counted.add(row)
+        return counted.figures()
 
     def targets(self) -> list[dict[str, Any]]:
         table = self._ruleset().sla
@@ -197,7 +156,7 @@ class ReportEngine:
     async def summary(self, period: Period) -> dict[str, Any]:
         volumes = await self.volumes(period)
         lifecycle = await self.lifecycle(period)
-        mttr = await self.mttr(period)
+        mttr = await self.mttr(period, service_time=False)  # the calendar medians
         sla = await self.sla(period)
         noise = await self.noise(period)
         overall = {row["priority"]: row for row in mttr["resolve"]}.get("all")

@@ -16,7 +16,6 @@ from gateway.api.deadletters import DeadLettersApi
 from storage import models
 from storage.database import Database
 from storage.outbox import OutboxStore
-from tests.integration import test_storage
 from tests.integration.daemon import eventually
 from tests.integration.fakes.jira import FakeJira
 from tests.integration.fakes.server import Fault
@@ -30,8 +29,6 @@ from tests.integration.forwarding import (
     settled,
     sink,
 )
-
-db = test_storage.db
 
 
 @pytest.fixture

@@ -18,10 +18,7 @@ from storage import models
 from storage.database import Database
 from storage.outbox import OutboxStore
 from storage.sync import SyncStore
-from tests.integration import test_storage
 from tests.integration.forwarding import T0, new_incident, sink
-
-db = test_storage.db
 
 SINKS = [
     sink(

@@ -6,9 +6,6 @@ import asyncio
 
 from storage.database import Database, Dialect
 from storage.leases import LeaseStore
-from tests.integration import test_storage
-
-db = test_storage.db  # the database fixture, on both engines
 
 
 async def test_one_owner_at_a_time_until_it_releases_or_its_lease_runs_out(db: Database) -> None:

@@ -8,13 +8,10 @@ from core.outbox import OutboxAction, TicketRef
 from storage import models
 from storage.database import Database
 from storage.outbox import OutboxStore
-from tests.integration import test_storage
 from tests.integration.forwarding import queue
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
-
-db = test_storage.db  # the database fixture, on both engines
 
 
 async def test_rows_of_one_incident_come_one_at_a_time_in_order(db: Database) -> None:

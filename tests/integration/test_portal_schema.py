@@ -3,28 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import orjson
-import pytest
 
 from storage import models
-from storage.database import Database, DatabaseSettings, Dialect
+from storage.database import Database, Dialect
 from storage.migrations import MIGRATIONS, migrate
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(DatabaseSettings(url=database_url))
-    await database.open()
-    await migrate(database)
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def _as_version_7(db: Database) -> None:
@@ -35,7 +22,8 @@ async def _as_version_7(db: Database) -> None:
             'ALTER TABLE "incidents" DROP COLUMN "rating"; '
             'ALTER TABLE "incidents" DROP COLUMN "rated_at"'
         )
-    else:
+    else:  # SQLite drops no column an index holds; version 7 had no report index
+        await connection.execute_script('DROP INDEX "idx_incidents_reported"')
         for table, column in (
             ("timeline", "visibility"),
             ("incidents", "rating"),

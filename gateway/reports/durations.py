@@ -1,0 +1,99 @@
+"""Time to acknowledge and to resolve, counted in one pass over the incidents of a
+period: calendar seconds as the database computes them (storage.reports.clocks) and
+service seconds by the incident's calendar, grouped by priority (and 'all') and the
+time to resolve by the day incidents opened. Percentiles are nearest rank
+(docs/reports.md), the same figures the SQL window functions gave."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from rules.service_time import ServiceClock
+
+_MOMENTS = (
+    ("acknowledge", "acknowledged", "to_acknowledge"),
+    ("resolve", "resolved", "to_resolve"),
+)
+
+
+def nearest_rank(ordered: list[Any], share: float) -> Any:
+    """The smallest value with at least ``share`` of the values at or below it."""
+    if not ordered:
+        return None
+    return ordered[max(math.ceil(share * len(ordered)), 1) - 1]
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def stats(values: list[float]) -> dict[str, float | int | None]:
+    values.sort()
+    return {
+        "count": len(values),
+        "median": nearest_rank(values, 0.5),
+        "p90": nearest_rank(values, 0.9),
+    }
+
+
+class Durations:
+    """Fed the incidents' rows a page at a time; ``clock`` gives an incident's service
+    clock by (priority, service), or None to count calendar time only."""
+
+    def __init__(self, clock: Callable[[str, str], ServiceClock] | None) -> None:
+        self._clock = clock
+        self._calendar: dict[str, dict[str, list[Any]]] = {"acknowledge": {}, "resolve": {}}
+        self._service: dict[str, dict[str, list[float]]] = {"acknowledge": {}, "resolve": {}}
+        self._by_day: dict[str, list[Any]] = {}
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        priority = row["priority"]
+        clock = self._clock(priority, row["service"]) if self._clock is not None else None
+        for name, done, spent in _MOMENTS:
+            seconds = row[spent]
+            if seconds is None:
+                continue
+            calendar = self._calendar[name]
+            calendar.setdefault(priority, []).append(seconds)
+            calendar.setdefault("all", []).append(seconds)
+            if name == "resolve":
+                self._by_day.setdefault(row["day"], []).append(seconds)
+            if clock is not None:
+                counted = clock.between(float(row["opened"]), float(row[done]))
+                service = self._service[name]
+                service.setdefault(priority, []).append(counted)
+                service.setdefault("all", []).append(counted)
+
+    def figures(self) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "resolve_by_day": [
+                {
+                    "day": day,
+                    "count": len(values),
+                    "median": _seconds(nearest_rank(sorted(values), 0.5)),
+                }
+                for day, values in sorted(self._by_day.items())
+            ]
+        }
+        for name, groups in self._calendar.items():
+            found[name] = [
+                {
+                    "priority": group,
+                    "count": len(values),
+                    "calendar": _calendar(values),
+                    "service": stats(self._service[name].get(group, [])),
+                }
+                for group, values in sorted(groups.items())
+            ]
+        return found
+
+
+def _calendar(values: list[Any]) -> dict[str, float | None]:
+    values.sort()
+    return {
+        "mean": _seconds(sum(values) / len(values)),
+        "median": _seconds(nearest_rank(values, 0.5)),
+        "p90": _seconds(nearest_rank(values, 0.9)),
+    }
