@@ -18,13 +18,14 @@ from storage.report_sql import Period, ReportSql
 
 _DIMENSIONS = ("type", "category", "service", "priority")
 _TOP = 10
-_BREACHES_LISTED = 1000
+BREACHES_LISTED = 1000
 _STREAM_PAGE = 5000
 # first response: the first acknowledge, or the resolve when nobody acknowledged
 RESPONDED = "COALESCE(i.acknowledged_at, i.resolved_at)"
 
 
 class Reports:
+    listed = BREACHES_LISTED  # breaches of each clock the SLA report lists
     def __init__(self, db: Database) -> None:
         self._db = db
         self.sql = ReportSql(db.dialect)
@@ -39,11 +40,7 @@ class Reports:
         where, values = self.sql.incidents_in(period)
         found: dict[str, Any] = {}
         for dimension in _DIMENSIONS:
-            found[f"incidents_by_{dimension}"] = await self._rows(
-                f"SELECT i.{dimension} AS key, COUNT(*) AS count FROM incidents i "
-                f"WHERE {where} GROUP BY i.{dimension} ORDER BY count DESC, key",
-                values,
-            )
+            found[f"incidents_by_{dimension}"] = await self.incidents_by(dimension, period)
         day = self.sql.day("i.created_at")
         found["incidents_by_day"] = await self._rows(
             f"SELECT {day} AS key, COUNT(*) AS count FROM incidents i WHERE {where} "
@@ -58,6 +55,17 @@ class Reports:
         )
         found["total"] = sum(int(row["count"]) for row in found["incidents_by_priority"])
         return found
+
+    @reads_database("reading incident volumes")
+    async def incidents_by(self, dimension: str, period: Period) -> list[dict[str, Any]]:
+        """Incidents of the period by type, category, service or priority, most first."""
+        assert dimension in _DIMENSIONS
+        where, values = self.sql.incidents_in(period)
+        return await self._rows(
+            f"SELECT i.{dimension} AS key, COUNT(*) AS count FROM incidents i "
+            f"WHERE {where} GROUP BY i.{dimension} ORDER BY count DESC, key",
+            values,
+        )
 
     async def _events_by(
         self, measure: str, period: Period, limit: int | None
@@ -126,9 +134,10 @@ class Reports:
         )
 
     @reads_database("reading SLA compliance")
-    async def sla(self, period: Period, now: datetime) -> dict[str, Any]:
+    async def sla(self, period: Period, now: datetime, listed: bool = True) -> dict[str, Any]:
         """Per priority and service: incidents measured against each target (answered,
-        or past due at ``now``), and how many of them breached it."""
+        or past due at ``now``), and how many of them breached it; ``listed``: and the
+        breaches, the longest over first (up to BREACHES_LISTED of each clock)."""
         where, values = self.sql.incidents_in(period)
         clocks = (("response", RESPONDED), ("resolution", "i.resolved_at"))
         parts = []
@@ -149,15 +158,15 @@ class Reports:
             "ORDER BY i.priority, i.service",
             [at, at, at, at, *values],
         )
-        breaches = []
-        for name, done in clocks:
+        breaches: list[dict[str, Any]] = []
+        for name, done in clocks if listed else ():
             due, ended = f"i.{name}_due", f"COALESCE({done}, ?)"
             over = self.sql.seconds(ended, due)
             rows = await self._rows(
                 f"SELECT i.key, i.title, i.priority, i.service, '{name}' AS clock, {due} AS due, "
                 f"{done} AS done_at, {over} AS over_seconds FROM incidents i "
                 f"WHERE {where} AND {due} IS NOT NULL AND {self.sql.later(ended, due)} "
-                f"ORDER BY over_seconds DESC LIMIT {_BREACHES_LISTED}",
+                f"ORDER BY over_seconds DESC LIMIT {BREACHES_LISTED}",
                 [at, *values, at],
             )
             breaches.extend(rows)
@@ -220,11 +229,6 @@ class Reports:
         span = [self.sql.time(period.start), self.sql.time(period.end)]
         service = " AND e.service = ?" if period.service is not None else ""
         extra = [period.service] if period.service is not None else []
-        [intake] = await self._rows(
-            "SELECT COUNT(*) AS count FROM intake_records WHERE received_at >= ? "
-            "AND received_at < ?",
-            span,
-        )
         if period.service is None:  # the daily roll-up, the edges from the rows
             counted = await self._days.outcomes(period)
         else:
@@ -247,18 +251,29 @@ class Reports:
                 [*span, *extra],
             )
         outcomes = _outcomes(counted, split)
-        events = sum(row["count"] for row in await self._events_by("source", period, None))
         where, values = self.sql.incidents_in(period)
         [incidents] = await self._rows(
             f"SELECT COUNT(*) AS count FROM incidents i WHERE {where}", values
         )
+        counts = await self.noise_counts(period)
         return {
-            "intake_records": int(intake["count"]),
+            "intake_records": counts["intake_records"],
             "occurrences": sum(row["count"] for row in outcomes),
-            "events": int(events),
+            "events": counts["events"],
             "incidents": int(incidents["count"]),
             "by_outcome": outcomes,
         }
+
+    @reads_database("reading noise reduction")
+    async def noise_counts(self, period: Period) -> dict[str, int]:
+        """Intake records received and events seen in the period."""
+        [intake] = await self._rows(
+            "SELECT COUNT(*) AS count FROM intake_records WHERE received_at >= ? "
+            "AND received_at < ?",
+            [self.sql.time(period.start), self.sql.time(period.end)],
+        )
+        events = sum(row["count"] for row in await self._events_by("source", period, None))
+        return {"intake_records": int(intake["count"]), "events": int(events)}
 
     @reads_database("reading services")
     async def service_known(self, service: str) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from core.errors import StorageUnavailable
 from gateway.api.bodies import read_body
+from gateway.api.csv_lists import EventTable, incident_table
 from gateway.api.jsonbody import json_error, json_response
 from gateway.api.params import (
     MAX_KEY_LENGTH,
@@ -32,7 +32,7 @@ from gateway.api.params import (
     query_text,
 )
 from gateway.operators import operator, operator_log
-from gateway.reports.csvout import CSV_PAGE, every_page, stream_csv, wants_csv
+from gateway.reports.csvout import stream_cells, wants_csv
 from gateway.web.clientaddr import CLIENT_ADDRESS, ClientAddresses
 from rules.matchers import compile_triples
 from storage import (
@@ -212,11 +212,7 @@ class Api:
             limit=limit,
         )
         if wants_csv(request):  # every match, a page at a time
-            pages = every_page(
-                lambda before: list_incidents(replace(chosen, before=before, limit=CSV_PAGE)),
-                CSV_PAGE,
-            )
-            return await stream_csv(request, "incidents.csv", pages)
+            return await stream_cells(request, "incidents.csv", incident_table(chosen))
         return self._page(await list_incidents(chosen), limit)
 
     async def incident(self, request: web.Request) -> web.Response:
@@ -235,11 +231,7 @@ class Api:
             limit=limit,
         )
         if wants_csv(request):
-            pages = every_page(
-                lambda before: list_events(replace(chosen, before=before, limit=CSV_PAGE)),
-                CSV_PAGE,
-            )
-            return await stream_csv(request, "events.csv", pages)
+            return await stream_cells(request, "events.csv", EventTable().pages(chosen))
         return self._page(await list_events(chosen), limit)
 
     @staticmethod

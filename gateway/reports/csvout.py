@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -54,31 +54,37 @@ def _text(rows: Iterable[Mapping[str, Any]], columns: list[str], header: bool) -
     return buffer.getvalue().encode()
 
 
-async def stream_csv(
-    request: web.Request, filename: str, pages: AsyncIterator[list[dict[str, Any]]]
+async def stream_cells(
+    request: web.Request,
+    filename: str,
+    pages: AsyncIterator[tuple[list[str], list[Any]]],
 ) -> web.StreamResponse:
-    """The rows of every page; the columns are those of the first row."""
-    response = web.StreamResponse(
+    """Rows already made cells (``gateway.api.csv_lists``): (columns, rows) a page at a
+    time, the header from the first page."""
+    response = _csv_response(filename)
+    started = False
+    async for columns, rows in pages:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        if not started:
+            await response.prepare(request)
+            writer.writerow(columns)
+            started = True
+        writer.writerows(rows)
+        await response.write(buffer.getvalue().encode())
+    if not started:
+        await response.prepare(request)
+    await response.write_eof()
+    return response
+
+
+def _csv_response(filename: str) -> web.StreamResponse:
+    return web.StreamResponse(
         headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="{filename}"',
         }
     )
-    columns: list[str] | None = None
-    async for page in pages:
-        rows = [flat(row) for row in page]
-        if not rows:
-            continue
-        if columns is None:
-            columns = list(rows[0])
-            await response.prepare(request)
-            await response.write(_text(rows, columns, header=True))
-        else:
-            await response.write(_text(rows, columns, header=False))
-    if columns is None:
-        await response.prepare(request)
-    await response.write_eof()
-    return response
 
 
 def report_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -107,17 +113,3 @@ def report_csv(report: Mapping[str, Any]) -> bytes:
     for row in rows:
         columns.extend(key for key in row if key not in columns)
     return _text(rows, columns, header=True)
-
-
-async def every_page(
-    fetch: Callable[[int | None], Awaitable[list[dict[str, Any]]]], size: int
-) -> AsyncIterator[list[dict[str, Any]]]:
-    """Pages of a newest-first listing, following ``before`` (the last id) to the end."""
-    before: int | None = None
-    while True:
-        page = await fetch(before)
-        if page:
-            yield page
-        if len(page) < size:
-            return
-        before = int(page[-1]["id"])

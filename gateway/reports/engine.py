@@ -115,18 +115,7 @@ class ReportEngine:
 
     async def sla(self, period: Period) -> dict[str, Any]:
         found = await self._reports.sla(period, self._clock())
-        groups = []
-        for row in found["groups"]:
-            group = {
-                key: int(value or 0) if key != "priority" and key != "service" else value
-                for key, value in row.items()
-            }
-            for clock in ("response", "resolution"):
-                measured, breached = group[f"{clock}_measured"], group[f"{clock}_breached"]
-                group[f"{clock}_compliance"] = (
-                    round(100.0 * (measured - breached) / measured, 2) if measured else None
-                )
-            groups.append(group)
+        groups = _groups(found["groups"])
         breaches = []
         now = self._clock()
         clocks = self.clocks(period)
@@ -154,22 +143,29 @@ class ReportEngine:
         return {"counts": counts, "major_incidents": _with_times(found["major_incidents"])}
 
     async def summary(self, period: Period) -> dict[str, Any]:
-        volumes = await self.volumes(period)
+        """The key figures: what they need of each report, and no more (no lists of
+        breaches or occurrences by outcome, no service time)."""
+        by_priority = await self._reports.incidents_by("priority", period)
+        total = sum(int(row["count"]) for row in by_priority)
         lifecycle = await self.lifecycle(period)
         mttr = await self.mttr(period, service_time=False)  # the calendar medians
-        sla = await self.sla(period)
-        noise = await self.noise(period)
+        groups = _groups((await self._reports.sla(period, self._clock(), listed=False))["groups"])
+        noise = {**await self._reports.noise_counts(period), "incidents": total}
         overall = {row["priority"]: row for row in mttr["resolve"]}.get("all")
         acknowledged = {row["priority"]: row for row in mttr["acknowledge"]}.get("all")
         return {
             "period": period_json(period),
-            "incidents": volumes["total"],
-            "by_priority": volumes["incidents_by_priority"],
+            "incidents": total,
+            "by_priority": by_priority,
             **lifecycle["counts"],
             "mtta_median_seconds": acknowledged["calendar"]["median"] if acknowledged else None,
             "mttr_median_seconds": overall["calendar"]["median"] if overall else None,
-            "sla": _compliance_by_priority(sla["groups"]),
-            "breaches": len(sla["breaches"]),
+            "sla": _compliance_by_priority(groups),
+            # as many as the SLA report lists: up to Reports.listed of each clock
+            "breaches": sum(
+                min(sum(group[f"{clock}_breached"] for group in groups), Reports.listed)
+                for clock in ("response", "resolution")
+            ),
             "noise": {key: noise[key] for key in ("intake_records", "events", "incidents")},
             "satisfaction": _satisfaction(await self._reports.ratings(period)),
         }
@@ -184,6 +180,28 @@ def _satisfaction(by_score: dict[int, int]) -> dict[str, Any]:
         "average": round(total / count, 2) if count else None,
         "by_score": {str(score): by_score.get(score, 0) for score in range(1, 6)},
     }
+
+
+def _groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SLA groups with counts as ints and the compliance of each clock."""
+    groups = []
+    for row in rows:
+        group = {
+            key: int(value or 0) if key != "priority" and key != "service" else value
+            for key, value in row.items()
+        }
+        groups.append(_with_compliance(group))
+    return groups
+
+
+def _with_compliance(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with the compliance of each clock, from its measured and breached."""
+    for clock in ("response", "resolution"):
+        measured, breached = row[f"{clock}_measured"], row[f"{clock}_breached"]
+        row[f"{clock}_compliance"] = (
+            round(100.0 * (measured - breached) / measured, 2) if measured else None
+        )
+    return row
 
 
 def _span(length: timedelta | None) -> float | None:
@@ -204,13 +222,7 @@ def _compliance_by_priority(groups: list[dict[str, Any]]) -> list[dict[str, Any]
             into[key] = into.get(key, 0) + group[key]
     found = []
     for priority, into in sorted(totals.items()):
-        row: dict[str, Any] = {"priority": priority, **into}
-        for clock in ("response", "resolution"):
-            measured, breached = into[f"{clock}_measured"], into[f"{clock}_breached"]
-            row[f"{clock}_compliance"] = (
-                round(100.0 * (measured - breached) / measured, 2) if measured else None
-            )
-        found.append(row)
+        found.append(_with_compliance({"priority": priority, **into}))
     return found
 
 
