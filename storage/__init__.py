@@ -22,6 +22,7 @@ from storage.incident_state import incident_key
 from storage.incidents import IncidentStore
 from storage.intake import Committed, IntakeWriter, NewIntake
 from storage.leases import LeaseStore
+from storage.listing_csv import EventTable, incident_table
 from storage.merge import Merged, MergeRefused
 from storage.migrations import migrate
 from storage.outbox import Claim, OutboxStore
@@ -103,6 +104,8 @@ __all__ = [  # noqa: RUF022 - grouped by job, not alphabetically
     "intake_record",
     "list_events",
     "list_incidents",
+    "EventTable",
+    "incident_table",
     "list_page",
     "occurrences",
     "read_cursor",

@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from core.errors import StorageUnavailable
 from gateway.api.bodies import read_body
-from gateway.api.csv_lists import EventTable, incident_table
 from gateway.api.jsonbody import json_error, json_response
 from gateway.api.params import (
     MAX_KEY_LENGTH,
@@ -32,18 +31,20 @@ from gateway.api.params import (
     query_text,
 )
 from gateway.operators import operator, operator_log
-from gateway.reports.csvout import stream_cells, wants_csv
+from gateway.reports.csvout import CSV_PAGE, stream_cells, wants_csv
 from gateway.web.clientaddr import CLIENT_ADDRESS, ClientAddresses
 from rules.matchers import compile_triples
 from storage import (
     ActionRefused,
     Actions,
     EventFilter,
+    EventTable,
     IncidentFilter,
     MergeRefused,
     NewSilence,
     Operator,
     get_incident,
+    incident_table,
     list_events,
     list_incidents,
 )
@@ -212,7 +213,7 @@ class Api:
             limit=limit,
         )
         if wants_csv(request):  # every match, a page at a time
-            return await stream_cells(request, "incidents.csv", incident_table(chosen))
+            return await stream_cells(request, "incidents.csv", incident_table(chosen, CSV_PAGE))
         return self._page(await list_incidents(chosen), limit)
 
     async def incident(self, request: web.Request) -> web.Response:
@@ -231,7 +232,7 @@ class Api:
             limit=limit,
         )
         if wants_csv(request):
-            return await stream_cells(request, "events.csv", EventTable().pages(chosen))
+            return await stream_cells(request, "events.csv", EventTable().pages(chosen, CSV_PAGE))
         return self._page(await list_events(chosen), limit)
 
     @staticmethod

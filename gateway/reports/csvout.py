@@ -8,9 +8,9 @@ import io
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-import orjson
 from aiohttp import web
 
+from core.tabular import flat
 from gateway.api.params import BadParameter
 
 _FORMATS = ("json", "csv")
@@ -27,22 +27,6 @@ def wants_csv(request: web.Request) -> bool:
         return chosen == "csv"
     accept = request.headers.get("Accept", "")
     return "text/csv" in accept and "application/json" not in accept
-
-
-def flat(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested objects as dotted columns; lists as JSON text; booleans as true/false."""
-    found: dict[str, Any] = {}
-    for key, value in row.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            found.update(flat(value, f"{name}."))
-        elif isinstance(value, list | tuple):
-            found[name] = orjson.dumps(value).decode()
-        elif isinstance(value, bool):
-            found[name] = "true" if value else "false"
-        else:
-            found[name] = "" if value is None else value
-    return found
 
 
 def _text(rows: Iterable[Mapping[str, Any]], columns: list[str], header: bool) -> bytes:

@@ -18,9 +18,10 @@ from typing import Any
 import orjson
 
 import gateway
+from core.tabular import flat
 from gateway.config.model import LoadedConfig
 from gateway.confighash import config_files, config_hashes
-from gateway.reports.csvout import flat, report_csv
+from gateway.reports.csvout import report_csv
 from gateway.reports.engine import ReportEngine, period_json
 from storage import Database, EvidenceStore, Period, audit, get_incident
 

@@ -7,7 +7,7 @@ import csv
 import io
 from typing import Any
 
-from gateway.reports.csvout import flat
+from core.tabular import flat
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon
 

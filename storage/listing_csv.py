@@ -1,16 +1,16 @@
-"""The incident and event listings as CSV, written straight from the query's rows:
-the columns and values of the JSON items flattened (``gateway.reports.csvout.flat``),
-without building each row's JSON form first."""
+"""The incident and event listings as CSV cells, made straight from the query's rows:
+the columns and values of the JSON items (storage.views) flattened by
+``core.tabular.flat``, without building each row's JSON form first."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 import orjson
 
-from gateway.reports.csvout import CSV_PAGE, flat
+from core.tabular import flat
 from storage.sql import as_json
 from storage.views import (
     _EVENT_COLUMNS,
@@ -18,6 +18,7 @@ from storage.views import (
     EventFilter,
     IncidentFilter,
     Row,
+    _key_of,
     _reader,
     _ref_json,
     _time,
@@ -33,7 +34,8 @@ _TIMES = {
     "resolved_at", "closed_at", "pending_since", "resolve_after", "rated_at", "first_seen",
     "last_seen",
 }  # fmt: skip
-_RENAMED = {"outcome": "last_outcome"}  # JSON name -> column
+_RENAMED = {"outcome": "last_outcome", "merged_into": "merged_into_id"}  # JSON -> column
+_DERIVED: dict[str, Callable[[Any], Any]] = {"merged_into": _key_of}  # from that column
 
 
 def _names(columns: str) -> list[str]:
@@ -49,6 +51,10 @@ class _Cells:
         self._at = [selected.index(name) for name in names]
         self._times = [index for index, name in enumerate(names) if name in _TIMES]
         self._flags = [index for index, name in enumerate(names) if name in _BOOLEANS]
+        self._derived = [
+            (index, _DERIVED[column]) for index, column in enumerate(json_columns)
+            if column in _DERIVED
+        ]  # fmt: skip
 
     def __call__(self, row: Any) -> list[Any]:
         values = tuple(row)
@@ -57,6 +63,8 @@ class _Cells:
             cells[index] = _time(cells[index])
         for index in self._flags:
             cells[index] = "true" if cells[index] else "false"
+        for index, derive in self._derived:
+            cells[index] = derive(cells[index])
         return cells
 
 
@@ -84,15 +92,17 @@ def incident_cells(row: Any, refs: Sequence[Row]) -> list[Any]:
     return cells
 
 
-async def incident_table(chosen: IncidentFilter) -> AsyncIterator[tuple[list[str], list[Any]]]:
-    """(columns, rows of cells) a page at a time, newest first, every match."""
+async def incident_table(
+    chosen: IncidentFilter, page: int
+) -> AsyncIterator[tuple[list[str], list[Any]]]:
+    """(columns, rows of cells) ``page`` rows at a time, newest first, every match."""
     before: int | None = None
     while True:
-        rows, refs = await incident_rows(replace(chosen, before=before, limit=CSV_PAGE))
+        rows, refs = await incident_rows(replace(chosen, before=before, limit=page))
         if rows:
             cells = [incident_cells(row, refs.get(int(row["id"]), [])) for row in rows]
             yield INCIDENT_COLUMNS, cells
-        if len(rows) < CSV_PAGE:
+        if len(rows) < page:
             return
         before = int(rows[-1]["id"])
 
@@ -115,13 +125,15 @@ class EventTable:
         labelled = [named.get(column, "") for column in self._labels]
         return [*_EVENT_HEAD(row), *labelled, *_EVENT_TAIL(row)]
 
-    async def pages(self, chosen: EventFilter) -> AsyncIterator[tuple[list[str], list[Any]]]:
+    async def pages(
+        self, chosen: EventFilter, page: int
+    ) -> AsyncIterator[tuple[list[str], list[Any]]]:
         before: int | None = None
         while True:
-            rows = await event_rows(replace(chosen, before=before, limit=CSV_PAGE))
+            rows = await event_rows(replace(chosen, before=before, limit=page))
             if rows:
                 cells = [self.cells(row) for row in rows]
                 yield self.columns, cells
-            if len(rows) < CSV_PAGE:
+            if len(rows) < page:
                 return
             before = int(rows[-1]["id"])
