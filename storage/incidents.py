@@ -99,10 +99,6 @@ class IncidentStore(IncidentStateReader):
         self._answers = answers
         self._calendar = calendar
 
-    def day_tally(self) -> DayTally:
-        """Roll-up increments for one transaction's decisions (``judge_event``'s tally)."""
-        return DayTally(self.sql)
-
     # -- Decision ----------------------------------------------------------
 
     async def judge(
@@ -144,9 +140,8 @@ class IncidentStore(IncidentStateReader):
         tally: DayTally | None = None,
     ) -> tuple[Decision, Applied]:
         """The one unit of judging: load the event's state, evaluate it, write the
-        decision. ``lookup`` and ``ahead``: what a batch already computed and read;
-        ``tally``: the transaction's roll-up increments, written by the caller at its
-        end (without one, this event's are written at once)."""
+        decision. ``lookup``, ``ahead``: what a batch already computed and read; ``tally``:
+        its roll-up increments, which it writes at its end (None: written here)."""
         if lookup is None:
             lookup = ruleset.lookup(event, now)
         state = await self.load_state(connection, lookup, silences, ahead)

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from storage.atomic import QueryRunner
+from storage.database import Database
 from storage.sql import Sql, as_time
 
 TABLE_DDL = (
@@ -72,6 +73,10 @@ class DayTally:
     def __init__(self, sql: Sql) -> None:
         self._sql = sql
         self._deltas: dict[Key, list[int]] = {}
+
+    @classmethod
+    def of(cls, db: Database) -> DayTally:
+        return cls(Sql(db.dialect))
 
     def _add(self, key: Key, first_n: int, first_hits: int, last_n: int, last_hits: int) -> None:
         into = self._deltas.setdefault(key, [0, 0, 0, 0])

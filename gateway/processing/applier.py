@@ -74,7 +74,7 @@ class Applier:
 
         async def unit(connection: QueryRunner) -> tuple[list[EventTally], int]:
             # the roll-up's increments of the whole batch, in one statement at its end
-            tally = incidents.day_tally()
+            tally = DayTally.of(self._db)
             found = await judged(connection, tally)
             await tally.write(connection)
             return found
