@@ -153,6 +153,7 @@ def compile_sla(
         near_breach=spec.near_breach,
         on_near_breach=_escalation(spec.on_near_breach),
         on_breach=_escalation(spec.on_breach),
+        calendars=calendars,
     )
 
 

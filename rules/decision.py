@@ -309,6 +309,9 @@ class TimelineNote:
 class SlaDue:
     response_due: datetime | None
     resolution_due: datetime | None
+    # the calendar of the target they were set from: stored with them, so the service
+    # time of the incident is counted on it after the rules change
+    calendar: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ class ServiceClock:
     """Seconds of ``calendar``'s service time between two UNIX times."""
 
     def __init__(self, calendar: Calendar, start: datetime, end: datetime) -> None:
-        self._calendar = calendar
+        self.calendar = calendar
         self._always = not isinstance(calendar, WorkingHours)
         self._opens: list[float] = []
         self._closes: list[float] = []
@@ -41,7 +41,7 @@ class ServiceClock:
         if self._always:
             return end - start
         if start < self._start or end > self._end:  # outside the laid-out span: walk
-            return self._calendar.elapsed(_time(start), _time(end)).total_seconds()
+            return self.calendar.elapsed(_time(start), _time(end)).total_seconds()
         return self._upto(end) - self._upto(start)
 
 

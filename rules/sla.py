@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from rules.calendars import Calendar
+from rules.calendars import AlwaysOpen, Calendar
 from rules.decision import Priority, SlaDue, TimelineNote
 
 
@@ -38,6 +38,7 @@ class SlaClock:
     resolution_due: datetime | None
     responded: bool  # acknowledged: the response clock has stopped
     escalated: frozenset[str] = frozenset()  # levels done already, e.g. "response:near_breach"
+    calendar: str = ""  # of the target the due times were set from ("": not stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class SlaTable:
     near_breach: float  # fraction of the target after which it is near breach
     on_near_breach: EscalationAction
     on_breach: EscalationAction
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)  # every one, by name
 
     def target(self, priority: Priority, service: str) -> SlaTarget | None:
         return self.targets.get((priority, service)) or self.targets.get((priority, ""))
@@ -73,19 +75,28 @@ class SlaTable:
         return SlaDue(
             response_due=_after(target.calendar, start, target.response),
             resolution_due=_after(target.calendar, start, target.resolution),
+            calendar=target.calendar.name,
         )
 
+    def calendar(self, stored: str, priority: Priority, service: str) -> Calendar:
+        """The calendar an incident's due times were set on (``stored``, its name), while
+        the rules still define it; else that of its target now; else 24x7."""
+        found = self.calendars.get(stored) if stored else None
+        if found is not None:
+            return found
+        target = self.target(priority, service)
+        return target.calendar if target is not None else _ALWAYS
+
     def escalations(self, clock: SlaClock, now: datetime) -> list[Escalation]:
-        """Near-breach and breach levels reached at ``now`` and not yet escalated."""
-        target = self.target(clock.priority, clock.service)
-        if target is None:
-            return []
+        """Near-breach and breach levels reached at ``now`` and not yet escalated, from
+        the due times as stored: a target changed since they were set moves neither."""
+        calendar = self.calendar(clock.calendar, clock.priority, clock.service)
         found: list[Escalation] = []
-        clocks = [("resolution", target.resolution, clock.resolution_due)]
+        clocks = [("resolution", clock.resolution_due)]
         if not clock.responded:
-            clocks.insert(0, ("response", target.response, clock.response_due))
-        for name, length, due in clocks:
-            level = self._level(target.calendar, clock.opened_at, length, due, now)
+            clocks.insert(0, ("response", clock.response_due))
+        for name, due in clocks:
+            level = self._level(calendar, clock.opened_at, due, now)
             if level is None or f"{name}:{level}" in clock.escalated:
                 continue
             action = self.on_breach if level == "breach" else self.on_near_breach
@@ -99,20 +110,20 @@ class SlaTable:
         return found
 
     def _level(
-        self,
-        calendar: Calendar,
-        opened_at: datetime,
-        length: timedelta | None,
-        due: datetime | None,
-        now: datetime,
+        self, calendar: Calendar, opened_at: datetime, due: datetime | None, now: datetime
     ) -> str | None:
-        if length is None or due is None:
+        if due is None:
             return None
         if now >= due:
             return "breach"
+        # the target's length is the service time from opening to the due time it set
+        length = calendar.elapsed(opened_at, due)
         if now >= calendar.add(opened_at, length * self.near_breach):
             return "near_breach"
         return None
+
+
+_ALWAYS = AlwaysOpen()
 
 
 def _after(calendar: Calendar, start: datetime, length: timedelta | None) -> datetime | None:

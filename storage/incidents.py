@@ -58,13 +58,11 @@ from storage.timeline import mail_data, note, notes, record_thread, timeline_for
 _OPEN_COLUMNS = (
     "title, type, status, priority, impact, urgency, major, service, ci, environment, "
     "category, assignment_group, requester, owner, correlation_key, open_key, event_count, "
-    "firing_events, response_due, resolution_due, response_breached, resolution_breached, "
-    "linked_incident_id, problem_candidate, related_incidents, routes, escalated, created_at, "
-    "updated_at"
+    "firing_events, response_due, resolution_due, sla_calendar, response_breached, "
+    "resolution_breached, linked_incident_id, problem_candidate, related_incidents, routes, "
+    "escalated, created_at, updated_at"
 )
-_OPEN_VALUES = (
-    "?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?"
-)
+_OPEN_VALUES = f"?, ?, 'new', {', '.join('?' * 13)}, 1, {', '.join('?' * 10)}, '[]', ?, ?"
 # SQLite: the new incident's id (the one AUTOINCREMENT would give: the writer holds the
 # file's write lock) and its key go in with the row, which saves an UPDATE of it
 _NEXT_ID = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM sqlite_sequence WHERE name = 'incidents')"
@@ -266,6 +264,7 @@ class IncidentStore(IncidentStateReader):
                 1 if stored_status(event, decision) is StoredStatus.FIRING else 0,
                 sql.time(sla.response_due if sla else None),
                 sql.time(sla.resolution_due if sla else None),
+                sla.calendar if sla else None,
                 False,
                 False,
                 decision.linked_incident_id,
@@ -374,8 +373,8 @@ class IncidentStore(IncidentStateReader):
             assignments.append("priority = ?")
             values.append(decision.incident.priority.value)
         if sla is not None:
-            assignments.extend(["response_due = ?", "resolution_due = ?"])
-            values.extend([sql.time(sla.response_due), sql.time(sla.resolution_due)])
+            assignments.extend(["response_due = ?", "resolution_due = ?", "sla_calendar = ?"])
+            values.extend([sql.time(sla.response_due), sql.time(sla.resolution_due), sla.calendar])
         if decision.problem_candidate:
             assignments.extend(["problem_candidate = ?", "related_incidents = ?"])
             values.extend([True, sql.json(list(decision.related_incident_ids))])

@@ -283,20 +283,29 @@ async def _report_days(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
             f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({columns})'
         )
     await connection.execute_script(_MAINTENANCE_INDEX)
-    # incidents of a period with every column a report counts, read from the index alone
-    covered = ", ".join(_REPORTED_COLUMNS)
-    await connection.execute_script(
-        'CREATE INDEX IF NOT EXISTS "idx_incidents_reported" ON "incidents" '
-        + (
-            f"(created_at, id) INCLUDE ({covered})"
-            if dialect is Dialect.POSTGRES
-            else f"(created_at, id, {covered})"
-        )
-    )
+    await connection.execute_script(_reported_index(dialect, _REPORTED_COLUMNS))
     _, rows = await connection.execute_query("SELECT COUNT(*) AS n FROM report_days")
     if int(rows[0]["n"]) == 0:
         for statement in build_statements(Sql(dialect)):
             await connection.execute_query(statement)
+
+
+def _reported_index(dialect: Dialect, columns: tuple[str, ...]) -> str:
+    """Incidents of a period with every column a report counts, read from the index alone."""
+    covered = ", ".join(columns)
+    return 'CREATE INDEX IF NOT EXISTS "idx_incidents_reported" ON "incidents" ' + (
+        f"(created_at, id) INCLUDE ({covered})"
+        if dialect is Dialect.POSTGRES
+        else f"(created_at, id, {covered})"
+    )
+
+
+async def _sla_calendar(connection: BaseDBAsyncClient, dialect: Dialect) -> None:
+    """Version 16: the calendar of the SLA target an incident's due times were set from,
+    which the reports count its service time on: one more column of their index."""
+    await _add_column(connection, dialect, "incidents", "sla_calendar", "VARCHAR(128)")
+    await connection.execute_script('DROP INDEX IF EXISTS "idx_incidents_reported"')
+    await connection.execute_script(_reported_index(dialect, (*_REPORTED_COLUMNS, "sla_calendar")))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -315,6 +324,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "progress of a record in parts apart", _intake_progress, on_new_schema=True),
     Migration(14, "events held per silence", _silence_holds, on_new_schema=True),
     Migration(15, "daily roll-up for reports", _report_days, on_new_schema=True),
+    Migration(16, "the calendar of an incident's SLA target", _sla_calendar, on_new_schema=True),
 )
 
 

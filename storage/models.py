@@ -91,6 +91,9 @@ class Incident(Model):
     firing_events = fields.IntField(default=0)
     response_due = fields.DatetimeField(null=True)
     resolution_due = fields.DatetimeField(null=True)
+    # the calendar of the SLA target the due times were set from (migration 16): service
+    # time is counted on it after the rules give the service another
+    sla_calendar = fields.CharField(max_length=128, null=True)
     response_breached = fields.BooleanField(default=False)
     resolution_breached = fields.BooleanField(default=False)
     linked_incident_id = fields.BigIntField(null=True)

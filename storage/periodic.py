@@ -107,7 +107,7 @@ class PeriodicStore:
         rows = await connection.execute_query_dict(
             self.sql(
                 "SELECT id, priority, service, created_at, response_due, resolution_due, "
-                "acknowledged_at, escalated FROM incidents "
+                "acknowledged_at, escalated, sla_calendar FROM incidents "
                 "WHERE status IN ('new', 'acknowledged') AND resolution_breached = ? "
                 "AND (response_due IS NOT NULL OR resolution_due IS NOT NULL) "
                 "ORDER BY id LIMIT ?"
@@ -201,4 +201,5 @@ def _clock(row: dict[str, Any]) -> SlaClock:
         resolution_due=as_time(row["resolution_due"]),
         responded=row["acknowledged_at"] is not None,
         escalated=frozenset(as_json(row["escalated"]) or []),
+        calendar=row["sla_calendar"] or "",
     )

@@ -127,7 +127,7 @@ class Reports:
             values = [after[0], *values[1:]]
             following = " AND (i.created_at > ? OR i.id > ?)"
         return await self._driver_rows(
-            f"SELECT i.id, i.created_at AS at, i.priority, i.service, "
+            f"SELECT i.id, i.created_at AS at, i.priority, i.service, i.sla_calendar AS calendar, "
             f"{epoch('i.created_at')} AS opened, {epoch('i.acknowledged_at')} AS acknowledged, "
             f"{epoch('i.resolved_at')} AS resolved, "
             f"{sql.seconds('i.acknowledged_at', 'i.created_at')} AS to_acknowledge, "
@@ -167,7 +167,8 @@ class Reports:
             due, ended = f"i.{name}_due", f"COALESCE({done}, ?)"
             over = self.sql.seconds(ended, due)
             rows = await self._rows(
-                f"SELECT i.key, i.title, i.priority, i.service, '{name}' AS clock, {due} AS due, "
+                f"SELECT i.key, i.title, i.priority, i.service, i.sla_calendar AS calendar, "
+                f"'{name}' AS clock, {due} AS due, "
                 f"{done} AS done_at, {over} AS over_seconds FROM incidents i "
                 f"WHERE {where} AND {due} IS NOT NULL AND {self.sql.later(ended, due)} "
                 f"ORDER BY over_seconds DESC LIMIT {BREACHES_LISTED}",

@@ -12,6 +12,8 @@ from typing import Any
 
 from rules.service_time import ServiceClock
 
+# an incident's service clock by priority, service and the calendar stored with it
+ClockOf = Callable[[str, str, str | None], ServiceClock]
 _MOMENTS = (
     ("acknowledge", "acknowledged", "to_acknowledge"),
     ("resolve", "resolved", "to_resolve"),
@@ -40,9 +42,9 @@ def stats(values: list[float]) -> dict[str, float | int | None]:
 
 class Durations:
     """Fed the incidents' rows a page at a time; ``clock`` gives an incident's service
-    clock by (priority, service), or None to count calendar time only."""
+    clock by (priority, service, stored calendar), or None to count calendar time only."""
 
-    def __init__(self, clock: Callable[[str, str], ServiceClock] | None) -> None:
+    def __init__(self, clock: ClockOf | None) -> None:
         self._clock = clock
         self._calendar: dict[str, dict[str, list[Any]]] = {"acknowledge": {}, "resolve": {}}
         self._service: dict[str, dict[str, list[float]]] = {"acknowledge": {}, "resolve": {}}
@@ -50,7 +52,11 @@ class Durations:
 
     def add(self, row: Mapping[str, Any]) -> None:
         priority = row["priority"]
-        clock = self._clock(priority, row["service"]) if self._clock is not None else None
+        clock = (
+            self._clock(priority, row["service"], row["calendar"])
+            if self._clock is not None
+            else None
+        )
         for name, done, spent in _MOMENTS:
             seconds = row[spent]
             if seconds is None:

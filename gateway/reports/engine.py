@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from gateway.reports.durations import Durations
+from gateway.reports.durations import ClockOf, Durations
 from rules.calendars import AlwaysOpen, Calendar
 from rules.decision import Priority
 from rules.engine import CompiledRuleSet
@@ -46,30 +46,32 @@ class ReportEngine:
         self._ruleset = ruleset
         self._clock = clock
 
-    def calendar(self, priority: str, service: str) -> Calendar:
-        """The calendar of the incident's SLA target (24x7 when it has none)."""
+    def calendar(self, priority: str, service: str, stored: str | None = None) -> Calendar:
+        """The calendar of the SLA target the incident's due times were set from
+        (``stored``, its name, while the rules define it), else of its target now;
+        24x7 when it has none."""
         table = self._ruleset().sla
         if table is None or priority not in Priority.__members__:
             return _ALWAYS
-        target = table.target(Priority(priority), service)
-        return target.calendar if target is not None else _ALWAYS
+        return table.calendar(stored or "", Priority(priority), service)
 
-    def clocks(self, period: Period) -> Callable[[str, str], ServiceClock]:
+    def clocks(self, period: Period) -> ClockOf:
         """The service clock of an incident's calendar, laid out once per calendar over
         the period (and a margin past it, for incidents resolved after it ends)."""
         made: dict[int, ServiceClock] = {}
-        known: dict[tuple[str, str], ServiceClock] = {}  # by priority and service
+        # by priority, service and the calendar stored with the incident
+        known: dict[tuple[str, str, str | None], ServiceClock] = {}
 
-        def clock(priority: str, service: str) -> ServiceClock:
-            found = known.get((priority, service))
+        def clock(priority: str, service: str, stored: str | None) -> ServiceClock:
+            found = known.get((priority, service, stored))
             if found is not None:
                 return found
-            calendar = self.calendar(priority, service)
+            calendar = self.calendar(priority, service, stored)
             found = made.get(id(calendar))
             if found is None:
                 found = ServiceClock(calendar, period.start, period.end + MARGIN)
                 made[id(calendar)] = found
-            known[(priority, service)] = found
+            known[(priority, service, stored)] = found
             return found
 
         return clock
@@ -122,11 +124,12 @@ class ReportEngine:
         for row in found["breaches"]:
             due, done = as_time(row["due"]), as_time(row["done_at"]) or now
             assert due is not None
-            hours = clocks(row["priority"], row["service"])
+            hours = clocks(row["priority"], row["service"], row["calendar"])
             over = hours.between(due.timestamp(), done.timestamp())
             breaches.append(
                 {
                     **_with_times([row])[0],
+                    "calendar": hours.calendar.name,
                     "over_seconds": _seconds(row["over_seconds"]),
                     "over_service_seconds": over,
                 }

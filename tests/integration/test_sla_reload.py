@@ -1,5 +1,6 @@
-"""A reload that changes an SLA target mid-period, through the HTTP listener on both
-engines: an incident is measured against the target in force when it was opened.
+"""A reload that changes an SLA target or calendar mid-period, through the HTTP listener
+on both engines: an incident is measured against the target in force when it was
+opened, on that target's calendar.
 
 Before the reload: P1 on 24x7, response 4h, resolution 8h. After it: response 1h,
 resolution 2h. Incident 1 opens before, incident 2 after; both are then acknowledged
@@ -11,10 +12,11 @@ resolution 2h. Incident 1 opens before, incident 2 after; both are then acknowle
 So the SLA report counts 2 measured and 1 breached on each clock; recomputing the
 due times of incident 1 from the new target would breach it too.
 """
+# (The calendar change and the escalations after a change are spelled out at their tests.)
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,15 @@ sla:
     - {{priority: P1, calendar: 24x7, response: {response}, resolution: {resolution}}}
 """
 HOUR = timedelta(hours=1)
+OFFICE = """
+calendars:
+  - name: office
+    timezone: UTC
+    hours: {{mon-fri: "09:00-17:00"}}
+sla:
+  targets:
+    - {{priority: P1, calendar: {calendar}, response: 4h, resolution: 16h}}
+"""
 
 
 def _time(text: str) -> datetime:
@@ -95,3 +106,89 @@ async def test_an_incident_keeps_the_target_in_force_when_it_opened(
         # the targets listed are those in force now
         [target] = sla["targets"]
         assert (target["response_seconds"], target["resolution_seconds"]) == (3600, 7200)
+
+
+def _z(day: int, hour: int) -> datetime:
+    return datetime(2026, 11, day, hour, tzinfo=UTC)
+
+
+async def test_service_time_counts_on_the_calendar_the_incident_opened_with(
+    write_config: ConfigWriter, database_url: str, tmp_path: Path
+) -> None:
+    """P1 moves from the office calendar (UTC, Monday to Friday 09:00-17:00) to 24x7,
+    targets unchanged (response 4h, resolution 16h), between two incidents. Both are
+    then set to the same times: opened Fri 11-06 16:00, acknowledged Mon 11-09 10:00,
+    resolved Wed 11-11 12:00.
+
+      1 (office): due Fri 1h + Mon 3h = Mon 12:00; Fri 1h + Mon 8h + Tue 7h = Tue 16:00
+        ack in time, service Fri 16-17 + Mon 09-10 = 2h = 7200
+        resolve 20h late (72000 calendar), in office hours Tue 16-17 + Wed 09-12 = 4h
+        = 14400; service to resolve Fri 1h + Mon 8h + Tue 8h + Wed 3h = 20h = 72000
+      2 (24x7): due Fri 20:00 and Sat 08:00: ack 62h late (223200), resolve 100h late
+        (360000); service = calendar: to ack 66h = 237600, to resolve 116h = 417600
+    """
+    rules = tmp_path / "rules" / "00-sla.yaml"
+    config = write_config(database_url)
+    rules.write_text(OFFICE.format(calendar="office"))
+    async with running_daemon(config) as daemon:
+        first = await _open(daemon, "disk full")
+        rules.write_text(OFFICE.format(calendar="24x7"))
+        assert (await daemon.post_json("/api/v1/reload", {}))[0] == 200
+        second = await _open(daemon, "link down")
+        dues = {first["id"]: (_z(9, 12), _z(10, 16)), second["id"]: (_z(6, 20), _z(7, 8))}
+        for number, (response_due, resolution_due) in dues.items():
+            await models.Incident.filter(id=number).update(
+                created_at=_z(6, 16),
+                response_due=response_due,
+                resolution_due=resolution_due,
+                acknowledged_at=_z(9, 10),
+                resolved_at=_z(11, 12),
+                status="resolved",
+            )
+        period = "from=2026-11-01&to=2026-12-01"
+        mttr = await _report(daemon, "mttr", period)
+        [ack] = [row for row in mttr["acknowledge"] if row["priority"] == "P1"]
+        [resolve] = [row for row in mttr["resolve"] if row["priority"] == "P1"]
+        assert ack["service"] == {"count": 2, "median": 7200.0, "p90": 237600.0}
+        assert resolve["service"] == {"count": 2, "median": 72000.0, "p90": 417600.0}
+        sla = await _report(daemon, "sla", period)
+        over = {
+            (row["key"], row["clock"]): (
+                row["over_seconds"],
+                row["over_service_seconds"],
+                row["calendar"],
+            )
+            for row in sla["breaches"]
+        }
+        assert over == {
+            (first["key"], "resolution"): (72000.0, 14400.0, "office"),
+            (second["key"], "response"): (223200.0, 223200.0, "24x7"),
+            (second["key"], "resolution"): (360000.0, 360000.0, "24x7"),
+        }
+
+
+async def test_escalations_follow_the_target_the_incident_opened_with(
+    write_config: ConfigWriter, database_url: str, tmp_path: Path
+) -> None:
+    """P1 response 4h (near breach at 75%: 3h), then 1h (45m) after a reload. The
+    daemon's periodic job, 50 minutes after incident 1 opened: incident 2 (1h) is near
+    its breach, incident 1 (4h) is not; at 3h05m incident 1 is."""
+    rules = tmp_path / "rules" / "00-sla.yaml"
+    config = write_config(database_url)
+    rules.write_text(TARGETS.format(response="4h", resolution="8h"))  # near_breach 0.75
+    async with running_daemon(config) as daemon:
+        first = await _open(daemon, "disk full")
+        rules.write_text(TARGETS.format(response="1h", resolution="2h"))
+        assert (await daemon.post_json("/api/v1/reload", {}))[0] == 200
+        second = await _open(daemon, "link down")
+        opened = _time(first["created_at"])
+
+        async def escalated(incident: dict[str, Any]) -> list[str]:
+            row = await models.Incident.get(id=incident["id"])
+            return sorted(row.escalated)
+
+        await daemon.services.jobs.run_once(opened + 50 * timedelta(minutes=1))
+        assert await escalated(second) == ["response:near_breach"]
+        assert await escalated(first) == []
+        await daemon.services.jobs.run_once(opened + 3 * HOUR + 5 * timedelta(minutes=1))
+        assert await escalated(first) == ["response:near_breach"]

@@ -126,11 +126,15 @@ TABLE = SlaTable(
     [
         # P3 office, Fri 16:00 local: response 4h = Fri 1h + Mon 3h -> Mon 12:00 local;
         # resolution 16h = Fri 1h + Mon 8h + Tue 7h -> Tue 16:00 local
-        (Priority.P3, AUTUMN_FRIDAY, SlaDue(utc(10, 26, 11), utc(10, 27, 15))),
-        (Priority.P3, SPRING_FRIDAY, SlaDue(utc(3, 30, 10), utc(3, 31, 14))),
+        (Priority.P3, AUTUMN_FRIDAY, SlaDue(utc(10, 26, 11), utc(10, 27, 15), "office")),
+        (Priority.P3, SPRING_FRIDAY, SlaDue(utc(3, 30, 10), utc(3, 31, 14), "office")),
         # P1 24x7, Sun 01:30 CEST (23:30Z Sat): 15m and 4 real hours later, across the
         # repeated hour: 03:30Z = 04:30 CET, which the wall clock shows 3h later
-        (Priority.P1, utc(10, 24, 23, 30), SlaDue(utc(10, 24, 23, 45), utc(10, 25, 3, 30))),
+        (
+            Priority.P1,
+            utc(10, 24, 23, 30),
+            SlaDue(utc(10, 24, 23, 45), utc(10, 25, 3, 30), "24x7"),
+        ),
     ],
 )
 def test_due_times_across_a_change(priority: Priority, opened: datetime, due: SlaDue) -> None:

@@ -82,14 +82,14 @@ sla:
         (
             Severity.CRITICAL,
             {},
-            SlaDue(NOW + timedelta(minutes=15), NOW + timedelta(hours=4)),
+            SlaDue(NOW + timedelta(minutes=15), NOW + timedelta(hours=4), "24x7"),
         ),
         (  # NOW is 10:00 in Berlin: 4 office hours, then 48 office hours
             Severity.LOW,
             {},
-            SlaDue(berlin(2025, 3, 3, 14), berlin(2025, 3, 10, 13)),
+            SlaDue(berlin(2025, 3, 3, 14), berlin(2025, 3, 10, 13), "office"),
         ),
-        (Severity.LOW, {"service": "vip"}, SlaDue(NOW + timedelta(hours=1), None)),
+        (Severity.LOW, {"service": "vip"}, SlaDue(NOW + timedelta(hours=1), None, "24x7")),
         (Severity.MEDIUM, {}, None),  # no target for P3
     ],
 )
@@ -109,7 +109,9 @@ def test_raised_priority_recomputes_due_times_from_creation(tmp_path: Path) -> N
     state = State(event=stored(), incident=incident(priority=Priority.P2, created_at=created))
     raised = ruleset(tmp_path, SLA).evaluate(event(severity=Severity.CRITICAL), state, NOW)
     assert raised.action is IncidentAction.UPDATE
-    assert raised.sla == SlaDue(created + timedelta(minutes=15), created + timedelta(hours=4))
+    assert raised.sla == SlaDue(
+        created + timedelta(minutes=15), created + timedelta(hours=4), "24x7"
+    )
     same = ruleset(tmp_path, SLA).evaluate(event(severity=Severity.HIGH), state, NOW)
     assert same.sla is None
 
