@@ -10,7 +10,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from core.outbox import OutboxAction
-from rules.calendars import AlwaysOpen, Calendar
+from rules.calendars import AlwaysOpen
 from rules.decision import IncidentStatus
 from storage import audit, models
 from storage.atomic import QueryRunner
@@ -19,7 +19,7 @@ from storage.database import Database, reads_database
 from storage.forwarding import entry_cause, queue
 from storage.incident_state import incident_routes
 from storage.merge import Merged, merge_in
-from storage.pending import resume_clocks
+from storage.pending import CalendarOf, resume_clocks
 from storage.sql import Sql
 from storage.views import incident_json, incident_lookup
 from storage.visibility import visibility_of
@@ -43,15 +43,15 @@ class Actions:
         self,
         db: Database,
         on_commit: Callable[[], None] | None = None,
-        calendar: Callable[[str, str], Calendar] | None = None,
+        calendar: CalendarOf | None = None,
     ) -> None:
         self._db = db
         self._sql = Sql(db.dialect)
         # tells the outbox dispatcher that new forwarding work is waiting
         self._on_commit = on_commit
-        # the SLA calendar of (priority, service): due times move by the service time
-        # an incident waited on its requester; None: 24x7
-        self._calendar = calendar or (lambda priority, service: AlwaysOpen())
+        # the SLA calendar of (priority, service, stored calendar): due times move by the
+        # service time an incident waited on its requester; None: 24x7
+        self._calendar = calendar or (lambda priority, service, stored: AlwaysOpen())
 
     # ``by``: the operator, whose change goes into the audit log in the same
     # transaction; None only where no person acts (rule scenarios).
@@ -191,7 +191,7 @@ class Actions:
         since = row.pending_since or now
         row.pending_since = None
         resumed = resume_clocks(
-            self._calendar(row.priority, row.service),
+            self._calendar(row.priority, row.service, row.sla_calendar),
             since,
             now,
             {"response_due": row.response_due, "resolution_due": row.resolution_due},

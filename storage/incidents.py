@@ -87,7 +87,7 @@ class IncidentStore(IncidentStateReader):
         self,
         db: Database,
         answers: Callable[[], RequesterAnswers | None] = lambda: None,
-        calendar: CalendarOf = lambda priority, service: AlwaysOpen(),
+        calendar: CalendarOf = lambda priority, service, stored: AlwaysOpen(),
     ) -> None:
         """``answers``: the mailboxes that acknowledge a mail opening an incident (asked
         each time: a reload may change them); ``calendar``: the SLA calendar of

@@ -23,7 +23,8 @@ from storage.timeline import note
 RESUMED = "resumed"  # the timeline kind of a wait the requester's answer ended
 _PERSON_MAIL = (MailKind.NEW, MailKind.REPLY)
 
-CalendarOf = Callable[[str, str], Calendar]  # (priority, service) -> the SLA's calendar
+# (priority, service, the calendar name stored with the due times) -> the SLA's calendar
+CalendarOf = Callable[[str, str, str | None], Calendar]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,8 @@ async def end_wait(
     rows = await connection.execute_query_dict(
         sql(
             "SELECT status, requester, priority, service, pending_since, acknowledged_at, "
-            f"response_due, resolution_due FROM incidents WHERE id = ?{sql.for_update()}"
+            f"response_due, resolution_due, sla_calendar FROM incidents WHERE id = ?"
+            f"{sql.for_update()}"
         ),
         [incident_id],
     )
@@ -89,7 +91,7 @@ async def end_wait(
     target = IncidentStatus.ACKNOWLEDGED if acknowledged else IncidentStatus.NEW
     due = {name: as_time(row[name]) for name in ("response_due", "resolution_due")}
     resumed = resume_clocks(
-        calendar(str(row["priority"]), str(row["service"] or "")),
+        calendar(str(row["priority"]), str(row["service"] or ""), row["sla_calendar"]),
         as_time(row["pending_since"]) or now,
         now,
         due,

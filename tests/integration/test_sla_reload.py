@@ -192,3 +192,41 @@ async def test_escalations_follow_the_target_the_incident_opened_with(
         assert await escalated(first) == []
         await daemon.services.jobs.run_once(opened + 3 * HOUR + 5 * timedelta(minutes=1))
         assert await escalated(first) == ["response:near_breach"]
+
+
+MINUTE_A_WEEK = """
+calendars:
+  - name: minute   # one minute a week: a wait counted on it is next to nothing
+    timezone: UTC
+    hours: {sat: "00:00-00:01"}
+sla:
+  targets:
+    - {priority: P1, calendar: minute, response: 4h, resolution: 8h}
+"""
+
+
+async def test_a_wait_moves_due_times_on_the_calendar_the_incident_opened_with(
+    write_config: ConfigWriter, database_url: str, tmp_path: Path
+) -> None:
+    """P1 on 24x7, then (reload) on a calendar open one minute a week. An incident opened
+    on 24x7 waits on its requester for 2 hours and is acknowledged: its resolution due
+    time moves on by the 2 hours (and the seconds the test took), counted on 24x7, not
+    by the few seconds, if any, the other calendar was open meanwhile."""
+    rules = tmp_path / "rules" / "00-sla.yaml"
+    config = write_config(database_url)
+    rules.write_text(TARGETS.format(response="4h", resolution="8h"))
+    async with running_daemon(config) as daemon:
+        incident = await _open(daemon, "disk full")
+        path = f"/api/v1/incidents/{incident['id']}"
+        assert (await daemon.post_json(f"{path}/pending", {"author": "ann"}))[0] == 200
+        row = await models.Incident.get(id=incident["id"])
+        assert row.pending_since is not None
+        await models.Incident.filter(id=row.id).update(pending_since=row.pending_since - 2 * HOUR)
+        rules.write_text(MINUTE_A_WEEK)
+        assert (await daemon.post_json("/api/v1/reload", {}))[0] == 200
+        assert (await daemon.post_json(f"{path}/acknowledge", {"author": "ann"}))[0] == 200
+        status, after = await daemon.get_json(path)
+        assert status == 200
+    before = _time(incident["sla"]["resolution_due"])
+    moved = _time(after["sla"]["resolution_due"]) - before
+    assert 2 * HOUR <= moved < 2 * HOUR + timedelta(minutes=1), moved
