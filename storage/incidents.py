@@ -38,7 +38,7 @@ from rules.decision import (
 from rules.holds import calls_off_resolution
 from storage.answers import RequesterAnswers
 from storage.atomic import QueryRunner
-from storage.batched import Batched, write_returning
+from storage.batched import Batched, insert_id
 from storage.database import Database
 from storage.event_rows import adopt_pending, record_occurrence, upsert_event
 from storage.forwarding import queue_routes
@@ -68,8 +68,8 @@ _OPEN_VALUES = f"?, ?, 'new', {', '.join('?' * 13)}, 1, {', '.join('?' * 10)}, '
 _NEXT_ID = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM sqlite_sequence WHERE name = 'incidents')"
 _OPEN = {
     False: f"INSERT INTO incidents (id, key, {_OPEN_COLUMNS}) VALUES ({_NEXT_ID}, "
-    f"'INC-' || printf('%06d', {_NEXT_ID}), {_OPEN_VALUES}) RETURNING id",
-    True: f"INSERT INTO incidents ({_OPEN_COLUMNS}) VALUES ({_OPEN_VALUES}) RETURNING id",
+    f"'INC-' || printf('%06d', {_NEXT_ID}), {_OPEN_VALUES})",
+    True: f"INSERT INTO incidents ({_OPEN_COLUMNS}) VALUES ({_OPEN_VALUES})",
 }
 
 
@@ -242,7 +242,7 @@ class IncidentStore(IncidentStateReader):
         sql = self.sql
         fields = decision.incident
         sla = decision.sla
-        rows = await write_returning(
+        incident_id = await insert_id(
             connection,
             sql(_OPEN[sql.postgres]),
             [
@@ -275,7 +275,6 @@ class IncidentStore(IncidentStateReader):
                 sql.time(now),
             ],
         )
-        incident_id = int(rows[0]["id"])
         key = incident_key(incident_id)
         if sql.postgres:  # SQLite: the key went in with the row
             await connection.execute_query(
