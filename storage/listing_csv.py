@@ -34,7 +34,11 @@ _TIMES = {
     "resolved_at", "closed_at", "pending_since", "resolve_after", "rated_at", "first_seen",
     "last_seen",
 }  # fmt: skip
-_RENAMED = {"outcome": "last_outcome", "merged_into": "merged_into_id"}  # JSON -> column
+_RENAMED = {  # JSON -> column
+    "outcome": "last_outcome",
+    "merged_into": "merged_into_id",
+    "sla.calendar": "sla_calendar",
+}
 _DERIVED: dict[str, Callable[[Any], Any]] = {"merged_into": _key_of}  # from that column
 
 

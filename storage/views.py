@@ -93,6 +93,8 @@ def incident_json(row: Row, refs: Sequence[Row]) -> dict[str, Any]:
             "resolution_due": _time(get("resolution_due")),
             "response_breached": bool(get("response_breached")),
             "resolution_breached": bool(get("resolution_breached")),
+            # the calendar of the target the due times were set from
+            "calendar": get("sla_calendar"),
         },
         "external_refs": [_ref_json(_reader(ref)) for ref in refs],
         "created_at": _time(get("created_at")),
@@ -121,8 +123,8 @@ _INCIDENT_COLUMNS = (
     "id, key, title, type, status, priority, impact, urgency, major, service, ci, "
     "environment, category, assignment_group, requester, event_count, firing_events, "
     "correlation_key, linked_incident_id, merged_into_id, response_due, resolution_due, "
-    "response_breached, resolution_breached, created_at, updated_at, acknowledged_at, "
-    "resolved_at, closed_at, resolve_after, rating, rated_at, pending_since"
+    "response_breached, resolution_breached, sla_calendar, created_at, updated_at, "
+    "acknowledged_at, resolved_at, closed_at, resolve_after, rating, rated_at, pending_since"
 )
 
 

@@ -67,6 +67,11 @@ INCIDENT: dict[str, Any] = {
                 "resolution_due": TIME,
                 "response_breached": {"type": "boolean"},
                 "resolution_breached": {"type": "boolean"},
+                "calendar": {
+                    "type": ["string", "null"],
+                    "description": "the calendar of the SLA target the due times were set "
+                    "from, by which its service time is counted",
+                },
             },
         },
         "external_refs": {

@@ -30,10 +30,14 @@ def _when(value: str | None) -> datetime | None:
 
 def clocks(incident: dict[str, Any], ruleset: CompiledRuleSet, now: datetime) -> list[Clock]:
     sla = incident["sla"]
-    target = None
+    calendar = None
     if ruleset.sla is not None and incident["priority"] in Priority.__members__:
-        target = ruleset.sla.target(Priority(incident["priority"]), incident["service"])
-    calendar = target.calendar if target is not None else None
+        # the calendar stored with the due times, while the rules define it; else the
+        # calendar of the incident's target now
+        priority = Priority(incident["priority"])
+        stored = ruleset.sla.calendars.get(sla.get("calendar") or "")
+        target = ruleset.sla.target(priority, incident["service"])
+        calendar = stored or (target.calendar if target is not None else None)
     finished = incident["status"] in ("resolved", "closed")
     found = []
     for name, stopped in (

@@ -16,12 +16,14 @@ due times of incident 1 from the new target would breach it too.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from storage import models
 from tests.conftest import ConfigWriter
+from tests.integration.console_support import console_section, log_in, person_client
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon
 from tests.integration.test_reports import _report
 
@@ -40,6 +42,16 @@ sla:
   targets:
     - {{priority: P1, calendar: {calendar}, response: 4h, resolution: 16h}}
 """
+
+
+async def _reload_between_two(
+    daemon: RunningDaemon, rules: Path, changed: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An incident opened, the rules changed and reloaded, another incident opened."""
+    first = await _open(daemon, "disk full")
+    await asyncio.to_thread(rules.write_text, changed)
+    assert (await daemon.post_json("/api/v1/reload", {}))[0] == 200
+    return first, await _open(daemon, "link down")
 
 
 def _time(text: str) -> datetime:
@@ -131,10 +143,7 @@ async def test_service_time_counts_on_the_calendar_the_incident_opened_with(
     config = write_config(database_url)
     rules.write_text(OFFICE.format(calendar="office"))
     async with running_daemon(config) as daemon:
-        first = await _open(daemon, "disk full")
-        rules.write_text(OFFICE.format(calendar="24x7"))
-        assert (await daemon.post_json("/api/v1/reload", {}))[0] == 200
-        second = await _open(daemon, "link down")
+        first, second = await _reload_between_two(daemon, rules, OFFICE.format(calendar="24x7"))
         dues = {first["id"]: (_z(9, 12), _z(10, 16)), second["id"]: (_z(6, 20), _z(7, 8))}
         for number, (response_due, resolution_due) in dues.items():
             await models.Incident.filter(id=number).update(
@@ -177,10 +186,8 @@ async def test_escalations_follow_the_target_the_incident_opened_with(
     config = write_config(database_url)
     rules.write_text(TARGETS.format(response="4h", resolution="8h"))  # near_breach 0.75
     async with running_daemon(config) as daemon:
-        first = await _open(daemon, "disk full")
-        rules.write_text(TARGETS.format(response="1h", resolution="2h"))
-        assert (await daemon.post_json("/api/v1/reload", {}))[0] == 200
-        second = await _open(daemon, "link down")
+        shorter = TARGETS.format(response="1h", resolution="2h")
+        first, second = await _reload_between_two(daemon, rules, shorter)
         opened = _time(first["created_at"])
 
         async def escalated(incident: dict[str, Any]) -> list[str]:
@@ -230,3 +237,22 @@ async def test_a_wait_moves_due_times_on_the_calendar_the_incident_opened_with(
     before = _time(incident["sla"]["resolution_due"])
     moved = _time(after["sla"]["resolution_due"]) - before
     assert 2 * HOUR <= moved < 2 * HOUR + timedelta(minutes=1), moved
+
+
+async def test_the_incident_names_the_calendar_it_opened_with(
+    write_config: ConfigWriter, database_url: str, tmp_path: Path
+) -> None:
+    """After P1 moves from the office calendar to 24x7, an incident opened before says
+    (API and console) that its SLA clocks count office hours."""
+    rules = tmp_path / "rules" / "00-sla.yaml"
+    config = write_config(database_url, console=console_section())
+    rules.write_text(OFFICE.format(calendar="office"))
+    async with running_daemon(config) as daemon:
+        first, second = await _reload_between_two(daemon, rules, OFFICE.format(calendar="24x7"))
+        assert (first["sla"]["calendar"], second["sla"]["calendar"]) == ("office", "24x7")
+        async with person_client(daemon.base_url) as client:
+            assert await log_in(client, "vera") == 303
+            for incident, name in ((first, "office"), (second, "24x7")):
+                async with client.get(f"/ui/incidents/{incident['key']}") as page:
+                    text = await page.text()
+                    assert f"calendar {name}" in text
