@@ -113,7 +113,9 @@ async def test_hold_down_then_close(
     await jobs.run_once(T0 + timedelta(days=1, minutes=10))
     incident = await _incident()
     assert incident.status == "closed" and incident.closed_at is not None
-    kinds = [t.kind for t in await models.TimelineEntry.filter(incident_id=incident.id)]
+    kinds = [
+        t.kind for t in await models.TimelineEntry.filter(incident_id=incident.id).order_by("id")
+    ]
     assert kinds[-2:] == ["resolved", "closed"]
     actions = [row.action for row in await models.OutboxRow.all().order_by("id")]
     assert actions == ["create", "resolve", "close"]
@@ -168,7 +170,9 @@ async def test_hold_down_read_before_a_repeat_does_not_resolve(
         assert not await store.resolve(connection, stale[0], later, "stale read")
     incident = await _incident()
     assert incident.status == "new" and incident.resolve_after is None
-    kinds = [t.kind for t in await models.TimelineEntry.filter(incident_id=incident.id)]
+    kinds = [
+        t.kind for t in await models.TimelineEntry.filter(incident_id=incident.id).order_by("id")
+    ]
     assert "resolved" not in kinds
     actions = [row.action for row in await models.OutboxRow.all().order_by("id")]
     assert "resolve" not in actions
@@ -189,7 +193,9 @@ async def test_close_of_an_incident_reopened_meanwhile_changes_nothing(
         assert not await store.close(connection, incident.id, T0 + timedelta(days=2))
     incident = await _incident()
     assert incident.status == "acknowledged" and incident.closed_at is None
-    kinds = [t.kind for t in await models.TimelineEntry.filter(incident_id=incident.id)]
+    kinds = [
+        t.kind for t in await models.TimelineEntry.filter(incident_id=incident.id).order_by("id")
+    ]
     assert "closed" not in kinds
     actions = [row.action for row in await models.OutboxRow.all().order_by("id")]
     assert actions == ["create", "resolve"]
