@@ -9,7 +9,8 @@ taken at the next run, so deleting never waits on live work.
 
 What goes:
 
-* intake records received before the cutoff and no longer pending;
+* intake records received before the cutoff and no longer pending (with the
+  progress of one that failed in the middle of its parts);
 * samples of rejected input received before the cutoff;
 * incidents resolved (or closed) before the cutoff, with their timeline,
   mail threads, ticket references, settled forwarding rows, and their events
@@ -64,6 +65,14 @@ class RetentionStore:
             )
             if counted != "id":
                 await self._forget(connection, table, rows)
+            elif table == "intake_records" and rows:
+                # the progress of a record that failed in the middle of its parts (kept
+                # while it may be requeued) goes with it
+                ids = [row["id"] for row in rows]
+                marks = ", ".join("?" for _ in ids)
+                await connection.execute_query(
+                    self.sql(f"DELETE FROM intake_progress WHERE intake_id IN ({marks})"), ids
+                )
         return len(rows)
 
     async def _forget(

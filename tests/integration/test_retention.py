@@ -225,6 +225,22 @@ async def test_old_rows_go_in_batches_and_live_ones_stay(db: Database) -> None:
     assert set((await _job(db).run_once(NOW) or {}).values()) == {0}
 
 
+async def test_an_old_record_that_failed_in_the_middle_goes_with_its_progress(
+    db: Database,
+) -> None:
+    """A record applied in parts keeps its progress beside it (intake_progress) while it
+    may be requeued; once retention deletes the record, that row goes too."""
+    failed = await _intake(OLD, "failed")
+    recent = await _intake(RECENT, "failed")
+    for record in (failed, recent):
+        await db.connection.execute_query(
+            f"INSERT INTO intake_progress (intake_id, applied_events) VALUES ({record}, 128)"
+        )
+    await _job(db).run_once(NOW)
+    _, rows = await db.connection.execute_query("SELECT intake_id FROM intake_progress")
+    assert [int(row["intake_id"]) for row in rows] == [recent]
+
+
 async def test_unset_ages_keep_everything(db: Database) -> None:
     await _intake(OLD, "processed")
     await _rejected(OLD)
