@@ -90,11 +90,11 @@ class ReportEngine:
     async def noise(self, period: Period) -> dict[str, Any]:
         return await self._reports.noise(period)
 
-    async def mttr(self, period: Period, service_time: bool = True) -> dict[str, Any]:
+    async def mttr(self, period: Period) -> dict[str, Any]:
         """Time to acknowledge and to resolve: calendar seconds (SQL) and service
         seconds (the incident's calendar), by priority and over all; one pass over
-        the incidents of the period. ``service_time`` False: calendar time only."""
-        counted = Durations(self.clocks(period) if service_time else None)
+        the incidents of the period."""
+        counted = Durations(self.clocks(period))
         async for page in self._reports.clocks(period):
             for row in page:
                 counted.add(row)
@@ -151,18 +151,17 @@ class ReportEngine:
         by_priority = await self._reports.incidents_by("priority", period)
         total = sum(int(row["count"]) for row in by_priority)
         lifecycle = await self.lifecycle(period)
-        mttr = await self.mttr(period, service_time=False)  # the calendar medians
         groups = _groups((await self._reports.sla(period, self._clock(), listed=False))["groups"])
         noise = {**await self._reports.noise_counts(period), "incidents": total}
-        overall = {row["priority"]: row for row in mttr["resolve"]}.get("all")
-        acknowledged = {row["priority"]: row for row in mttr["acknowledge"]}.get("all")
+        acknowledged = await self._reports.median(period, "acknowledged_at")
+        resolved = await self._reports.median(period, "resolved_at")
         return {
             "period": period_json(period),
             "incidents": total,
             "by_priority": by_priority,
             **lifecycle["counts"],
-            "mtta_median_seconds": acknowledged["calendar"]["median"] if acknowledged else None,
-            "mttr_median_seconds": overall["calendar"]["median"] if overall else None,
+            "mtta_median_seconds": None if acknowledged is None else round(acknowledged, 3),
+            "mttr_median_seconds": None if resolved is None else round(resolved, 3),
             "sla": _compliance_by_priority(groups),
             # as many as the SLA report lists: up to Reports.listed of each clock
             "breaches": sum(
