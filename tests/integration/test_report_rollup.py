@@ -6,6 +6,7 @@ the one the migration builds from the rows."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 from datetime import UTC, datetime, timedelta
@@ -14,8 +15,9 @@ from typing import Any
 from core.records import Event, EventStatus, Severity
 from rules.decision import Decision, EventOutcome, IncidentAction, State
 from rules.placeholder import FingerprintRuleSet
-from storage.database import Database
+from storage.database import Database, DatabaseSettings
 from storage.incidents import IncidentStore
+from storage.migrations import migrate
 from storage.report_sql import Period, ReportSql
 from storage.reports import Reports, _outcomes
 from storage.retention import RetentionStore
@@ -178,3 +180,40 @@ async def test_the_roll_up_gives_the_figures_of_every_row(db: Database) -> None:
     async with db.transaction() as connection:
         await rebuild(connection, reports.sql)
     assert await _stored(db) == kept
+
+
+async def test_two_replicas_writing_at_once_lose_no_increment(postgres_url: str) -> None:
+    """Two daemons on one PostgreSQL judge events of the same day, source and outcome
+    at once (the same roll-up rows), each batch in one transaction: every increment
+    counts, and the roll-up is the one the rows give."""
+    replicas = [Database(DatabaseSettings(url=postgres_url)) for _ in range(2)]
+    for replica in replicas:
+        await replica.open()
+    try:
+        await migrate(replicas[0])
+        rules = QuietRules()
+
+        async def write(replica: Database, name: str) -> None:
+            store = IncidentStore(replica)
+            for batch in range(15):
+                now = T0 + timedelta(minutes=batch)
+                events = [
+                    _event(source, f"{name}-{batch % 4}", resource, now)
+                    for source, resource in (("am", "db1"), ("zbx", "sw1"), ("am", "db2"))
+                ]
+                async with replica.transaction() as connection:
+                    await store.judge(connection, rules, events, None, now)
+
+        await asyncio.gather(write(replicas[0], "left"), write(replicas[1], "right"))
+        reports = Reports(replicas[0])
+        day = Period(T0, T0 + timedelta(days=1))
+        noise = await reports.noise(day)
+        assert noise["occurrences"] == 2 * 15 * 3
+        assert await _rolled_up(reports, day) == await _raw(reports, day)
+        kept = await _stored(replicas[0])
+        async with replicas[0].transaction() as connection:
+            await rebuild(connection, reports.sql)
+        assert await _stored(replicas[0]) == kept
+    finally:
+        for replica in replicas:
+            await replica.close()
