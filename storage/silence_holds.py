@@ -86,11 +86,16 @@ BEGIN
         UPDATE silence_holds SET held = held - 1 WHERE suppressed_by = gone;
         gone := NULL;
     END IF;
-    IF came IS NOT NULL THEN
-        INSERT INTO silence_holds AS h (suppressed_by, held, last_held)
-        VALUES (came, step, NEW.last_seen)
-        ON CONFLICT (suppressed_by) DO UPDATE
-        SET held = h.held + EXCLUDED.held, last_held = GREATEST(h.last_held, EXCLUDED.last_held);
+    IF came IS NOT NULL THEN  -- the row is there but for a silence's first event
+        UPDATE silence_holds SET held = held + step, last_held = GREATEST(last_held, NEW.last_seen)
+        WHERE suppressed_by = came;
+        IF NOT FOUND THEN
+            INSERT INTO silence_holds AS h (suppressed_by, held, last_held)
+            VALUES (came, step, NEW.last_seen)
+            ON CONFLICT (suppressed_by) DO UPDATE
+            SET held = h.held + EXCLUDED.held,
+                last_held = GREATEST(h.last_held, EXCLUDED.last_held);
+        END IF;
     END IF;
     IF gone IS NOT NULL THEN
         UPDATE silence_holds SET held = held - 1 WHERE suppressed_by = gone;
