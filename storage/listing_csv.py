@@ -91,8 +91,8 @@ _EVENT_TAIL = _Cells(_EVENT_JSON[_LABELS_AT + 1 :], _names(_EVENT_COLUMNS))
 
 def incident_cells(row: Any, refs: Sequence[Row]) -> list[Any]:
     cells = _INCIDENT_CELLS(row)
-    tickets = [_ref_json(_reader(ref)) for ref in refs]
-    cells.insert(_REFS_AT, orjson.dumps(tickets).decode())
+    tickets = orjson.dumps([_ref_json(_reader(ref)) for ref in refs]).decode() if refs else "[]"
+    cells.insert(_REFS_AT, tickets)
     return cells
 
 
@@ -104,7 +104,7 @@ async def incident_table(
     while True:
         rows, refs = await incident_rows(replace(chosen, before=before, limit=page))
         if rows:
-            cells = [incident_cells(row, refs.get(int(row["id"]), [])) for row in rows]
+            cells = [incident_cells(row, refs.get(row["id"], ())) for row in rows]
             yield INCIDENT_COLUMNS, cells
         if len(rows) < page:
             return
