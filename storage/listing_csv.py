@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -59,12 +60,18 @@ class _Cells:
             (index, _DERIVED[column]) for index, column in enumerate(json_columns)
             if column in _DERIVED
         ]  # fmt: skip
+        # a tuple even for a single column (itemgetter of one index gives the value)
+        pick = itemgetter(*self._at)
+        self._pick = pick if len(self._at) > 1 else lambda row: (pick(row),)
 
     def __call__(self, row: Any) -> list[Any]:
-        values = tuple(row)
-        cells = [values[index] for index in self._at]
+        # the hot loop of an export (32 columns, 10 of them times, per row): the cells
+        # are picked in C (itemgetter on the driver's row), NULLs (most times) skipped
+        cells = list(self._pick(row))
         for index in self._times:
-            cells[index] = _time(cells[index])
+            value = cells[index]
+            if value is not None:
+                cells[index] = _time(value)
         for index in self._flags:
             cells[index] = "true" if cells[index] else "false"
         for index, derive in self._derived:
