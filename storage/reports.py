@@ -121,7 +121,9 @@ class Reports:
     async def _clock_page(self, where: str, values: list[Any], after: list[Any]) -> list[Any]:
         """Times as UNIX seconds (no parsing of 100,000 texts into datetimes) and the
         calendar seconds to acknowledge and resolve; in the order of the index on
-        (created_at, id), which holds every column read."""
+        (created_at, id), which holds every column read. The columns' order is read by
+        position (gateway.reports.durations): id, at, priority, service, calendar,
+        opened, acknowledged, resolved, to_acknowledge, to_resolve, day."""
         sql, epoch = self.sql, self.sql.epoch
         following = ""
         if after:  # from the last row on: its time as the range's start, then its id
