@@ -79,16 +79,23 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    """An open database with the newest schema, on each engine."""
-    database = Database(DatabaseSettings(url=database_url))
+@asynccontextmanager
+async def opened_database(url: str, pool_size: int = 10) -> AsyncIterator[Database]:
+    """A database at ``url`` opened with the newest schema, closed on leaving."""
+    database = Database(DatabaseSettings(url=url, pool_size=pool_size))
     await database.open()
     await migrate(database)
     try:
         yield database
     finally:
         await database.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """An open database with the newest schema, on each engine."""
+    async with opened_database(database_url) as database:
+        yield database
 
 
 ConfigWriter = Callable[..., LoadedConfig]

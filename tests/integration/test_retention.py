@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import count
@@ -22,10 +21,9 @@ from prometheus_client import CollectorRegistry
 from gateway.config.daemon import RetentionConfig
 from gateway.jobs.retention import RETENTION_LOCK, RetentionJob
 from storage import models
-from storage.database import Database, DatabaseSettings, Dialect, sqlite_path
-from storage.migrations import migrate
+from storage.database import Database, Dialect, sqlite_path
 from storage.retention import RetentionStore
-from tests.conftest import ConfigWriter
+from tests.conftest import ConfigWriter, opened_database
 from tests.integration.daemon import eventually, running_daemon
 
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
@@ -41,20 +39,9 @@ CONFIG = RetentionConfig(
 _numbers = count(1)
 
 
-@asynccontextmanager
-async def _opened(url: str) -> AsyncIterator[Database]:
-    database = Database(DatabaseSettings(url=url, pool_size=4))
-    await database.open()
-    await migrate(database)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    async with _opened(database_url) as database:
+    async with opened_database(database_url, pool_size=4) as database:
         yield database
 
 
@@ -256,7 +243,7 @@ async def test_unset_ages_keep_everything(db: Database) -> None:
 @pytest.fixture
 async def pg_db(postgres_url: str) -> AsyncIterator[Database]:
     """PostgreSQL only: SQLite allows one process per file, so there is no second replica."""
-    async with _opened(postgres_url) as database:
+    async with opened_database(postgres_url, pool_size=4) as database:
         yield database
 
 
