@@ -74,6 +74,10 @@ class CompiledRuleSet:
     calendars: Mapping[str, Calendar] = field(default_factory=dict)  # by name, 24x7 included
     lint: Lint = field(default_factory=Lint)  # warnings for check-config
 
+    @property
+    def inhibit_labels(self) -> frozenset[str]:
+        return frozenset(name for rule in self.inhibit_rules for name in rule.lookup_labels)
+
     def lookup(self, event: Event, now: datetime) -> Lookup:
         draft = self.classify(event, now)
         fingerprint, key = self._keys(draft)

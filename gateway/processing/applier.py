@@ -19,7 +19,15 @@ from typing import Protocol
 from core.records import Event, IntakeRecord
 from gateway.metrics import Metrics
 from rules.decision import IncidentAction, RuleSet
-from storage import Database, DayTally, IncidentStore, QueryRunner, RecordStore, run_atomic
+from storage import (
+    Database,
+    DayTally,
+    IncidentStore,
+    LabelIndexes,
+    QueryRunner,
+    RecordStore,
+    run_atomic,
+)
 
 # an event's outcome, and the priority of the incident it opened (None: it opened none)
 EventTally = tuple[str, str | None]
@@ -51,6 +59,7 @@ class Applier:
         self._records = records
         self._incidents = incidents
         self._metrics = metrics
+        self._label_indexes = LabelIndexes(db)
 
     async def apply(
         self,
@@ -69,6 +78,7 @@ class Applier:
         within a record once MIN_PART_EVENTS are in: an acknowledgement waits for
         that much, not for a whole payload.
         """
+        await self._label_indexes.keep(ruleset.inhibit_labels)  # at start and after a reload
         records = self._records
         incidents = self._incidents
 

@@ -40,6 +40,7 @@ from storage import (
     Database,
     DatabaseSettings,
     IncidentStore,
+    LabelIndexes,
     SilenceInForce,
     StoredOutcome,
     copy_silences,
@@ -122,6 +123,7 @@ async def _run_again(
     try:
         await migrate(db, scratch=True)
         await copy_silences(db, silences)
+        await LabelIndexes(db).keep(runtime.ruleset.inhibit_labels)
         store = IncidentStore(db)
         for record in records:
             parser = runtime.parsers.get(record.source)

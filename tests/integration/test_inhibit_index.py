@@ -1,16 +1,23 @@
-"""Inhibit sources are found through the index on the labels of firing events
-(migration 5), on both engines: a source mutes its targets while it fires, and
-stops muting once it resolves; a database from before the index gets it with
-the firing events it already holds."""
+"""Inhibit sources are found through an index on the labels of firing events
+(PostgreSQL: a GIN index, migration 5; SQLite: an index per label the inhibit
+rules look up by, storage/label_index.py), on both engines: a source mutes its
+targets while it fires, and stops muting once it resolves; a reload moves the
+indexes to the labels of the rules in force; a database from before the label
+indexes finds the events it already holds."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from storage import models
 from storage.database import Database, DatabaseSettings, Dialect
 from storage.incident_state import IncidentStateReader
+from storage.label_index import PREFIX, LabelIndexes, index_name
 from storage.migrations import MIGRATIONS, migrate
 from storage.sql import Sql
 from tests.conftest import ConfigWriter
@@ -46,9 +53,12 @@ async def _suppression(name: str) -> str | None:
     return None if event is None else event.suppressed_by
 
 
-async def test_a_firing_source_inhibits_its_site_until_it_resolves(
+@asynccontextmanager
+async def _inhibiting_daemon(
     write_config: ConfigWriter, database_url: str, tmp_path: Path
-) -> None:
+) -> AsyncIterator[RunningDaemon]:
+    """A daemon with the inhibit rule, once an uplink of berlin fires and a warning
+    of berlin has been posted after it."""
     (tmp_path / "rules").mkdir(exist_ok=True)
     (tmp_path / "rules" / "inhibit.yaml").write_text(INHIBIT_RULES)
     loaded = write_config(
@@ -58,6 +68,13 @@ async def test_a_firing_source_inhibits_its_site_until_it_resolves(
         await _post(daemon, _alert("UplinkDown", "berlin", "critical"))
         await eventually(lambda: _suppression("UplinkDown"), lambda found: found == "")
         await _post(daemon, _alert("DiskFull", "berlin", "warning"))
+        yield daemon
+
+
+async def test_a_firing_source_inhibits_its_site_until_it_resolves(
+    write_config: ConfigWriter, database_url: str, tmp_path: Path
+) -> None:
+    async with _inhibiting_daemon(write_config, database_url, tmp_path) as daemon:
         await _post(daemon, _alert("CpuHigh", "paris", "warning"))
         await eventually(
             lambda: _suppression("DiskFull"), lambda found: found == "inhibit:uplink-down"
@@ -72,34 +89,81 @@ async def test_a_firing_source_inhibits_its_site_until_it_resolves(
         await eventually(lambda: _suppression("MemoryLow"), lambda found: found == "")
 
 
-async def test_a_database_from_before_the_index_gets_it_with_its_firing_events(
+RULES_BY_TEAM = INHIBIT_RULES.replace("{alertname: UplinkDown}", "{team: network}")
+
+
+async def test_a_reload_moves_the_label_indexes_to_the_rules_in_force(
+    write_config: ConfigWriter, database_url: str, tmp_path: Path
+) -> None:
+    """The labels the inhibit rules look sources up by are indexed (SQLite) and a
+    reload that changes them changes the indexes; inhibition holds on both engines."""
+    async with _inhibiting_daemon(write_config, database_url, tmp_path) as daemon:
+        await eventually(
+            lambda: _suppression("DiskFull"), lambda found: found == "inhibit:uplink-down"
+        )
+        assert await _label_indexes(daemon) == _expected({"alertname"}, daemon)
+        (tmp_path / "rules" / "inhibit.yaml").write_text(RULES_BY_TEAM)
+        assert (await daemon.post_json("/api/v1/reload", {}))[0] == 200
+        source = _alert("SwitchDown", "paris", "critical")
+        source["labels"]["team"] = "network"
+        await _post(daemon, source)
+        await eventually(lambda: _suppression("SwitchDown"), lambda found: found == "")
+        await _post(daemon, _alert("CpuHigh", "paris", "warning"))
+        await eventually(
+            lambda: _suppression("CpuHigh"), lambda found: found == "inhibit:uplink-down"
+        )
+        assert await _label_indexes(daemon) == _expected({"team"}, daemon)
+
+
+def _expected(names: set[str], daemon: RunningDaemon) -> set[str]:
+    if daemon.services.db.dialect is Dialect.POSTGRES:
+        return set()  # the GIN index of migration 5 answers every label
+    return {index_name(name) for name in names}
+
+
+async def _label_indexes(daemon: RunningDaemon) -> set[str]:
+    if daemon.services.db.dialect is Dialect.POSTGRES:
+        statement = "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'events'"
+    else:
+        statement = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
+    _, rows = await daemon.services.db.connection.execute_query(statement)
+    return {str(row["name"]) for row in rows if str(row["name"]).startswith(PREFIX)}
+
+
+async def test_a_database_from_before_the_label_indexes_finds_its_firing_events(
     tmp_path: Path,
 ) -> None:
+    """Version 16 kept a table of every firing label pair by triggers: the upgrade
+    drops both, and the events already firing are found through the label index."""
     db = Database(DatabaseSettings(url=f"sqlite://{tmp_path}/old.sqlite3"))
     await db.open()
     try:
         assert db.dialect is Dialect.SQLITE
-        await migrate(db)
+        await migrate(db, [step for step in MIGRATIONS if step.version <= 16])
         connection = db.connection
-        await connection.execute_script(
-            'DROP TRIGGER "firing_labels_insert"; DROP TRIGGER "firing_labels_update"; '
-            'DROP TRIGGER "firing_labels_delete"; DROP TABLE "firing_labels"; '
-            'ALTER TABLE "intake_records" DROP COLUMN "applied_events"'
-        )
-        await connection.execute_query("UPDATE gateway_schema SET version = 4")
         await connection.execute_query(
             "INSERT INTO events (fingerprint, source, kind, name, resource, service, ci, "
             "environment, severity, status, summary, description, labels, url, count, "
             "first_seen, last_seen, last_outcome, suppressed_by, flapping, transitions, "
             "correlation_key) VALUES ('f1', 'am', 'alertmanager', 'UplinkDown', 'r', '', '', "
-            "'', 'critical', 'firing', 's', '', '{\"site\": \"berlin\"}', '', 1, "
+            "'', 'critical', 'firing', 's', '', "
+            '\'{"alertname": "UplinkDown", "site": "berlin"}\', \'\', 1, '
             "'2026-01-05 08:00:00', '2026-01-05 08:00:00', 'new', '', 0, '[]', 'k')"
         )
+        _, rows = await connection.execute_query("SELECT COUNT(*) AS n FROM firing_labels")
+        assert rows[0]["n"] == 2  # what version 16 kept
         assert await migrate(db) == max(step.version for step in MIGRATIONS)
-        _, rows = await connection.execute_query("SELECT name, value FROM firing_labels")
-        assert [(row["name"], row["value"]) for row in rows] == [("site", "berlin")]
-        _, columns = await connection.execute_query("PRAGMA table_info(intake_records)")
-        assert "applied_events" in {column["name"] for column in columns}
+        _, rows = await connection.execute_query(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'firing_labels%'"
+        )
+        assert [row["name"] for row in rows] == []
+        await LabelIndexes(db).keep(frozenset({"alertname"}))
+        reader = IncidentStateReader()
+        reader.sql = Sql(db.dialect)
+        found = await connection.execute_query_dict(
+            *reader._firing_with_labels([("alertname", "UplinkDown"), ("site", "berlin")], 20)
+        )
+        assert [row["fingerprint"] for row in found] == ["f1"]
     finally:
         await db.close()
 
@@ -111,6 +175,7 @@ async def test_inhibit_sources_are_read_through_the_label_index(database_url: st
     await db.open()
     try:
         await migrate(db)
+        await LabelIndexes(db).keep(frozenset({"alertname"}))
         reader = IncidentStateReader()
         reader.sql = Sql(db.dialect)
         statement, values = reader._firing_with_labels(
@@ -134,7 +199,41 @@ async def test_inhibit_sources_are_read_through_the_label_index(database_url: st
         else:
             _, rows = await db.connection.execute_query(f"EXPLAIN QUERY PLAN {statement}", values)
             plan = " | ".join(str(row["detail"]) for row in rows)
-            assert plan.startswith("SEARCH f USING PRIMARY KEY"), plan
-            assert "SCAN" not in plan, plan
+            assert plan == f"SEARCH e USING INDEX {index_name('alertname')} (<expr>=?)", plan
+    finally:
+        await db.close()
+
+
+async def test_label_indexes_hold_any_label_name(tmp_path: Path) -> None:
+    """A label name is written into the index's SQL: quotes, backslashes and control
+    characters in it neither break the statement nor match another label; a name
+    no JSON path reaches (a double quote in it) is found unindexed."""
+    db = Database(DatabaseSettings(url=f"sqlite://{tmp_path}/names.sqlite3"))
+    await db.open()
+    try:
+        await migrate(db)
+        odd, quoted = "it's a \\ and a \t", 'say "x"'
+        await LabelIndexes(db).keep(frozenset({odd, quoted, "plain"}))
+        labels = {odd: "yes", quoted: "too", "plain": "no"}
+        await db.connection.execute_query(
+            "INSERT INTO events (fingerprint, source, kind, name, resource, service, ci, "
+            "environment, severity, status, summary, description, labels, url, count, "
+            "first_seen, last_seen, last_outcome, suppressed_by, flapping, transitions, "
+            "correlation_key) VALUES ('f1', 'am', 'alertmanager', 'X', 'r', '', '', '', "
+            "'critical', 'firing', 's', '', ?, '', 1, '2026-01-05 08:00:00', "
+            "'2026-01-05 08:00:00', 'new', '', 0, '[]', 'k')",
+            [orjson.dumps(labels).decode()],
+        )
+        reader = IncidentStateReader()
+        reader.sql = Sql(db.dialect)
+        for pairs, wanted in (
+            ([(odd, "yes")], ["f1"]),
+            ([(odd, "no")], []),
+            ([("plain", "no")], ["f1"]),
+            ([(quoted, "too"), ("plain", "no")], ["f1"]),
+            ([(quoted, "yes")], []),
+        ):
+            found = await db.connection.execute_query_dict(*reader._firing_with_labels(pairs, 5))
+            assert [row["fingerprint"] for row in found] == wanted, pairs
     finally:
         await db.close()
