@@ -29,7 +29,7 @@ settings:
   default_routes: [helpdesk]
   resolve_hold_down: {hold_down}
   close_after: 1s
-rules:
+{extra}rules:
   - name: disk
     description: disk alerts go to the chat
     match: {{kind: generic}}
@@ -69,10 +69,11 @@ class Setup:
     received: Received
 
     @asynccontextmanager
-    async def running(self, hold_down: str = "1s") -> AsyncIterator[RunningDaemon]:
-        """The daemon with an alert already open as INC-000001."""
+    async def running(self, hold_down: str = "1s", extra: str = "") -> AsyncIterator[RunningDaemon]:
+        """The daemon with an alert already open as INC-000001; ``extra``: more settings."""
         (self.tmp_path / "rules").mkdir(exist_ok=True)
-        (self.tmp_path / "rules" / "00-rules.yaml").write_text(RULES.format(hold_down=hold_down))
+        rules = RULES.format(hold_down=hold_down, extra=extra)
+        (self.tmp_path / "rules" / "00-rules.yaml").write_text(rules)
         sinks = [
             {"name": name, "kind": "webhook", "url": f"{self.url}/{name}"}
             | {"comment_interval_seconds": 0}
@@ -206,3 +207,65 @@ async def test_follow_ups_reach_every_sink_of_the_incident(setup: Setup) -> None
         assert _actions(received, "chat")[0] == "create"
         assert "create" not in _actions(received, "legacy")
         assert "create" not in _actions(received, "helpdesk")
+
+
+async def test_a_persons_acknowledge_and_resolve_reach_every_sink_of_the_incident(
+    setup: Setup,
+) -> None:
+    received = setup.received
+    async with setup.running(hold_down="1h") as daemon:
+        await eventually(lambda: asyncio.sleep(0, _actions(received, "chat")), ["create"].__eq__)
+        await models.ExternalRef.create(
+            incident_id=1, sink="legacy", ticket_id="L-7", created_at=datetime.now(UTC)
+        )
+        status, _ = await daemon.post_json("/api/v1/incidents/1/acknowledge", {"author": "ann"})
+        assert status == 200
+
+        def changes(sink: str) -> list[Any]:
+            updates = [item for item in received.get(sink, []) if item["action"] == "update"]
+            return [item["changes"] for item in updates]
+
+        await eventually(
+            lambda: asyncio.sleep(0, [changes("chat"), changes("legacy")]),
+            lambda found: all(any(c.get("status") == ["new", "acknowledged"] for c in got)
+                              for got in found),
+        )  # fmt: skip
+        status, _ = await daemon.post_json("/api/v1/incidents/1/resolve", {"author": "ann"})
+        assert status == 200
+        await eventually(
+            lambda: asyncio.sleep(0, [_actions(received, s) for s in ("chat", "legacy")]),
+            lambda found: all("resolve" in got for got in found),
+        )
+        assert "helpdesk" not in received  # not a sink of the incident: no route, no ticket
+
+
+FLAPPING = "  flapping: {transitions: 2, window: 6s, clear_at: 1}\n"
+
+
+async def test_a_flapping_hold_is_on_the_timeline_when_it_starts_and_ends(setup: Setup) -> None:
+    async with setup.running(hold_down="1h", extra=FLAPPING) as daemon:
+        # firing, then ok, firing, ok: the third change within 6 s starts the hold
+        for number, body in enumerate((RECOVERED, ALERT, RECOVERED), start=2):
+            assert (await daemon.post_json("/webhooks/generic", {**body, "x": number}))[0] == 202
+            await eventually(lambda: _occurrences(daemon), number.__eq__)
+        held = await _incident(daemon)
+        [entry] = [item for item in held["timeline"] if item["kind"] == "flapping"]
+        assert entry["text"].startswith("disk full on db1 is flapping (more than 2 changes in 6s)")
+        assert held["status"] == "new"
+        # quiet for longer than the window: one change is calm enough to end the hold
+        await asyncio.sleep(6.5)
+        assert (await daemon.post_json("/webhooks/generic", {**ALERT, "x": 5}))[0] == 202
+        calm = await eventually(
+            lambda: _incident(daemon),
+            lambda found: any(item["kind"] == "flapping_ended" for item in found["timeline"]),
+        )
+        kinds = [item["kind"] for item in calm["timeline"] if item["kind"].startswith("flapping")]
+        assert kinds == ["flapping", "flapping_ended"]
+        [ended] = [item for item in calm["timeline"] if item["kind"] == "flapping_ended"]
+        assert ended["text"] == "disk full on db1 has calmed down and is no longer held"
+
+
+async def _occurrences(daemon: RunningDaemon) -> int:
+    status, body = await daemon.get_json("/api/v1/events?limit=50")
+    assert status == 200, body
+    return sum(int(event["count"]) for event in body["items"])
