@@ -174,3 +174,56 @@ async def test_api_reload_moves_a_sink_refuses_restart_options_and_reports_remov
             assert 'intake_gateway_outbox_depth{sink="unconfigured"} 1.0' in metrics
             assert 'sink="tickets"' not in metrics.split("outbox_depth", 1)[1].split("# HELP")[0]
     assert load_config(loaded.path).config.sinks == ()
+
+
+async def test_a_reload_adds_a_new_sink_and_a_dead_letter_retry_is_logged_with_who(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = _free_port()
+    path = tmp_path / "gateway.yaml"
+    async with Receiver(status=400) as refusing, Receiver() as pager:
+        tickets = {"name": "tickets", "kind": "webhook", "url": f"{refusing.url}/hook"}
+        document = _document(database_url, tmp_path, port, [tickets])
+        path.write_bytes(orjson.dumps(document))
+        with daemon_process(path, tmp_path / "log") as process:
+            await wait_ready(f"http://127.0.0.1:{port}", process)
+            base = f"http://127.0.0.1:{port}"
+            async with aiohttp.ClientSession() as http:
+                await _post_alert(http, base, "db1")
+                letters = await eventually(lambda: _dead_letters(http, base), bool)
+                async with http.post(
+                    f"{base}/api/v1/deadletters/{letters[0]['id']}/retry"
+                ) as response:
+                    assert response.status == 202, await response.text()
+
+                # a sink the running config never had, and a rule that routes to it
+                (tmp_path / "rules" / "10-route.yaml").write_text(
+                    ROUTE_TO_TICKETS.replace("[tickets]", "[tickets, pager]")
+                )
+                added = {"name": "pager", "kind": "webhook", "url": f"{pager.url}/page"}
+                document["sinks"] = [tickets, added]
+                path.write_bytes(orjson.dumps(document))
+                async with http.post(f"{base}/api/v1/reload") as response:
+                    body = await response.json()
+                    assert response.status == 200, body
+                assert body["sinks"] == {"added": ["pager"], "removed": [], "changed": []}
+                await _post_alert(http, base, "db2")
+                await eventually(lambda: _count(pager), lambda n: n == 1)
+                assert pager.bodies()[0]["incident"]["key"] == "INC-000002"
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 0
+    lines = {entry["event"]: entry for entry in map(orjson.loads, (tmp_path / "log").open())}
+    retried = lines["dead_letter_retried"]
+    assert retried["level"] == "info" and retried["by"] == "loopback@127.0.0.1"
+    assert retried["outbox_id"] == letters[0]["id"]
+
+
+async def _post_alert(http: aiohttp.ClientSession, base: str, resource: str) -> None:
+    alert = {"name": "disk", "resource": resource}
+    async with http.post(f"{base}/webhooks/generic", json=alert) as response:
+        assert response.status == 202
+
+
+async def _dead_letters(http: aiohttp.ClientSession, base: str) -> list[dict[str, Any]]:
+    async with http.get(f"{base}/api/v1/deadletters") as response:
+        return list((await response.json())["items"])
