@@ -56,6 +56,7 @@ REAL_TIME = [
     ("suppression.yaml", "a host behind a failed switch", 2),
     ("service-desk.yaml", "mail is classified", 4),
     ("service-desk.yaml", "a printer alert from the portal", 1),
+    ("follow-ups.yaml", "a mail reply on an alert incident", 2),
 ]
 
 
