@@ -70,6 +70,43 @@ def test_the_example_scenarios_pass_and_exercise_every_rule(
     assert out.rstrip().endswith(" passed, 0 failed")
 
 
+NOTHING = """
+rules_dir: {rules}
+catalogue: {catalogue}
+start: 2026-12-07T10:00:00+01:00
+sources:
+  hooks: {{kind: generic}}
+scenarios:
+  - name: nothing comes in
+    steps:
+      - after: 1m
+"""
+
+
+def test_every_named_part_of_the_example_rules_is_counted_by_the_coverage_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The check above means something only if it knows every rule, window, inhibit rule
+    and known error of config/rules: read here from the files themselves."""
+    written: set[str] = set()
+    for path in sorted(SCENARIOS.parent.glob("*.yaml")):
+        problems = Problems()
+        doc = read_yaml(path, problems)
+        assert doc is not None, problems.as_list()
+        for key, what, name in PARTS:
+            written.update(f"{what} {item[name]}" for item in doc.data.get(key) or [])
+    assert {part.split()[0] for part in written} == {"rule", "maintenance", "inhibit", "known"}
+    path = tmp_path / "nothing.yaml"
+    path.write_text(NOTHING.format(rules=SCENARIOS.parent, catalogue=CATALOGUE))
+    assert main(["test-rules", str(path)]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "never exercised" in line]
+    assert set(line.split("never exercised by these tests: ")[1].split(", ")) == written
+
+
+PARTS = [("rules", "rule", "name"), ("maintenance", "maintenance", "name"),
+         ("inhibit", "inhibit", "name"), ("known_errors", "known error", "id")]  # fmt: skip
+
+
 def _scenario(file: str, name: str) -> tuple[ScenarioFileSpec, ScenarioSpec]:
     problems = Problems()
     doc = read_yaml(SCENARIOS / file, problems)
