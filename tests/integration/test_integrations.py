@@ -65,6 +65,13 @@ async def _statuses(daemon: RunningDaemon) -> dict[str, str]:
     return {item["title"]: item["status"] for item in await daemon.incidents()}
 
 
+async def _events(daemon: RunningDaemon, source: str) -> list[dict[str, Any]]:
+    async with daemon.http.get("/api/v1/events", params={"source": source}) as response:
+        assert response.status == 200, await response.text()
+        items: list[dict[str, Any]] = (await response.json())["items"]
+        return items
+
+
 async def _one_incident_then_resolved(
     daemon: RunningDaemon, send_problem: Any, send_recovery: Any
 ) -> None:
@@ -235,6 +242,13 @@ async def test_nagios_mail_notification_command(gateway_config: Any, tmp_path: P
         assert incident["ci"] == "web01" or "web01" in incident["title"], incident
 
 
+UPDATE_MACROS = (
+    "{EVENT.UPDATE.ACTION}",
+    "{EVENT.UPDATE.MESSAGE}",
+    "{EVENT.UPDATE.DATE}",
+    "{EVENT.UPDATE.TIME}",
+    "{USER.FULLNAME}",
+)
 ZABBIX_PROBLEM = {
     "{EVENT.ID}": "98231",
     "{EVENT.VALUE}": "1",
@@ -246,6 +260,7 @@ ZABBIX_PROBLEM = {
     "{EVENT.DATE}": "2024.05.03",
     "{EVENT.TIME}": "10:15:30",
     "{EVENT.RECOVERY.ID}": "{EVENT.RECOVERY.ID}",  # not expanded in a problem message
+    **{macro: macro for macro in UPDATE_MACROS},  # nor are these (updates only)
     "{TRIGGER.ID}": "23871",
     "{TRIGGER.NAME}": "Interface eth0: Link down",
     "{HOST.NAME}": "sw-core-01",
@@ -254,6 +269,24 @@ ZABBIX_PROBLEM = {
     "{ALERT.MESSAGE}": "Problem started at 10:15:30 on 2024.05.03",
     "{$ZABBIX.URL}": "https://zabbix.example.org/",
 }
+# what the action's update operations send: an operator's acknowledgement, then a comment
+ZABBIX_UPDATES = [
+    {
+        **ZABBIX_PROBLEM,
+        "{EVENT.UPDATE.STATUS}": "1",
+        "{ALERT.SUBJECT}": "Updated problem: Interface eth0: Link down",
+        "{ALERT.MESSAGE}": f"Jane Doe {action} problem at 2024.05.03 {at}.\n{message}",
+        "{EVENT.UPDATE.ACTION}": action,
+        "{EVENT.UPDATE.MESSAGE}": message,
+        "{EVENT.UPDATE.DATE}": "2024.05.03",
+        "{EVENT.UPDATE.TIME}": at,
+        "{USER.FULLNAME}": "Jane Doe (jdoe)",
+    }
+    for action, message, at in (
+        ("acknowledged", "Checking the uplink with the carrier.", "10:20:11"),
+        ("commented", "The carrier replaces the SFP at 11:00.", "10:41:05"),
+    )
+]
 ZABBIX_RECOVERY = {
     **ZABBIX_PROBLEM,
     "{EVENT.VALUE}": "0",
@@ -307,6 +340,14 @@ async def test_zabbix_media_type_script(gateway_config: Any) -> None:
 
         async def problem() -> None:
             await run(ZABBIX_PROBLEM)
+            # each update of the problem is stored: two are two occurrences, not a duplicate
+            for update in ZABBIX_UPDATES:
+                await run(update)
+            [event] = await eventually(
+                lambda: _events(daemon, "zabbix"),
+                lambda found: len(found) == 1 and found[0]["count"] == 3,
+            )
+            assert event["description"].endswith(ZABBIX_UPDATES[-1]["{EVENT.UPDATE.MESSAGE}"])
 
         async def recovery() -> None:
             await run(ZABBIX_RECOVERY)
