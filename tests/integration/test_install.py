@@ -1,15 +1,18 @@
 """The documented install, done as an admin would: build the wheel, pip-install it into
 a fresh virtualenv outside the clone, ``init`` a config directory, ``check-config`` it,
-start the daemon from it and see it ready. Nothing of the clone is on the path.
+start the daemon from it as the systemd unit does and see it ready. Nothing of the
+clone is on the path.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -21,19 +24,35 @@ from tests.integration.alertmanager import free_port
 from tests.integration.daemon import process_running, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
-DEV_TOOLS = ("pytest", "mypy", "ruff", "build")
+UNIT = REPO / "systemd" / "intake-gateway.service"
+# the unit's Debian-style layout: package, config, data
+OPT, ETC, VAR = "/opt/intake-gateway/venv", "/etc/intake-gateway", "/var/lib/intake-gateway"
 
 pytestmark = pytest.mark.slow
 
 
-def _run(command: list[str], cwd: Path, timeout: float = 600) -> str:
+def _run(command: list[str], cwd: Path, timeout: float = 600, *, stderr: bool = False) -> str:
+    """The command's standard output (and its standard error after it, if asked)."""
     # a clean environment: no PYTHONPATH or virtualenv of the clone leaks in
     env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
     result = subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
     assert result.returncode == 0, f"{command}: {result.stdout}\n{result.stderr}"
-    return result.stdout
+    return result.stdout + result.stderr if stderr else result.stdout
+
+
+def _dev_tools() -> set[str]:
+    """The packages of the test extra, by name: none belongs in a production install."""
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    tools = extras["optional-dependencies"]["test"]
+    return {re.split(r"[\s<>=!~;\[]", tool, maxsplit=1)[0].lower() for tool in tools}
+
+
+def _unit_setting(name: str) -> str:
+    found: list[str] = re.findall(rf"^{name}=(.+)$", UNIT.read_text(), re.MULTILINE)
+    assert len(found) == 1, f"{name}: {found}"
+    return found[0]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +60,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel built from this clone, installed into /opt-like venv outside it."""
     root = tmp_path_factory.mktemp("install")
     dist = root / "dist"
-    _run([sys.executable, "-m", "build", "--outdir", str(dist), str(REPO)], cwd=root)
+    built = _run(
+        [sys.executable, "-m", "build", "--outdir", str(dist), str(REPO)], cwd=root, stderr=True
+    )
+    # setuptools warns of metadata it will stop reading (a license table, license classifiers)
+    deprecated = [line for line in built.splitlines() if "deprecat" in line.lower()]
+    assert not deprecated, deprecated
     wheels = list(dist.glob("intake_gateway-*.whl"))
     assert len(wheels) == 1 and list(dist.glob("intake_gateway-*.tar.gz")), list(dist.iterdir())
     with zipfile.ZipFile(wheels[0]) as wheel:
@@ -51,7 +75,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with tarfile.open(next(dist.glob("intake_gateway-*.tar.gz"))) as sdist:
         members = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
     assert {"systemd/intake-gateway.service", "monitoring/alerts.yaml"} <= members
-    venv = root / "opt" / "intake-gateway" / "venv"
+    venv = root / OPT.lstrip("/")
     base_python = getattr(sys, "_base_executable", sys.executable)
     _run([base_python, "-m", "venv", str(venv)], cwd=root)
     _run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheels[0])], cwd=root)
@@ -62,7 +86,9 @@ def test_wheel_installs_runtime_dependencies_only(installed: Path) -> None:
     listed = _run([str(installed / "bin" / "pip"), "list", "--format=freeze"], cwd=installed)
     names = {line.split("==")[0].lower() for line in listed.splitlines()}
     assert "intake-gateway" in names and "aiohttp" in names
-    assert not names & set(DEV_TOOLS), sorted(names & set(DEV_TOOLS))
+    dev_tools = _dev_tools()
+    assert {"pytest", "mypy", "ruff", "build"} <= dev_tools
+    assert not names & dev_tools, sorted(names & dev_tools)
     where = _run(
         [str(installed / "bin" / "python"), "-c", "import gateway; print(gateway.__file__)"],
         cwd=installed.parent,
@@ -85,7 +111,7 @@ def _listen_on_free_ports(config: Path, http_port: int, smtp_port: int) -> None:
 
 
 async def test_init_check_config_and_run_from_the_install(installed: Path, tmp_path: Path) -> None:
-    etc, var = tmp_path / "etc" / "intake-gateway", tmp_path / "var" / "lib" / "intake-gateway"
+    etc, var = tmp_path / ETC.lstrip("/"), tmp_path / VAR.lstrip("/")
     command = str(installed / "bin" / "intake-gateway")
     out = _run([command, "init", str(etc), "--data-dir", str(var)], cwd=tmp_path)
     assert f"wrote {etc / 'gateway.yaml'}" in out
@@ -108,9 +134,16 @@ async def test_init_check_config_and_run_from_the_install(installed: Path, tmp_p
     tests = _run([command, "test-rules", *rule_tests], cwd=var)  # scenarios read their payloads
     assert " 0 failed" in tests and "never exercised" not in tests
 
-    with process_running(
-        [command, "run", "--config", str(etc / "gateway.yaml")], cwd=var, log=tmp_path / "log"
-    ) as process:
+    # started as the unit starts it: its ExecStart and WorkingDirectory in this layout
+    layout = {OPT: str(installed), ETC: str(etc), VAR: str(var)}
+
+    def here(setting: str) -> str:
+        return re.sub("|".join(map(re.escape, layout)), lambda m: layout[m.group(0)], setting)
+
+    start = here(_unit_setting("ExecStart")).split()
+    assert start == [command, "run", "--config", str(etc / "gateway.yaml")], start
+    assert here(_unit_setting("WorkingDirectory")) == str(var)
+    with process_running(start, cwd=var, log=tmp_path / "log") as process:
         await wait_ready(f"http://127.0.0.1:{http_port}", process, within=60)
         async with (
             aiohttp.ClientSession() as http,
