@@ -1,9 +1,11 @@
 """Watching the gateway: monitoring/alerts.yaml passes promtool's own rule tests, every
-alert has its runbook section, and the alerts and the Grafana dashboard parse as PromQL
-and name only metrics a running daemon exports."""
+alert has its runbook section, Grafana's dashboard types read monitoring/dashboard.json
+whole, and the alerts and the dashboard parse as PromQL and name only metrics a running
+daemon exports."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -11,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from grafana_foundation_sdk.cog import plugins as grafana_plugins
+from grafana_foundation_sdk.cog.encoder import JSONEncoder as GrafanaEncoder
+from grafana_foundation_sdk.models.dashboard import Dashboard as GrafanaDashboard
 from ruamel.yaml import YAML
 
 from tests.conftest import ConfigWriter, require
@@ -29,6 +34,8 @@ DASHBOARD_SUBJECTS = (
     "Outbox deliveries",
     "dead letters",
 )
+# what Grafana's editor writes beside a query variable's query, outside the schema
+OUTSIDE_GRAFANAS_SCHEMA = ["/templating/list[1]/definition"]
 # metric names in PromQL: ours, the process collector's, and Prometheus's own `up`
 METRIC_NAME = re.compile(r"\b((?:intake_gateway|process|python)_[a-zA-Z0-9_]+)\b")
 # Grafana's variables, replaced by what Prometheus would see
@@ -121,6 +128,43 @@ def test_dashboard_structure() -> None:
     titles = " | ".join(panel["title"] for panel in panels)
     for subject in DASHBOARD_SUBJECTS:
         assert subject in titles, subject
+
+
+def _not_read_back(ours: Any, read: Any, path: str = "") -> list[str]:
+    """Where ``read`` lacks a key of ``ours`` or holds another value (keys it adds are
+    the model's defaults, not ours)."""
+    if isinstance(ours, dict):
+        if not isinstance(read, dict):
+            return [path]
+        return [
+            lost
+            for key, value in ours.items()
+            for lost in (
+                [f"{path}/{key}"]
+                if key not in read
+                else _not_read_back(value, read[key], f"{path}/{key}")
+            )
+        ]
+    if isinstance(ours, list):
+        if not isinstance(read, list) or len(read) != len(ours):
+            return [path]
+        return [
+            lost
+            for index, (mine, theirs) in enumerate(zip(ours, read, strict=True))
+            for lost in _not_read_back(mine, theirs, f"{path}[{index}]")
+        ]
+    return [] if ours == read else [path]
+
+
+def test_dashboard_is_read_whole_by_grafanas_dashboard_schema() -> None:
+    """Grafana's own dashboard and panel types (its foundation SDK, generated from the
+    schema Grafana validates dashboards with) read every key of the dashboard where it
+    stands: a misspelt or misplaced key is dropped, and named here."""
+    grafana_plugins.register_default_plugins()  # the panel and query types by name
+    dashboard = _dashboard()
+    model = GrafanaDashboard.from_json(dashboard)
+    read = orjson.loads(json.dumps(model, cls=GrafanaEncoder))
+    assert _not_read_back(dashboard, read) == OUTSIDE_GRAFANAS_SCHEMA
 
 
 def test_dashboard_expressions_parse(tmp_path: Path) -> None:
