@@ -46,7 +46,13 @@ def _dev_tools() -> set[str]:
     """The packages of the test extra, by name: none belongs in a production install."""
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     tools = extras["optional-dependencies"]["test"]
-    return {re.split(r"[\s<>=!~;\[]", tool, maxsplit=1)[0].lower() for tool in tools}
+    return {_normalised(re.split(r"[\s<>=!~;\[]", tool, maxsplit=1)[0]) for tool in tools}
+
+
+def _normalised(name: str) -> str:
+    """A distribution's name as pip compares it (grafana_foundation_sdk is
+    grafana-foundation-sdk)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _unit_setting(name: str) -> str:
@@ -84,7 +90,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_installs_runtime_dependencies_only(installed: Path) -> None:
     listed = _run([str(installed / "bin" / "pip"), "list", "--format=freeze"], cwd=installed)
-    names = {line.split("==")[0].lower() for line in listed.splitlines()}
+    names = {_normalised(line.split("==")[0]) for line in listed.splitlines()}
     assert "intake-gateway" in names and "aiohttp" in names
     dev_tools = _dev_tools()
     assert {"pytest", "mypy", "ruff", "build"} <= dev_tools
