@@ -1,7 +1,7 @@
 """The documented install, done as an admin would: build the wheel, pip-install it into
-a fresh virtualenv outside the clone, ``init`` a config directory, ``check-config`` it,
-start the daemon from it as the systemd unit does and see it ready. Nothing of the
-clone is on the path.
+a fresh virtualenv outside the clone, ``init`` a config directory and ``check-config``
+it with the README's commands, start the daemon from it as the systemd unit does and
+see it ready. Nothing of the clone is on the path.
 """
 
 from __future__ import annotations
@@ -55,6 +55,20 @@ def _normalised(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _readme_commands() -> dict[str, list[str]]:
+    """The README's install commands run from the venv, by subcommand (or first option)."""
+    section = (REPO / "README.md").read_text().split("\n## Install\n", 1)[1].split("\n## ")[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    lines = [line for block in blocks for line in block.splitlines()]
+    ours = [line.split() for line in lines if line.startswith(f"{OPT}/bin/intake-gateway ")]
+    return {words[1]: words for words in ours}
+
+
+def _in_layout(text: str, layout: dict[str, str]) -> str:
+    """Paths of the unit's layout moved to where this test keeps them."""
+    return re.sub("|".join(map(re.escape, layout)), lambda found: layout[found.group(0)], text)
+
+
 def _unit_setting(name: str) -> str:
     found: list[str] = re.findall(rf"^{name}=(.+)$", UNIT.read_text(), re.MULTILINE)
     assert len(found) == 1, f"{name}: {found}"
@@ -103,7 +117,9 @@ def test_wheel_installs_runtime_dependencies_only(installed: Path) -> None:
 
 
 def test_version(installed: Path) -> None:
-    out = _run([str(installed / "bin" / "intake-gateway"), "--version"], cwd=installed.parent)
+    version = [_in_layout(word, {OPT: str(installed)}) for word in _readme_commands()["--version"]]
+    assert version == [str(installed / "bin" / "intake-gateway"), "--version"]
+    out = _run(version, cwd=installed.parent)
     assert out.strip() == f"intake-gateway {gateway.__version__}"
 
 
@@ -119,7 +135,14 @@ def _listen_on_free_ports(config: Path, http_port: int, smtp_port: int) -> None:
 async def test_init_check_config_and_run_from_the_install(installed: Path, tmp_path: Path) -> None:
     etc, var = tmp_path / ETC.lstrip("/"), tmp_path / VAR.lstrip("/")
     command = str(installed / "bin" / "intake-gateway")
-    out = _run([command, "init", str(etc), "--data-dir", str(var)], cwd=tmp_path)
+    # the README's commands and the systemd unit's, in this layout
+    layout = {OPT: str(installed), ETC: str(etc), VAR: str(var)}
+    readme = {
+        name: [_in_layout(word, layout) for word in words]
+        for name, words in _readme_commands().items()
+    }
+    assert readme["init"] == [command, "init", str(etc), "--data-dir", str(var)]
+    out = _run(readme["init"], cwd=tmp_path)
     assert f"wrote {etc / 'gateway.yaml'}" in out
     assert var.is_dir()
     shipped = sorted(path.relative_to(REPO / "config") for path in REPO.glob("config/**/*.yaml"))
@@ -134,21 +157,22 @@ async def test_init_check_config_and_run_from_the_install(installed: Path, tmp_p
 
     http_port, smtp_port = free_port(), free_port()
     _listen_on_free_ports(etc / "gateway.yaml", http_port, smtp_port)
-    checked = _run([command, "check-config", "--config", str(etc / "gateway.yaml")], cwd=var)
+    assert readme["check-config"] == [
+        command,
+        "check-config",
+        "--config",
+        str(etc / "gateway.yaml"),
+    ]
+    checked = _run(readme["check-config"], cwd=var)
     assert "OK" in checked
     rule_tests = sorted(str(path) for path in (etc / "rules" / "tests").glob("*.yaml"))
     tests = _run([command, "test-rules", *rule_tests], cwd=var)  # scenarios read their payloads
     assert " 0 failed" in tests and "never exercised" not in tests
 
-    # started as the unit starts it: its ExecStart and WorkingDirectory in this layout
-    layout = {OPT: str(installed), ETC: str(etc), VAR: str(var)}
-
-    def here(setting: str) -> str:
-        return re.sub("|".join(map(re.escape, layout)), lambda m: layout[m.group(0)], setting)
-
-    start = here(_unit_setting("ExecStart")).split()
+    # started as the unit starts it: its ExecStart and WorkingDirectory
+    start = _in_layout(_unit_setting("ExecStart"), layout).split()
     assert start == [command, "run", "--config", str(etc / "gateway.yaml")], start
-    assert here(_unit_setting("WorkingDirectory")) == str(var)
+    assert _in_layout(_unit_setting("WorkingDirectory"), layout) == str(var)
     with process_running(start, cwd=var, log=tmp_path / "log") as process:
         await wait_ready(f"http://127.0.0.1:{http_port}", process, within=60)
         async with (
