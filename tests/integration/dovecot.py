@@ -1,9 +1,11 @@
 """A real Dovecot IMAP server for one test: plain IMAP on a free loopback port.
 
-Configuration, sockets and logs live under the test's ``tmp_path``. Dovecot
-never runs mail processes as root, and pytest's ``tmp_path`` is private to
-the user running the tests, so when that user is root the mail store is a
-separate temporary directory owned by ``nobody`` (removed afterwards).
+Configuration, sockets and logs live in a short temporary directory of their
+own: a UNIX socket path is limited to 108 bytes, and pytest's ``tmp_path``
+under parallel workers is longer than Dovecot's socket names allow. Dovecot
+never runs mail processes as root, so when the tests run as root the mail
+store is a separate temporary directory owned by ``nobody``. Both are
+removed afterwards.
 """
 
 from __future__ import annotations
@@ -195,12 +197,11 @@ protocol imap {{
 
 
 @contextmanager
-def running_dovecot(tmp_path: Path) -> Iterator[Dovecot]:
+def running_dovecot() -> Iterator[Dovecot]:
     binary = shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/sbin")
     require("Dovecot (Debian package dovecot-imapd)", binary is not None)
     assert binary is not None
-    directory = tmp_path / "dovecot"
-    directory.mkdir()
+    directory = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
     if os.geteuid() == 0:
         mail_root = Path(tempfile.mkdtemp(prefix="intake-dovecot-mail-"))
         nobody = _existing_user("nobody")
@@ -217,3 +218,4 @@ def running_dovecot(tmp_path: Path) -> Iterator[Dovecot]:
         server.stop()
         if mail_root != directory / "mail":
             shutil.rmtree(mail_root, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import smtplib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,8 +27,8 @@ SEEN = b"\\Seen"
 
 
 @pytest.fixture
-def dovecot(tmp_path: Path) -> Iterator[Dovecot]:
-    with running_dovecot(tmp_path) as server:
+def dovecot() -> Iterator[Dovecot]:
+    with running_dovecot() as server:
         yield server
 
 

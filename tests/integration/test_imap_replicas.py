@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +22,8 @@ LEASE = "imap:support:INBOX"
 
 
 @pytest.fixture
-def dovecot(tmp_path: Path) -> Iterator[Dovecot]:
-    with running_dovecot(tmp_path) as server:
+def dovecot() -> Iterator[Dovecot]:
+    with running_dovecot() as server:
         yield server
 
 
