@@ -29,6 +29,7 @@ from storage.migrations import migrate
 from storage.outbox import Claim, OutboxStore
 from storage.outbox_reads import SinkDepth
 from storage.periodic import PeriodicStore
+from storage.planner_stats import EventStatistics
 from storage.portal import Ratings, public_status
 from storage.records import RecordStore
 from storage.replay import (
@@ -75,6 +76,7 @@ __all__ = [  # noqa: RUF022 - grouped by job, not alphabetically
     "IncidentStore",
     "DayTally",
     "LabelIndexes",
+    "EventStatistics",
     "PeriodicStore",
     "RetentionStore",
     "incident_key",

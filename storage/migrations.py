@@ -56,6 +56,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         16, "the calendar of an incident's SLA target", steps.sla_calendar, on_new_schema=True
     ),
     Migration(17, "inhibit sources by label indexes", steps.label_indexes, on_new_schema=True),
+    Migration(
+        18,
+        "firing labels without a pending list",
+        steps.firing_labels_without_pending_list,
+        on_new_schema=True,
+    ),
 )
 
 

@@ -22,6 +22,7 @@ from rules.decision import IncidentAction, RuleSet
 from storage import (
     Database,
     DayTally,
+    EventStatistics,
     IncidentStore,
     LabelIndexes,
     QueryRunner,
@@ -60,6 +61,7 @@ class Applier:
         self._incidents = incidents
         self._metrics = metrics
         self._label_indexes = LabelIndexes(db)
+        self._statistics = EventStatistics(db)
 
     async def apply(
         self,
@@ -145,7 +147,9 @@ class Applier:
         # on SQLite the unit runs in the connection's thread and holds the connection
         # throughout: while senders wait for it, transactions are short
         # derived: the records stay pending until this commits, so it needs no fsync
-        return await run_atomic(self._db, unit, derived=True)
+        outcomes, whole = await run_atomic(self._db, unit, derived=True)
+        await self._statistics.applied(len(outcomes))  # PostgreSQL: plans fit the table
+        return outcomes, whole
 
 
 def _plan(

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 
 from storage import models
@@ -237,3 +238,119 @@ async def test_label_indexes_hold_any_label_name(tmp_path: Path) -> None:
             assert [row["fingerprint"] for row in found] == wanted, pairs
     finally:
         await db.close()
+
+
+async def test_postgres_inhibit_lookups_read_no_pending_list(
+    write_config: ConfigWriter, postgres_url: str, tmp_path: Path
+) -> None:
+    """GIN's fast update kept new events in a pending list that each inhibit lookup
+    read whole: a payload's thousands of warnings each read every event the payload
+    had inserted so far, and processing slowed with each payload. After a payload
+    of 2,000 warnings through the listener, every event is in the index's tree and
+    its pending list is empty (pgstattuple reads the index's own pages)."""
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    (tmp_path / "rules" / "inhibit.yaml").write_text(INHIBIT_RULES)
+    loaded = write_config(
+        postgres_url, integrations=[{"name": "alertmanager", "kind": "alertmanager"}]
+    )
+    warnings = [_alert(f"Disk{n}", f"site-{n % 10}", "warning") for n in range(2000)]
+    async with running_daemon(loaded) as daemon:
+        await _post(daemon, *warnings)
+        await eventually(lambda: models.Event.filter(status="firing").count(), lambda n: n == 2000)
+        connection = await asyncpg.connect(postgres_url)
+        try:
+            await connection.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+            pending = await connection.fetchrow(
+                "SELECT pending_pages, pending_tuples "
+                "FROM pgstatginindex('idx_events_firing_labels'::regclass)"
+            )
+        finally:
+            await connection.close()
+    assert pending is not None
+    assert (pending["pending_pages"], pending["pending_tuples"]) == (0, 0)
+
+
+async def test_postgres_upgrade_moves_the_pending_list_into_the_index(postgres_url: str) -> None:
+    """A database of version 17 holds events in the pending list: the upgrade turns
+    fast update off and moves them into the tree, where lookups find them."""
+    db = Database(DatabaseSettings(url=postgres_url))
+    await db.open()
+    try:
+        await migrate(db, [step for step in MIGRATIONS if step.version <= 17])
+        await db.connection.execute_query(
+            "INSERT INTO events (fingerprint, source, kind, name, resource, service, ci, "
+            "environment, severity, status, summary, description, labels, url, count, "
+            "first_seen, last_seen, last_outcome, suppressed_by, flapping, transitions, "
+            "correlation_key) SELECT 'f' || n, 'am', 'alertmanager', 'UplinkDown', 'r', '', "
+            "'', '', 'critical', 'firing', 's', '', jsonb_build_object('alertname', "
+            "'UplinkDown', 'site', 'site-' || n), '', 1, now(), now(), 'new', '', false, "
+            "'[]', 'k' FROM generate_series(1, 100) AS n"
+        )
+        pending_list = (
+            "SELECT pending_tuples AS n FROM pgstatginindex('idx_events_firing_labels'::regclass)"
+        )
+        await db.connection.execute_script("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+        _, rows = await db.connection.execute_query(pending_list)
+        assert rows[0]["n"] == 100  # what version 17 left pending
+        assert await migrate(db) == max(step.version for step in MIGRATIONS)
+        _, rows = await db.connection.execute_query(pending_list)
+        assert rows[0]["n"] == 0
+        _, rows = await db.connection.execute_query(
+            "SELECT reloptions FROM pg_class WHERE relname = 'idx_events_firing_labels'"
+        )
+        assert rows[0]["reloptions"] == ["fastupdate=off"]
+        reader = IncidentStateReader()
+        reader.sql = Sql(db.dialect)
+        found = await db.connection.execute_query_dict(
+            *reader._firing_with_labels([("alertname", "UplinkDown"), ("site", "site-7")], 20)
+        )
+        assert [row["fingerprint"] for row in found] == ["f7"]
+    finally:
+        await db.close()
+
+
+async def _index_scans(postgres_url: str) -> dict[str, int]:
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT indexrelname, idx_scan FROM pg_stat_user_indexes WHERE relname = 'events' "
+            "UNION ALL SELECT 'seq', seq_scan FROM pg_stat_user_tables WHERE relname = 'events'"
+        )
+    finally:
+        await connection.close()
+    return {str(row["indexrelname"]): int(row["idx_scan"]) for row in rows}
+
+
+async def test_postgres_lookups_are_planned_for_the_table_a_payload_filled(
+    write_config: ConfigWriter, postgres_url: str, tmp_path: Path
+) -> None:
+    """A pooled connection kept the plan its first lookups got on a near-empty
+    table: the index of every event's status, which then read every firing event
+    for each warning. Once a payload has filled the table, the pipeline analyzes
+    it, and the next payload's lookups (5,000 warnings, each looking for an uplink
+    of its site) go through the GIN index of firing labels."""
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    (tmp_path / "rules" / "inhibit.yaml").write_text(INHIBIT_RULES)
+    loaded = write_config(
+        postgres_url, integrations=[{"name": "alertmanager", "kind": "alertmanager"}]
+    )
+    async with running_daemon(loaded) as daemon:
+        for payload in range(2):
+            for part in range(5):  # 1,000 an Alertmanager notification (1 MiB a body)
+                numbers = range(part * 1000, (part + 1) * 1000)
+                await _post(
+                    daemon,
+                    *(_alert(f"Disk{payload}-{n}", f"site-{n % 10}", "warning") for n in numbers),
+                )
+            await eventually(
+                lambda: models.Event.filter(status="firing").count(),
+                lambda n, expected=5000 * (payload + 1): n == expected,  # type: ignore[misc]
+                within=60,
+            )
+        # the server's index counters reach the statistics views within seconds
+        scans = await eventually(
+            lambda: _index_scans(postgres_url),
+            lambda found: found.get("idx_events_firing_labels", 0) >= 5000,
+            within=20,
+        )
+    assert scans["idx_events_firing_labels"] >= 5000, scans
