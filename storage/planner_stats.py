@@ -37,13 +37,16 @@ class EventStatistics:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._changed = 0  # events applied by this process since the last check passed
+        self._changed = 0  # events applied by this process since the last analysis
+        # how many make the statistics worth a look: the table's size is read only
+        # then, not after every transaction, and sets how many the next look waits for
+        self._due = MIN_CHANGED
 
     async def applied(self, events: int) -> None:
         if self._db.dialect is not Dialect.POSTGRES or events <= 0:
             return
         self._changed += events
-        if self._changed < MIN_CHANGED:
+        if self._changed < self._due:
             return
         try:
             await self._analyze_if_outgrown()
@@ -57,7 +60,8 @@ class EventStatistics:
         )
         counted = float(rows[0]["reltuples"]) if rows else -1.0
         # -1: never analyzed (the planner guesses from the table's size alone)
-        if counted >= 0 and self._changed < CHANGED_SHARE * counted:
+        self._due = max(MIN_CHANGED, int(CHANGED_SHARE * counted))
+        if self._changed < self._due:
             return
         started = time.monotonic()
         await connection.execute_script("ANALYZE events, incidents")
