@@ -216,6 +216,5 @@ def running_dovecot() -> Iterator[Dovecot]:
         yield server
     finally:
         server.stop()
-        if mail_root != directory / "mail":
-            shutil.rmtree(mail_root, ignore_errors=True)
+        shutil.rmtree(mail_root, ignore_errors=True)
         shutil.rmtree(directory, ignore_errors=True)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from gateway.intake.imap_session import ImapSession
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import RunningDaemon, eventually, running_daemon
-from tests.integration.dovecot import PASSWORD, USER, Dovecot, running_dovecot
+from tests.integration.dovecot import PASSWORD, USER, Dovecot
 from tests.integration.mail_support import (
     HELPDESK,
     MAILBOXES,
@@ -24,12 +21,6 @@ from tests.integration.mail_support import (
 )
 
 SEEN = b"\\Seen"
-
-
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    with running_dovecot() as server:
-        yield server
 
 
 def account(server: Dovecot, **overrides: Any) -> dict[str, Any]:

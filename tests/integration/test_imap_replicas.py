@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-
-import pytest
+from collections.abc import Awaitable, Callable
 
 from core.errors import StorageUnavailable
 from gateway.intake.imap import FolderWorker
@@ -14,17 +12,11 @@ from storage.database import Database
 from storage.leases import LeaseStore
 from tests.conftest import ConfigWriter
 from tests.integration.daemon import eventually, running_daemon
-from tests.integration.dovecot import Dovecot, running_dovecot
+from tests.integration.dovecot import Dovecot
 from tests.integration.mail_support import MAILBOXES, mail_records, message, running_worker
 from tests.integration.test_imap import account
 
 LEASE = "imap:support:INBOX"
-
-
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    with running_dovecot() as server:
-        yield server
 
 
 class _CutOff(LeaseStore):

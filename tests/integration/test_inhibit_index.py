@@ -7,15 +7,19 @@ indexes finds the events it already holds."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import orjson
 
+from gateway.config.model import LoadedConfig
 from storage import models
+from storage.atomic import QueryRunner
 from storage.database import Database, DatabaseSettings, Dialect
 from storage.incident_state import IncidentStateReader
 from storage.label_index import PREFIX, LabelIndexes, index_name
@@ -54,17 +58,46 @@ async def _suppression(name: str) -> str | None:
     return None if event is None else event.suppressed_by
 
 
+INSERT_EVENTS = (
+    "INSERT INTO events (fingerprint, source, kind, name, resource, service, ci, "
+    "environment, severity, status, summary, description, labels, url, count, "
+    "first_seen, last_seen, last_outcome, suppressed_by, flapping, transitions, "
+    "correlation_key) "
+)
+# PostgreSQL: how many entries of the GIN index of firing labels wait in its pending list
+PENDING_LIST = (
+    "SELECT pending_pages, pending_tuples FROM pgstatginindex('idx_events_firing_labels'::regclass)"
+)
+
+
+async def _insert_firing_series(
+    connection: QueryRunner, name: str, severity: str, count: int
+) -> None:
+    """PostgreSQL: ``count`` firing events f1, f2, ... named ``name``, of sites site-1, ..."""
+    await connection.execute_query(
+        f"{INSERT_EVENTS}SELECT 'f' || n, 'am', 'alertmanager', '{name}', 'r', '', '', '', "
+        f"'{severity}', 'firing', 's', '', jsonb_build_object('alertname', '{name}', "
+        "'site', 'site-' || n), '', 1, now(), now(), 'new', '', false, '[]', 'k' "
+        f"FROM generate_series(1, {count}) AS n"
+    )
+
+
+def _inhibit_config(write_config: ConfigWriter, database_url: str, tmp_path: Path) -> LoadedConfig:
+    """A config with the inhibit rule and an Alertmanager integration."""
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    (tmp_path / "rules" / "inhibit.yaml").write_text(INHIBIT_RULES)
+    return write_config(
+        database_url, integrations=[{"name": "alertmanager", "kind": "alertmanager"}]
+    )
+
+
 @asynccontextmanager
 async def _inhibiting_daemon(
     write_config: ConfigWriter, database_url: str, tmp_path: Path
 ) -> AsyncIterator[RunningDaemon]:
     """A daemon with the inhibit rule, once an uplink of berlin fires and a warning
     of berlin has been posted after it."""
-    (tmp_path / "rules").mkdir(exist_ok=True)
-    (tmp_path / "rules" / "inhibit.yaml").write_text(INHIBIT_RULES)
-    loaded = write_config(
-        database_url, integrations=[{"name": "alertmanager", "kind": "alertmanager"}]
-    )
+    loaded = _inhibit_config(write_config, database_url, tmp_path)
     async with running_daemon(loaded) as daemon:
         await _post(daemon, _alert("UplinkDown", "berlin", "critical"))
         await eventually(lambda: _suppression("UplinkDown"), lambda found: found == "")
@@ -143,10 +176,7 @@ async def test_a_database_from_before_the_label_indexes_finds_its_firing_events(
         await migrate(db, [step for step in MIGRATIONS if step.version <= 16])
         connection = db.connection
         await connection.execute_query(
-            "INSERT INTO events (fingerprint, source, kind, name, resource, service, ci, "
-            "environment, severity, status, summary, description, labels, url, count, "
-            "first_seen, last_seen, last_outcome, suppressed_by, flapping, transitions, "
-            "correlation_key) VALUES ('f1', 'am', 'alertmanager', 'UplinkDown', 'r', '', '', "
+            f"{INSERT_EVENTS}VALUES ('f1', 'am', 'alertmanager', 'UplinkDown', 'r', '', '', "
             "'', 'critical', 'firing', 's', '', "
             '\'{"alertname": "UplinkDown", "site": "berlin"}\', \'\', 1, '
             "'2026-01-05 08:00:00', '2026-01-05 08:00:00', 'new', '', 0, '[]', 'k')"
@@ -184,15 +214,7 @@ async def test_inhibit_sources_are_read_through_the_label_index(database_url: st
         )
         if db.dialect is Dialect.POSTGRES:
             # thousands firing, of many sites: what the planner must see to prefer the index
-            await db.connection.execute_query(
-                "INSERT INTO events (fingerprint, source, kind, name, resource, service, ci, "
-                "environment, severity, status, summary, description, labels, url, count, "
-                "first_seen, last_seen, last_outcome, suppressed_by, flapping, transitions, "
-                "correlation_key) SELECT 'f' || n, 'am', 'alertmanager', 'Big', 'r', '', '', "
-                "'', 'warning', 'firing', 's', '', jsonb_build_object('alertname', 'Big', "
-                "'site', 'site-' || n), '', 1, now(), now(), 'new', '', false, '[]', 'k' "
-                "FROM generate_series(1, 5000) AS n"
-            )
+            await _insert_firing_series(db.connection, "Big", "warning", 5000)
             await db.connection.execute_query("ANALYZE events")
             _, rows = await db.connection.execute_query(f"EXPLAIN {statement}", values)
             plan = " ".join(str(row["QUERY PLAN"]) for row in rows)
@@ -217,10 +239,7 @@ async def test_label_indexes_hold_any_label_name(tmp_path: Path) -> None:
         await LabelIndexes(db).keep(frozenset({odd, quoted, "plain"}))
         labels = {odd: "yes", quoted: "too", "plain": "no"}
         await db.connection.execute_query(
-            "INSERT INTO events (fingerprint, source, kind, name, resource, service, ci, "
-            "environment, severity, status, summary, description, labels, url, count, "
-            "first_seen, last_seen, last_outcome, suppressed_by, flapping, transitions, "
-            "correlation_key) VALUES ('f1', 'am', 'alertmanager', 'X', 'r', '', '', '', "
+            f"{INSERT_EVENTS}VALUES ('f1', 'am', 'alertmanager', 'X', 'r', '', '', '', "
             "'critical', 'firing', 's', '', ?, '', 1, '2026-01-05 08:00:00', "
             "'2026-01-05 08:00:00', 'new', '', 0, '[]', 'k')",
             [orjson.dumps(labels).decode()],
@@ -248,11 +267,7 @@ async def test_postgres_inhibit_lookups_read_no_pending_list(
     had inserted so far, and processing slowed with each payload. After a payload
     of 2,000 warnings through the listener, every event is in the index's tree and
     its pending list is empty (pgstattuple reads the index's own pages)."""
-    (tmp_path / "rules").mkdir(exist_ok=True)
-    (tmp_path / "rules" / "inhibit.yaml").write_text(INHIBIT_RULES)
-    loaded = write_config(
-        postgres_url, integrations=[{"name": "alertmanager", "kind": "alertmanager"}]
-    )
+    loaded = _inhibit_config(write_config, postgres_url, tmp_path)
     warnings = [_alert(f"Disk{n}", f"site-{n % 10}", "warning") for n in range(2000)]
     async with running_daemon(loaded) as daemon:
         await _post(daemon, *warnings)
@@ -260,10 +275,7 @@ async def test_postgres_inhibit_lookups_read_no_pending_list(
         connection = await asyncpg.connect(postgres_url)
         try:
             await connection.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
-            pending = await connection.fetchrow(
-                "SELECT pending_pages, pending_tuples "
-                "FROM pgstatginindex('idx_events_firing_labels'::regclass)"
-            )
+            pending = await connection.fetchrow(PENDING_LIST)
         finally:
             await connection.close()
     assert pending is not None
@@ -277,24 +289,13 @@ async def test_postgres_upgrade_moves_the_pending_list_into_the_index(postgres_u
     await db.open()
     try:
         await migrate(db, [step for step in MIGRATIONS if step.version <= 17])
-        await db.connection.execute_query(
-            "INSERT INTO events (fingerprint, source, kind, name, resource, service, ci, "
-            "environment, severity, status, summary, description, labels, url, count, "
-            "first_seen, last_seen, last_outcome, suppressed_by, flapping, transitions, "
-            "correlation_key) SELECT 'f' || n, 'am', 'alertmanager', 'UplinkDown', 'r', '', "
-            "'', '', 'critical', 'firing', 's', '', jsonb_build_object('alertname', "
-            "'UplinkDown', 'site', 'site-' || n), '', 1, now(), now(), 'new', '', false, "
-            "'[]', 'k' FROM generate_series(1, 100) AS n"
-        )
-        pending_list = (
-            "SELECT pending_tuples AS n FROM pgstatginindex('idx_events_firing_labels'::regclass)"
-        )
+        await _insert_firing_series(db.connection, "UplinkDown", "critical", 100)
         await db.connection.execute_script("CREATE EXTENSION IF NOT EXISTS pgstattuple")
-        _, rows = await db.connection.execute_query(pending_list)
-        assert rows[0]["n"] == 100  # what version 17 left pending
+        _, rows = await db.connection.execute_query(PENDING_LIST)
+        assert rows[0]["pending_tuples"] == 100  # what version 17 left pending
         assert await migrate(db) == max(step.version for step in MIGRATIONS)
-        _, rows = await db.connection.execute_query(pending_list)
-        assert rows[0]["n"] == 0
+        _, rows = await db.connection.execute_query(PENDING_LIST)
+        assert rows[0]["pending_tuples"] == 0
         _, rows = await db.connection.execute_query(
             "SELECT reloptions FROM pg_class WHERE relname = 'idx_events_firing_labels'"
         )
@@ -329,11 +330,7 @@ async def test_postgres_lookups_are_planned_for_the_table_a_payload_filled(
     for each warning. Once a payload has filled the table, the pipeline analyzes
     it, and the next payload's lookups (5,000 warnings, each looking for an uplink
     of its site) go through the GIN index of firing labels."""
-    (tmp_path / "rules").mkdir(exist_ok=True)
-    (tmp_path / "rules" / "inhibit.yaml").write_text(INHIBIT_RULES)
-    loaded = write_config(
-        postgres_url, integrations=[{"name": "alertmanager", "kind": "alertmanager"}]
-    )
+    loaded = _inhibit_config(write_config, postgres_url, tmp_path)
     async with running_daemon(loaded) as daemon:
         for payload in range(2):
             for part in range(5):  # 1,000 an Alertmanager notification (1 MiB a body)
@@ -344,7 +341,7 @@ async def test_postgres_lookups_are_planned_for_the_table_a_payload_filled(
                 )
             await eventually(
                 lambda: models.Event.filter(status="firing").count(),
-                lambda n, expected=5000 * (payload + 1): n == expected,  # type: ignore[misc]
+                partial(operator.eq, 5000 * (payload + 1)),
                 within=60,
             )
         # the server's index counters reach the statistics views within seconds
